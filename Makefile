@@ -1,0 +1,57 @@
+# 乡村人居环境巡查整改系统 — see README.md
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test test-postgres bench lint messages install serve clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: install, migrate, load 金乡县, create demo users, install schedules, serve + qcluster
+demo: export DEBUG ?= 1
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py setup_schedules
+	$(MAKE) --no-print-directory serve
+
+# Web server and django-q2 cluster together; Ctrl-C stops both.
+serve: export DEBUG ?= 1
+serve: $(STAMP)
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the task cluster)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py qcluster & \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+## make test: the whole suite (SQLite; PostgreSQL too when DATABASE_URL is set)
+# The suite runs with DEBUG=1 settings (dev static storage, no HTTPS redirect); pytest-django
+# still runs every test with DEBUG off. Production settings are checked by a test of their own.
+test: export DEBUG ?= 1
+test: $(STAMP)
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# Needs GNU gettext (apt-get install gettext); the compiled catalogue is committed.
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --add-location file
+	$(PY) manage.py compilemessages -l zh_Hans
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

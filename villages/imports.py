@@ -1,0 +1,313 @@
+"""Import of the statistics-bureau division list (统计用区划代码) into County / Town / Village.
+
+Every row is checked before anything is written; a bad row stops the import with its line
+number and nothing is half-written. Writes are upserts keyed on the code, a few statements per
+level however long the list, so a second run of the same file changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from villages.models import County, Town, Village
+
+LEVEL_ALIASES = {
+    "county": "county",
+    "县": "county",
+    "区": "county",
+    "县级": "county",
+    "town": "town",
+    "乡镇": "town",
+    "镇": "town",
+    "乡": "town",
+    "街道": "town",
+    "乡级": "town",
+    "village": "village",
+    "村": "village",
+    "村级": "village",
+    "行政村": "village",
+    "natural_village": "natural",
+    "natural": "natural",
+    "自然村": "natural",
+}
+COMMITTEE_ALIASES = {
+    "村民委员会": Village.Committee.VILLAGERS,
+    "村委会": Village.Committee.VILLAGERS,
+    "居民委员会": Village.Committee.RESIDENTS,
+    "居委会": Village.Committee.RESIDENTS,
+    "villagers": Village.Committee.VILLAGERS,
+    "residents": Village.Committee.RESIDENTS,
+}
+LEVELS = ("county", "town", "village", "natural")
+REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
+MAX_REPORTED_ERRORS = 20
+BATCH = 500
+
+
+class DivisionImportError(Exception):
+    """Rows that cannot be imported; `errors` holds one message per bad line."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class DivisionRow:
+    line: int
+    code: str
+    name: str
+    level: str
+    parent_code: str
+    urban_rural_code: str = ""
+    committee_type: str = ""
+
+
+@dataclass
+class ImportSummary:
+    created: Counter = field(default_factory=Counter)
+    updated: Counter = field(default_factory=Counter)
+    unchanged: Counter = field(default_factory=Counter)
+    missing_from_file: int = 0
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(sum(self.created.values()) or sum(self.updated.values()))
+
+
+def read_csv_text(path: Path) -> str:
+    """Statistics offices hand out UTF-8 and, from Excel, GB18030; accept both."""
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DivisionImportError([_("%(file)s is neither UTF-8 nor GB18030 text.") % {"file": path}])
+
+
+def parse_divisions(text: str) -> list[DivisionRow]:
+    reader = csv.DictReader(io.StringIO(text))
+    columns = [c.strip() for c in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise DivisionImportError(
+            [_("Line 1: missing column(s) %(columns)s.") % {"columns": ", ".join(missing)}]
+        )
+    rows, errors = [], []
+    for number, raw in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
+        if not any(row.values()):
+            continue
+        try:
+            rows.append(_parse_row(number, row))
+        except ValueError as exc:
+            errors.append(_("Line %(line)d: %(error)s") % {"line": number, "error": exc})
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+    if errors:
+        raise DivisionImportError(errors)
+    return rows
+
+
+def _parse_row(line: int, row: dict[str, str]) -> DivisionRow:
+    level = LEVEL_ALIASES.get(row["level"].lower()) or LEVEL_ALIASES.get(row["level"])
+    if level is None:
+        raise ValueError(_("unknown level “%(level)s”.") % {"level": row["level"]})
+    code = row["code"]
+    expected = r"\d{12}(\d{3})?" if level == "natural" else r"\d{12}"
+    if not re.fullmatch(expected, code):
+        raise ValueError(_("malformed code “%(code)s” (12 digits expected).") % {"code": code})
+    if not row["name"]:
+        raise ValueError(_("the name is empty."))
+    if len(row["name"]) > 80:
+        raise ValueError(_("the name is longer than 80 characters."))
+    parent = row["parent_code"]
+    if level != "county" and not re.fullmatch(r"\d{12}", parent):
+        raise ValueError(
+            _("malformed parent code “%(code)s” (12 digits expected).") % {"code": parent}
+        )
+    urban_rural = row.get("urban_rural_code") or row.get(
+        "urban_rural_code_2016_if_same_code_and_name", ""
+    )
+    if urban_rural and not re.fullmatch(r"\d{3}", urban_rural):
+        raise ValueError(
+            _("malformed urban-rural code “%(code)s” (3 digits).") % {"code": urban_rural}
+        )
+    committee = row.get("committee_type", "")
+    committee_type = COMMITTEE_ALIASES.get(committee) or _committee_from_name(row["name"])
+    if committee and committee not in COMMITTEE_ALIASES:
+        raise ValueError(_("unknown committee type “%(type)s”.") % {"type": committee})
+    return DivisionRow(line, code, row["name"], level, parent, urban_rural, committee_type)
+
+
+def _committee_from_name(name: str) -> str:
+    if name.endswith(("居民委员会", "居委会")):
+        return Village.Committee.RESIDENTS
+    if name.endswith(("村民委员会", "村委会")):
+        return Village.Committee.VILLAGERS
+    return ""
+
+
+def check_hierarchy(rows: list[DivisionRow]) -> None:
+    """Each code once; each parent a known division of the level above (in the file or already
+    in the database)."""
+    errors = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.code in seen:
+            errors.append(
+                _("Line %(line)d: code %(code)s already appears on line %(first)d.")
+                % {"line": row.line, "code": row.code, "first": seen[row.code]}
+            )
+        seen.setdefault(row.code, row.line)
+    by_level = {
+        level: {r.code for r in rows if r.level == level} for level in ("county", "town", "village")
+    }
+    known = {
+        "town": by_level["county"] | set(County.objects.values_list("code", flat=True)),
+        "village": by_level["town"] | set(Town.objects.values_list("code", flat=True)),
+        "natural": by_level["village"]
+        | set(Village.objects.administrative().values_list("code", flat=True)),
+    }
+    parent_names = {
+        "town": _("county"),
+        "village": _("town"),
+        "natural": _("administrative village"),
+    }
+    for row in rows:
+        if row.level != "county" and row.parent_code not in known[row.level]:
+            errors.append(
+                _("Line %(line)d: unknown parent %(parent)s (no such %(kind)s).")
+                % {"line": row.line, "parent": row.parent_code, "kind": parent_names[row.level]}
+            )
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            break
+    errors += _level_conflicts(rows)
+    if errors:
+        raise DivisionImportError(errors[:MAX_REPORTED_ERRORS])
+
+
+def _level_conflicts(rows: list[DivisionRow]) -> list[str]:
+    """A code already stored at another level would silently create a second division."""
+    stored = {
+        "county": set(County.objects.values_list("code", flat=True)),
+        "town": set(Town.objects.values_list("code", flat=True)),
+        "village": set(Village.objects.values_list("code", flat=True)),
+    }
+    stored["natural"] = stored["village"]
+    table = {"county": "county", "town": "town", "village": "village", "natural": "village"}
+    errors = []
+    for row in rows:
+        for level, codes in stored.items():
+            if table[level] != table[row.level] and row.code in codes:
+                errors.append(
+                    _("Line %(line)d: code %(code)s is already stored as another level.")
+                    % {"line": row.line, "code": row.code}
+                )
+                break
+    return errors
+
+
+def divisions_import(*, path: Path, progress=None) -> ImportSummary:
+    """`progress`, if given, is a tqdm-like bar: its total is set to the row count."""
+    rows = parse_divisions(read_csv_text(path))
+    check_hierarchy(rows)
+    if progress is not None:
+        progress.total = len(rows)
+        progress.refresh()
+    summary = ImportSummary()
+    level_rows = {level: [r for r in rows if r.level == level] for level in LEVELS}
+    with transaction.atomic():
+        _upsert(County, _county_fields, level_rows["county"], summary, progress)
+        _upsert(Town, _town_fields, level_rows["town"], summary, progress)
+        _upsert(Village, _village_fields, level_rows["village"], summary, progress)
+        naturals = level_rows["natural"]
+        if naturals:
+            _upsert(Village, _natural_fields_factory(naturals), naturals, summary, progress)
+    # Divisions merged away stay (tickets refer to them); say how many the file no longer has.
+    summary.missing_from_file = (
+        Village.objects.filter(town__county__in=[r.code for r in level_rows["county"]])
+        .exclude(code__in=[r.code for r in rows])
+        .count()
+    )
+    return summary
+
+
+def _county_fields(row: DivisionRow) -> dict:
+    return {"name": row.name, "parent_code": row.parent_code}
+
+
+def _town_fields(row: DivisionRow) -> dict:
+    return {"name": row.name, "county_id": row.parent_code, "kind": Town.kind_from_name(row.name)}
+
+
+def _village_fields(row: DivisionRow) -> dict:
+    return {
+        "name": row.name,
+        "level": Village.Level.ADMINISTRATIVE,
+        "parent_id": None,
+        "town_id": row.parent_code,
+        "committee_type": row.committee_type,
+        "urban_rural_code": row.urban_rural_code,
+    }
+
+
+def _natural_fields_factory(rows: list[DivisionRow]) -> Callable[[DivisionRow], dict]:
+    """Natural villages live in their administrative village's town (one query for all)."""
+    town_of = dict(
+        Village.objects.filter(code__in={r.parent_code for r in rows}).values_list(
+            "code", "town_id"
+        )
+    )
+
+    def fields(row: DivisionRow) -> dict:
+        return {
+            **_village_fields(row),
+            "level": Village.Level.NATURAL,
+            "parent_id": row.parent_code,
+            "town_id": town_of[row.parent_code],
+        }
+
+    return fields
+
+
+def _upsert(model, fields_of, rows: list[DivisionRow], summary: ImportSummary, progress) -> None:
+    label = rows[0].level if rows else ""
+    if not rows:
+        return
+    names = list(fields_of(rows[0]).keys())
+    stored = {
+        obj["code"]: obj
+        for obj in model.objects.filter(code__in=[r.code for r in rows]).values("code", *names)
+    }
+    changed = []
+    for row in rows:
+        values = fields_of(row)
+        current = stored.get(row.code)
+        if current is None:
+            summary.created[label] += 1
+        elif all(current[name] == values[name] for name in names):
+            summary.unchanged[label] += 1
+            continue
+        else:
+            summary.updated[label] += 1
+        changed.append(model(code=row.code, **values))
+    for start in range(0, len(changed), BATCH):
+        model.objects.bulk_create(
+            changed[start : start + BATCH],
+            update_conflicts=True,
+            unique_fields=["code"],
+            update_fields=names,
+        )
+    if progress is not None:
+        progress.update(len(rows))

@@ -1,0 +1,316 @@
+"""The county's geography (county → town → village) and its people (households, memberships).
+
+Keys are the 12-digit statistical division codes (统计用区划代码). A natural village (自然村)
+has no statistical code of its own; it gets its administrative village's code plus a 3-digit
+sequence (15 digits), which keeps it sortable under its parent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from villages.scope import ScopedQuerySet
+
+CODE_12 = RegexValidator(r"^\d{12}$", _("A division code has exactly 12 digits."))
+VILLAGE_CODE = RegexValidator(
+    r"^\d{12}(\d{3})?$", _("A village code has 12 digits (15 for a natural village).")
+)
+
+
+class Geography(models.Model):
+    """Boundary and centre shared by every level. GeoJSON geometry in WGS-84 (EPSG:4326)."""
+
+    boundary = models.JSONField(_("boundary"), null=True, blank=True)
+    centroid_lng = models.FloatField(_("centre longitude"), null=True, blank=True)
+    centroid_lat = models.FloatField(_("centre latitude"), null=True, blank=True)
+    geo_updated_at = models.DateTimeField(_("geometry updated"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def has_location(self) -> bool:
+        return self.centroid_lat is not None and self.centroid_lng is not None
+
+
+class County(Geography):
+    code = models.CharField(_("code"), max_length=12, primary_key=True, validators=[CODE_12])
+    name = models.CharField(_("name"), max_length=50)
+    parent_code = models.CharField(_("prefecture code"), max_length=12, blank=True)
+
+    class Meta:
+        verbose_name = _("county")
+        verbose_name_plural = _("counties")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TownQuerySet(ScopedQuerySet):
+    def visible_to(self, user) -> TownQuerySet:
+        return self.scoped(user, town="code", village="villages__code")
+
+
+class Town(Geography):
+    class Kind(models.TextChoices):
+        SUBDISTRICT = "subdistrict", _("subdistrict (街道)")
+        TOWN = "town", _("town (镇)")
+        TOWNSHIP = "township", _("township (乡)")
+
+    code = models.CharField(_("code"), max_length=12, primary_key=True, validators=[CODE_12])
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="towns", verbose_name=_("county")
+    )
+    name = models.CharField(_("name"), max_length=50)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+
+    objects = TownQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("town")
+        verbose_name_plural = _("towns")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def kind_from_name(name: str) -> str:
+        if name.endswith("街道") or name.endswith("街道办事处"):
+            return Town.Kind.SUBDISTRICT
+        if name.endswith("乡"):
+            return Town.Kind.TOWNSHIP
+        return Town.Kind.TOWN
+
+
+class VillageQuerySet(ScopedQuerySet):
+    def visible_to(self, user) -> VillageQuerySet:
+        # A village admin of an administrative village also sees its natural villages.
+        return self.scoped(user, town="town_id", village=("code", "parent_id"))
+
+    def administrative(self) -> VillageQuerySet:
+        return self.filter(level=Village.Level.ADMINISTRATIVE)
+
+
+class Village(Geography):
+    class Level(models.TextChoices):
+        ADMINISTRATIVE = "administrative", _("administrative village (行政村)")
+        NATURAL = "natural", _("natural village (自然村)")
+
+    class Committee(models.TextChoices):
+        VILLAGERS = "villagers", _("villagers' committee (村委会)")
+        RESIDENTS = "residents", _("residents' committee (居委会)")
+
+    code = models.CharField(_("code"), max_length=15, primary_key=True, validators=[VILLAGE_CODE])
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, related_name="villages", verbose_name=_("town")
+    )
+    name = models.CharField(_("name"), max_length=80)
+    level = models.CharField(
+        _("level"), max_length=16, choices=Level.choices, default=Level.ADMINISTRATIVE
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="natural_villages",
+        verbose_name=_("administrative village"),
+    )
+    committee_type = models.CharField(
+        _("committee type"), max_length=12, choices=Committee.choices, blank=True
+    )
+    # 城乡分类代码 (111 主城区 … 220 村庄); blank where the source has none.
+    urban_rural_code = models.CharField(_("urban-rural code"), max_length=3, blank=True)
+
+    objects = VillageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("village")
+        verbose_name_plural = _("villages")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level="administrative", parent__isnull=True)
+                | Q(level="natural", parent__isnull=False),
+                name="village_natural_has_parent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def short_name(self) -> str:
+        """刘庄村民委员会 → 刘庄村; 金山社区居民委员会 → 金山社区."""
+        for suffix, replacement in (("村民委员会", "村"), ("居民委员会", ""), ("村委会", "村")):
+            if self.name.endswith(suffix):
+                return self.name[: -len(suffix)] + replacement
+        return self.name
+
+
+def mask_phone(phone: str) -> str:
+    digits = phone.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def mask_id_number(id_number: str) -> str:
+    value = id_number.strip().upper()
+    if len(value) < 8:
+        return "*" * len(value)
+    return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}"
+
+
+def id_number_digest(id_number: str) -> str:
+    """Keyed digest of an ID number: lets an import match a household again without storing
+    the number itself (a plain hash of an 18-digit ID is brute-forced in minutes)."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+class HouseholdQuerySet(ScopedQuerySet):
+    def visible_to(self, user) -> HouseholdQuerySet:
+        return self.scoped(
+            user, town="village__town_id", village=("village_id", "village__parent_id")
+        )
+
+
+class Household(models.Model):
+    """A household (户) with its toilet. The ID number is kept only masked plus a keyed digest;
+    the phone is kept in full because service workers call back (回访), but lists and exports
+    only ever show `phone_masked`."""
+
+    class ToiletType(models.TextChoices):
+        THREE_COMPARTMENT = "three_compartment", _("three-compartment septic (三格式)")
+        DOUBLE_URN = "double_urn", _("double-urn (双瓮式)")
+        FLUSH = "flush", _("flush to sewer (水冲式)")
+        BIOGAS = "biogas", _("biogas (沼气池式)")
+        OTHER = "other", _("other")
+
+    class Problem(models.TextChoices):
+        NONE = "", _("none")
+        UNUSABLE = "unusable", _("cannot be used (不能用)")
+        POOR = "poor", _("works poorly (不好用)")
+        UNWILLING = "unwilling", _("not used by choice (不愿用)")
+
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="households", verbose_name=_("village")
+    )
+    number = models.CharField(_("household number"), max_length=40)
+    head_name = models.CharField(_("head of household"), max_length=50)
+    id_number_masked = models.CharField(_("ID number (masked)"), max_length=18, blank=True)
+    id_number_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    toilet_type = models.CharField(
+        _("toilet type"), max_length=20, choices=ToiletType.choices, blank=True
+    )
+    tank_volume_m3 = models.DecimalField(
+        _("septic tank volume (m³)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    last_pumped_on = models.DateField(_("last pumped"), null=True, blank=True)
+    problem = models.CharField(
+        _("problem"), max_length=12, choices=Problem.choices, blank=True, default=""
+    )
+
+    objects = HouseholdQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("household")
+        verbose_name_plural = _("households")
+        ordering = ["village_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["village", "number"], name="household_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.head_name}（{self.number}）"
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone) if self.phone else ""
+
+    def set_id_number(self, id_number: str) -> None:
+        self.id_number_masked = mask_id_number(id_number) if id_number else ""
+        self.id_number_digest = id_number_digest(id_number) if id_number else ""
+
+
+class Role(models.TextChoices):
+    INSPECTOR = "inspector", _("inspector (巡查员)")
+    TOWN_OFFICER = "town_officer", _("town officer (乡镇专干)")
+    TASK_FORCE = "task_force", _("county task force (县专班)")
+    SERVICE_WORKER = "service_worker", _("service worker (管护员)")
+    VILLAGE_ADMIN = "village_admin", _("village admin (村管员)")
+
+
+class Membership(models.Model):
+    """What a user may do (role) and where (jurisdiction). No town and no village means the
+    whole county. A user may hold several memberships; their scopes add up."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("town")
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("village")
+    )
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            # NULL never equals NULL in a unique index, hence one partial constraint per kind
+            # of jurisdiction (nulls_distinct=False is PostgreSQL-only).
+            models.UniqueConstraint(
+                fields=["user", "role"],
+                condition=Q(town__isnull=True, village__isnull=True),
+                name="membership_unique_county",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "town"],
+                condition=Q(town__isnull=False),
+                name="membership_unique_town",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "village"],
+                condition=Q(village__isnull=False),
+                name="membership_unique_village",
+            ),
+            # The jurisdiction each role must have (DESIGN §2).
+            models.CheckConstraint(
+                condition=~Q(role="town_officer") | Q(town__isnull=False, village__isnull=True),
+                name="membership_town_officer_has_town",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="village_admin") | Q(village__isnull=False),
+                name="membership_village_admin_has_village",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="task_force") | Q(town__isnull=True, village__isnull=True),
+                name="membership_task_force_county_wide",
+            ),
+            models.CheckConstraint(
+                condition=Q(town__isnull=True) | Q(village__isnull=True),
+                name="membership_one_jurisdiction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.village or self.town or _("whole county")
+        return f"{self.user} · {self.get_role_display()} · {where}"

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from villages import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("towns/", views.town_list, name="town_list"),
+    path("towns/<str:code>/", views.town_detail, name="town_detail"),
+    path("villages/", views.village_list, name="village_list"),
+    path("villages/<str:code>/", views.village_detail, name="village_detail"),
+]

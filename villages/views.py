@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import render
+
+from villages import selectors
+from villages.filtersets import VillageFilterSet
+from villages.models import Role, Town
+from villages.scope import get_visible_or_404, scope_of
+
+PAGE_SIZE = 50
+
+
+@login_required
+def home(request):
+    scope = scope_of(request.user)
+    towns = list(selectors.town_list(user=request.user)) if not scope.is_empty else []
+    context = {
+        "towns": towns,
+        "role_labels": [Role(role).label for role in sorted(scope.roles) if role in Role.values],
+        "own_villages": selectors.village_list(user=request.user).filter(
+            code__in=scope.village_codes
+        )
+        if scope.village_codes
+        else [],
+        "counties": selectors.county_overview() if scope.county_wide else [],
+    }
+    return render(request, "villages/home.html", context)
+
+
+@login_required
+def town_list(request):
+    towns = selectors.town_list(user=request.user)
+    return render(request, "villages/town_list.html", {"towns": towns})
+
+
+@login_required
+def town_detail(request, code: str):
+    town = get_visible_or_404(Town.objects.select_related("county"), request.user, code=code)
+    villages = selectors.village_list(user=request.user).filter(town=town)
+    return render(
+        request,
+        "villages/town_detail.html",
+        {"town": town, "page": _page(request, villages), "total": villages.count()},
+    )
+
+
+@login_required
+def village_list(request):
+    filterset = VillageFilterSet(
+        request.GET or None, queryset=selectors.village_list(user=request.user), user=request.user
+    )
+    villages = filterset.qs if filterset.is_bound else filterset.queryset
+    return render(
+        request,
+        "villages/village_list.html",
+        {"filter": filterset, "page": _page(request, villages)},
+    )
+
+
+@login_required
+def village_detail(request, code: str):
+    village = get_visible_or_404(
+        selectors.village_detail_queryset(user=request.user), request.user, code=code
+    )
+    naturals = selectors.village_list(user=request.user).filter(parent=village)
+    return render(
+        request, "villages/village_detail.html", {"village": village, "naturals": naturals}
+    )
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
