@@ -1,0 +1,86 @@
+"""Load the demo county: real 金乡县 geography plus one demo user per role.
+
+It lives in `inspections`, the most downstream app, because the demo seeds every app and only
+this app may import the others. Safe to run again: every step is an upsert.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from villages.models import Membership, Role, Town, Village
+
+FIXTURES = settings.BASE_DIR / "villages" / "fixtures" / "jinxiang"
+DEMO_TOWN = "370828106000"  # 胡集镇
+DEMO_PASSWORD = "jinxiang2024"
+
+
+def demo_users() -> list[dict]:
+    """(username, display name, role, town code, village code) of the demo accounts."""
+    return [
+        {"username": "zhuanban", "name": "县专班·王主任", "role": Role.TASK_FORCE},
+        {"username": "xuncha", "name": "巡查员·李明", "role": Role.INSPECTOR},
+        {
+            "username": "huji",
+            "name": "胡集镇专干·张强",
+            "role": Role.TOWN_OFFICER,
+            "town": DEMO_TOWN,
+        },
+        {"username": "guanhu", "name": "管护员·赵师傅", "role": Role.SERVICE_WORKER},
+        {"username": "cunguan", "name": "村管员·刘芳", "role": Role.VILLAGE_ADMIN, "village": True},
+    ]
+
+
+class Command(BaseCommand):
+    help = "Load the demo county (金乡县) and demo users. Re-running duplicates nothing."
+
+    def handle(self, *args, **options):
+        verbosity = options["verbosity"]
+        call_command("import_divisions", FIXTURES / "divisions_2023.csv", verbosity=verbosity)
+        # The published outline is in GCJ-02, as every map published in China; stored as WGS-84.
+        call_command(
+            "import_boundaries",
+            FIXTURES / "county_boundary_gcj02.geojson",
+            crs="gcj02",
+            level="county",
+            verbosity=verbosity,
+        )
+        with transaction.atomic():
+            logins = [self._user(spec) for spec in demo_users()]
+            logins.append(self._admin())
+        self.stdout.write(
+            self.style.SUCCESS(_("Demo logins (password for all: %(pw)s):") % {"pw": DEMO_PASSWORD})
+        )
+        for username, label in logins:
+            self.stdout.write(f"  {username:<10} {label}")
+
+    def _user(self, spec: dict) -> tuple[str, str]:
+        user = self._account(spec["username"], spec["name"], staff=False)
+        village = None
+        if spec.get("village"):
+            village = Village.objects.administrative().filter(town_id=DEMO_TOWN).first()
+        town = Town.objects.get(code=spec["town"]) if spec.get("town") else None
+        Membership.objects.get_or_create(user=user, role=spec["role"], town=town, village=village)
+        where = village.name if village else (town.name if town else _("whole county"))
+        return spec["username"], f"{Role(spec['role']).label} · {where}"
+
+    def _admin(self) -> tuple[str, str]:
+        user = self._account("admin", "系统管理员", staff=True)
+        if not user.is_superuser:
+            user.is_superuser = True
+            user.save(update_fields=["is_superuser"])
+        return "admin", _("system administrator (Django admin)")
+
+    def _account(self, username: str, name: str, *, staff: bool):
+        user, created = get_user_model().objects.get_or_create(
+            username=username, defaults={"first_name": name, "is_staff": staff}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user
