@@ -25,13 +25,10 @@ demo: $(STAMP)
 	$(PY) manage.py setup_schedules
 	$(MAKE) --no-print-directory serve
 
-# Web server and django-q2 cluster together; Ctrl-C stops both.
+# Web server and django-q2 cluster together; Ctrl-C stops both (bin/serve.py).
 serve: export DEBUG ?= 1
 serve: $(STAMP)
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the task cluster)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(PY) manage.py qcluster & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	$(PY) bin/serve.py $(HOST):$(PORT)
 
 ## make test: the whole suite (SQLite; PostgreSQL too when DATABASE_URL is set)
 # The suite runs with DEBUG=1 settings (dev static storage, no HTTPS redirect); pytest-django
@@ -50,8 +47,8 @@ lint: $(STAMP)
 
 # Needs GNU gettext (apt-get install gettext); the compiled catalogue is committed.
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --add-location file
-	$(PY) manage.py compilemessages -l zh_Hans
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --add-location file -i tests -i bench -i var
+	$(PY) manage.py compilemessages -l zh_Hans --ignore .venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

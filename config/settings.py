@@ -178,6 +178,10 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Development (and the suite, which runs with DEBUG=1 settings) serves static files from the
+# source folders; production serves the collected, hashed files from STATIC_ROOT.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
 if os.environ.get("MEDIA_STORAGE_BACKEND"):
     # e.g. storages.backends.s3.S3Storage (pip install django-storages[s3]) with its own env.
     STORAGES["default"] = {"BACKEND": os.environ["MEDIA_STORAGE_BACKEND"]}

@@ -48,6 +48,24 @@ COMMITTEE_ALIASES = {
     "residents": Village.Committee.RESIDENTS,
 }
 LEVELS = ("county", "town", "village", "natural")
+# [0-9], not \d: \d also matches full-width "３７０８…" from Chinese input methods, which would be
+# stored as a code no other system (or the model's own validator) recognises.
+CODE = re.compile(r"[0-9]{12}")
+NATURAL_CODE = re.compile(r"[0-9]{15}")
+URBAN_RURAL_CODE = re.compile(r"[0-9]{3}")
+# Statistical codes nest: a town's code starts with its county's first 6 digits, a village's
+# with its town's first 9, a natural village's with its administrative village's whole code.
+# A parent_code that disagrees is a typo that would file the division under the wrong town, and
+# the town is what a town officer's scope is cut by.
+PARENT_PREFIX = {"town": 6, "village": 9, "natural": 12}
+# The columns' own limits: PostgreSQL would refuse a longer name half-way through the writes
+# (an error without a line number), SQLite would silently keep it.
+NAME_LENGTH = {
+    "county": County._meta.get_field("name").max_length,
+    "town": Town._meta.get_field("name").max_length,
+    "village": Village._meta.get_field("name").max_length,
+    "natural": Village._meta.get_field("name").max_length,
+}
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
 MAX_REPORTED_ERRORS = 20
 BATCH = 500
@@ -104,7 +122,10 @@ def parse_divisions(text: str) -> list[DivisionRow]:
             [_("Line 1: missing column(s) %(columns)s.") % {"columns": ", ".join(missing)}]
         )
     rows, errors = [], []
-    for number, raw in enumerate(reader, start=2):
+    for raw in reader:
+        # The reader's own line count, not a row count: blank lines (skipped by DictReader) and
+        # quoted line breaks would otherwise shift every later line number.
+        number = reader.line_num
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
         if not any(row.values()):
             continue
@@ -123,23 +144,28 @@ def _parse_row(line: int, row: dict[str, str]) -> DivisionRow:
     level = LEVEL_ALIASES.get(row["level"].lower()) or LEVEL_ALIASES.get(row["level"])
     if level is None:
         raise ValueError(_("unknown level “%(level)s”.") % {"level": row["level"]})
-    code = row["code"]
-    expected = r"\d{12}(\d{3})?" if level == "natural" else r"\d{12}"
-    if not re.fullmatch(expected, code):
-        raise ValueError(_("malformed code “%(code)s” (12 digits expected).") % {"code": code})
-    if not row["name"]:
+    code, name, parent = row["code"], row["name"], row["parent_code"]
+    _check_code(level, code)
+    if not name:
         raise ValueError(_("the name is empty."))
-    if len(row["name"]) > 80:
-        raise ValueError(_("the name is longer than 80 characters."))
-    parent = row["parent_code"]
-    if level != "county" and not re.fullmatch(r"\d{12}", parent):
+    if len(name) > NAME_LENGTH[level]:
+        raise ValueError(
+            _("the name is longer than %(max)d characters.") % {"max": NAME_LENGTH[level]}
+        )
+    # A county's parent is its prefecture, which is not imported: blank or a code.
+    if (level != "county" or parent) and not CODE.fullmatch(parent):
         raise ValueError(
             _("malformed parent code “%(code)s” (12 digits expected).") % {"code": parent}
+        )
+    if level in PARENT_PREFIX and not code.startswith(parent[: PARENT_PREFIX[level]]):
+        raise ValueError(
+            _("code %(code)s does not lie under its parent %(parent)s.")
+            % {"code": code, "parent": parent}
         )
     urban_rural = row.get("urban_rural_code") or row.get(
         "urban_rural_code_2016_if_same_code_and_name", ""
     )
-    if urban_rural and not re.fullmatch(r"\d{3}", urban_rural):
+    if urban_rural and not URBAN_RURAL_CODE.fullmatch(urban_rural):
         raise ValueError(
             _("malformed urban-rural code “%(code)s” (3 digits).") % {"code": urban_rural}
         )
@@ -147,7 +173,19 @@ def _parse_row(line: int, row: dict[str, str]) -> DivisionRow:
     committee_type = COMMITTEE_ALIASES.get(committee) or _committee_from_name(row["name"])
     if committee and committee not in COMMITTEE_ALIASES:
         raise ValueError(_("unknown committee type “%(type)s”.") % {"type": committee})
-    return DivisionRow(line, code, row["name"], level, parent, urban_rural, committee_type)
+    return DivisionRow(line, code, name, level, parent, urban_rural, committee_type)
+
+
+def _check_code(level: str, code: str) -> None:
+    if level == "natural":
+        # 自然村 have no statistical code: their administrative village's code + 3 digits.
+        if not NATURAL_CODE.fullmatch(code):
+            raise ValueError(
+                _("malformed natural-village code “%(code)s” (15 digits expected).")
+                % {"code": code}
+            )
+    elif not CODE.fullmatch(code):
+        raise ValueError(_("malformed code “%(code)s” (12 digits expected).") % {"code": code})
 
 
 def _committee_from_name(name: str) -> str:
@@ -234,13 +272,24 @@ def divisions_import(*, path: Path, progress=None) -> ImportSummary:
         naturals = level_rows["natural"]
         if naturals:
             _upsert(Village, _natural_fields_factory(naturals), naturals, summary, progress)
-    # Divisions merged away stay (tickets refer to them); say how many the file no longer has.
-    summary.missing_from_file = (
-        Village.objects.filter(town__county__in=[r.code for r in level_rows["county"]])
-        .exclude(code__in=[r.code for r in rows])
-        .count()
-    )
+    summary.missing_from_file = _count_missing(level_rows)
     return summary
+
+
+def _count_missing(level_rows: dict[str, list[DivisionRow]]) -> int:
+    """Divisions merged away stay (tickets refer to them); count the stored villages of the
+    file's counties that the file no longer lists. Only levels the file carries count: the
+    statistics list never has natural villages, so they are not "missing" from it."""
+    levels = []
+    if level_rows["village"]:
+        levels.append(Village.Level.ADMINISTRATIVE)
+    if level_rows["natural"]:
+        levels.append(Village.Level.NATURAL)
+    listed = {r.code for r in level_rows["village"]} | {r.code for r in level_rows["natural"]}
+    stored = Village.objects.filter(
+        town__county__in=[r.code for r in level_rows["county"]], level__in=levels
+    ).values_list("code", flat=True)
+    return sum(1 for code in stored if code not in listed)
 
 
 def _county_fields(row: DivisionRow) -> dict:

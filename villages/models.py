@@ -34,6 +34,8 @@ class Geography(models.Model):
 
     class Meta:
         abstract = True
+        # The point lookup's per-call freshness check reads Max(geo_updated_at) per level.
+        indexes = [models.Index(fields=["geo_updated_at"], name="%(class)s_geo_updated_idx")]
 
     @property
     def has_location(self) -> bool:
@@ -45,7 +47,7 @@ class County(Geography):
     name = models.CharField(_("name"), max_length=50)
     parent_code = models.CharField(_("prefecture code"), max_length=12, blank=True)
 
-    class Meta:
+    class Meta(Geography.Meta):
         verbose_name = _("county")
         verbose_name_plural = _("counties")
         ordering = ["code"]
@@ -74,7 +76,7 @@ class Town(Geography):
 
     objects = TownQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Geography.Meta):
         verbose_name = _("town")
         verbose_name_plural = _("towns")
         ordering = ["code"]
@@ -133,7 +135,7 @@ class Village(Geography):
 
     objects = VillageQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Geography.Meta):
         verbose_name = _("village")
         verbose_name_plural = _("villages")
         ordering = ["code"]

@@ -91,9 +91,13 @@ class ScopedQuerySet(models.QuerySet):
         condition = scope_of(user).q(town=town, village=village)
         if condition is None:
             return self.none()
-        # distinct() only where a village path crosses a to-many relation (town → villages).
-        qs = self.filter(condition)
-        return qs.distinct() if condition and _crosses_many(self.model, town, village) else qs
+        if condition and _crosses_many(self.model, town, village):
+            # A path across a to-many relation (town → villages) goes into a subquery, not a
+            # join: a join repeats rows, and a later annotate(Count("villages")) would reuse the
+            # filtered join and count only the villages in scope (a village admin's town showed
+            # 1 village). The subquery also spares a DISTINCT over every column.
+            return self.filter(pk__in=self.model._base_manager.filter(condition).values("pk"))
+        return self.filter(condition)
 
 
 def _crosses_many(model, town, village) -> bool:

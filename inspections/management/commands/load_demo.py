@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from villages.models import Membership, Role, Town, Village
 
 FIXTURES = settings.BASE_DIR / "villages" / "fixtures" / "jinxiang"
-DEMO_TOWN = "370828106000"  # 胡集镇
+DEMO_TOWN = "370828102000"  # 胡集镇
 DEMO_PASSWORD = "jinxiang2024"
 
 

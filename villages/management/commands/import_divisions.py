@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from villages.imports import LEVELS, DivisionImportError, divisions_import
+from villages.imports import LEVELS, DivisionImportError, ImportSummary, divisions_import
 
 
 class Command(BaseCommand):
@@ -19,28 +19,34 @@ class Command(BaseCommand):
     def handle(self, *args, file: Path, **options):
         if not file.is_file():
             raise CommandError(_("File not found: %(file)s") % {"file": file})
+        verbosity = options["verbosity"]
         started = time.perf_counter()
-        with tqdm(unit=_("rows"), file=self.stderr._out, disable=options["verbosity"] < 1) as bar:
+        with tqdm(unit=_("rows"), file=self.stderr._out, disable=verbosity < 1) as bar:
             try:
                 summary = divisions_import(path=file, progress=bar)
             except DivisionImportError as exc:
                 raise CommandError(
                     _("Nothing was imported.") + "\n" + "\n".join(exc.errors)
                 ) from None
-        elapsed = time.perf_counter() - started
+        # -v 0 (make demo, the test fixtures) means quiet; errors still raise CommandError.
+        if verbosity >= 1:
+            self._report(summary, time.perf_counter() - started)
+
+    def _report(self, summary: ImportSummary, elapsed: float) -> None:
         for level in LEVELS:
-            counts = (summary.created[level], summary.updated[level], summary.unchanged[level])
-            if any(counts):
+            counts = {
+                "level": level_labels()[level],
+                "created": summary.created[level],
+                "updated": summary.updated[level],
+                "unchanged": summary.unchanged[level],
+            }
+            if counts["created"] or counts["updated"] or counts["unchanged"]:
                 self.stdout.write(
                     _(
-                        "%(level)s: %(created)d created, %(updated)d updated, %(unchanged)d unchanged"
+                        "%(level)s: %(created)d created, %(updated)d updated, "
+                        "%(unchanged)d unchanged"
                     )
-                    % {
-                        "level": level_labels()[level],
-                        "created": counts[0],
-                        "updated": counts[1],
-                        "unchanged": counts[2],
-                    }
+                    % counts
                 )
         if summary.missing_from_file:
             self.stdout.write(

@@ -1,0 +1,180 @@
+"""Production settings, checked in a fresh process with a production environment.
+
+The suite itself runs with DEBUG=1 settings, so what a deployment gets (DEBUG off, HTTPS, a real
+secret key) is only visible to a subprocess started with that environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.slow
+
+# Every variable config/settings.py reads: a value left over in the developer's shell (or CI's)
+# must not leak into a check of the defaults.
+SETTINGS_ENV = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATA_DIR",
+    "DATABASE_URL",
+    "CONN_MAX_AGE",
+    "REDIS_URL",
+    "Q_CLUSTER_NAME",
+    "Q_WORKERS",
+    "STATIC_ROOT",
+    "MEDIA_ROOT",
+    "MEDIA_STORAGE_BACKEND",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "BEHIND_TLS_PROXY",
+    "LOG_LEVEL",
+    "DJANGO_SETTINGS_MODULE",
+)
+SETTINGS_DUMP = """
+import json
+from config import settings as s
+print(json.dumps({
+    "LANGUAGE_CODE": s.LANGUAGE_CODE,
+    "TIME_ZONE": s.TIME_ZONE,
+    "USE_TZ": s.USE_TZ,
+    "DEBUG": s.DEBUG,
+    "DATABASE": {k: str(v) for k, v in s.DATABASES["default"].items() if k != "OPTIONS"},
+    "DATABASE_OPTIONS": s.DATABASES["default"].get("OPTIONS", {}),
+    "Q_CLUSTER": s.Q_CLUSTER,
+}))
+"""
+
+
+def random_secret_key() -> str:
+    alphabet = string.ascii_letters + string.digits + "!@#%^&*(-_=+)"
+    return "".join(secrets.choice(alphabet) for _ in range(60))
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=settings.BASE_DIR,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": random_secret_key(),
+        "ALLOWED_HOSTS": "rjhj.example.gov.cn",
+        "DATA_DIR": str(tmp_path),
+        **extra,
+    }
+
+
+def settings_under(env: dict[str, str]) -> dict:
+    result = run(["-c", SETTINGS_DUMP], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_deploy_check_passes_with_production_settings(tmp_path):
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path)
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_fails_on_a_weak_secret_key(tmp_path):
+    # The check above must be able to fail: a short key is a deploy warning (security.W009).
+    env = production_env(tmp_path, SECRET_KEY="too-short")
+
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+
+    assert result.returncode != 0
+    assert "W009" in result.stdout + result.stderr
+
+
+def test_production_without_a_secret_key_refuses_to_start(tmp_path):
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+
+    result = run(["manage.py", "check"], env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_the_defaults_are_chinese_in_shanghai_time(tmp_path):
+    values = settings_under(production_env(tmp_path))
+
+    assert values["LANGUAGE_CODE"] == "zh-hans"
+    assert values["TIME_ZONE"] == "Asia/Shanghai"
+    assert values["USE_TZ"] is True
+    assert values["DEBUG"] is False
+
+
+def test_debug_must_be_asked_for(tmp_path):
+    env = production_env(tmp_path)
+    del env["DEBUG"]
+
+    assert settings_under(env)["DEBUG"] is False
+
+
+def test_without_database_url_it_is_sqlite_in_wal_mode_under_data_dir(tmp_path):
+    values = settings_under(production_env(tmp_path))
+
+    assert values["DATABASE"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert Path(values["DATABASE"]["NAME"]) == tmp_path / "db.sqlite3"
+    options = values["DATABASE_OPTIONS"]
+    assert "journal_mode=WAL" in options["init_command"]
+    assert options["timeout"] >= 5
+    assert options["transaction_mode"] == "IMMEDIATE"
+
+
+def test_database_url_switches_to_postgresql(tmp_path):
+    env = production_env(tmp_path, DATABASE_URL="postgres://renju@db.internal:5432/renju")
+
+    values = settings_under(env)
+
+    assert values["DATABASE"]["ENGINE"] == "django.db.backends.postgresql"
+    assert values["DATABASE"]["NAME"] == "renju"
+    assert "init_command" not in values["DATABASE_OPTIONS"]
+    assert "journal_mode" not in json.dumps(values["DATABASE_OPTIONS"])
+
+
+def test_the_task_queue_uses_the_database_without_redis_url(tmp_path):
+    q_cluster = settings_under(production_env(tmp_path))["Q_CLUSTER"]
+
+    assert q_cluster["orm"] == "default"
+    assert "redis" not in q_cluster
+
+
+def test_redis_url_switches_the_task_queue_to_redis(tmp_path):
+    env = production_env(tmp_path, REDIS_URL="redis://127.0.0.1:6379/3")
+
+    q_cluster = settings_under(env)["Q_CLUSTER"]
+
+    assert q_cluster["redis"] == "redis://127.0.0.1:6379/3"
+    assert "orm" not in q_cluster
+    # A task may run `timeout` seconds; a retry before that would run it twice.
+    assert q_cluster["retry"] > q_cluster["timeout"]
