@@ -30,6 +30,13 @@ class Scope:
     county_wide: bool
     town_codes: frozenset[str]
     village_codes: frozenset[str]
+    # (role, town code, village code) per membership, so a scope can be cut down to the roles
+    # that may see a kind of object (a service worker sees toilet tickets, not rectifications).
+    grants: tuple[tuple[str, str | None, str | None], ...] = ()
+
+    def for_roles(self, *roles: str) -> Scope:
+        """The part of this scope that comes from memberships with one of `roles`."""
+        return _scope_from([grant for grant in self.grants if grant[0] in roles])
 
     @property
     def is_empty(self) -> bool:
@@ -74,21 +81,37 @@ def scope_of(user) -> Scope:
 
 def _compute_scope(user) -> Scope:
     if user.is_superuser:
-        return Scope(frozenset({"task_force"}), True, frozenset(), frozenset())
-    rows = list(user.memberships.values_list("role", "town_id", "village_id"))
-    roles = frozenset(role for role, _town, _village in rows)
+        return _scope_from([("task_force", None, None)])
+    return _scope_from(list(user.memberships.values_list("role", "town_id", "village_id")))
+
+
+def _scope_from(grants: list[tuple[str, str | None, str | None]]) -> Scope:
     county_wide = any(
         town is None and village is None and role in COUNTY_WIDE_ROLES
-        for role, town, village in rows
+        for role, town, village in grants
     )
-    towns = frozenset(town for _role, town, _village in rows if town)
-    villages = frozenset(village for _role, _town, village in rows if village)
-    return Scope(roles, county_wide, towns, villages)
+    return Scope(
+        roles=frozenset(role for role, _town, _village in grants),
+        county_wide=county_wide,
+        town_codes=frozenset(town for _role, town, _village in grants if town),
+        village_codes=frozenset(village for _role, _town, village in grants if village),
+        grants=tuple(grants),
+    )
 
 
 class ScopedQuerySet(models.QuerySet):
-    def scoped(self, user, *, town: str | None = None, village: str | Iterable[str] = ()):
-        condition = scope_of(user).q(town=town, village=village)
+    def scoped(
+        self,
+        user,
+        *,
+        town: str | None = None,
+        village: str | Iterable[str] = (),
+        roles: Iterable[str] | None = None,
+    ):
+        scope = scope_of(user)
+        if roles is not None:
+            scope = scope.for_roles(*roles)
+        condition = scope.q(town=town, village=village)
         if condition is None:
             return self.none()
         if condition and _crosses_many(self.model, town, village):

@@ -140,3 +140,10 @@ def test_english_is_available(client, task_force):
     body = client.get(reverse("home")).content.decode()
     assert "Towns in your jurisdiction" in body
     assert "Log out" in body
+
+
+def test_browser_language_does_not_switch_the_interface(client, task_force):
+    client.force_login(task_force)
+    body = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "您的角色" in body
+    assert "Towns in your jurisdiction" not in body
