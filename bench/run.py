@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ["bench_import_divisions"]
+BENCHES = ["bench_import_divisions", "bench_photo", "bench_ticket_list"]
 
 
 def main(names: list[str]) -> None:
@@ -26,7 +26,9 @@ def main(names: list[str]) -> None:
     import django
 
     django.setup()
-    from django.test.utils import setup_databases, teardown_databases
+    from django.test.utils import setup_databases, setup_test_environment, teardown_databases
+
+    setup_test_environment()  # the test client's host, in-memory mail
 
     # The test-database machinery gives a fresh, migrated database on either backend.
     old = setup_databases(verbosity=0, interactive=False)

@@ -45,6 +45,10 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdefghij"
 
+# Keys the digest that lets an import recognise a household by ID number without storing it.
+# Set it once and never change it; falls back to SECRET_KEY.
+ID_DIGEST_KEY = os.environ.get("ID_DIGEST_KEY", "")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -207,6 +211,22 @@ if not DEBUG:
 # Point → village lookup: a point outside every village boundary falls back to the nearest
 # village centre within this distance (villages of the demo county have no boundaries yet).
 VILLAGE_LOOKUP_MAX_DISTANCE_M = env_int("VILLAGE_LOOKUP_MAX_DISTANCE_M", 3000)
+
+# Evidence photos: the largest upload accepted, and whether originals (which still carry GPS
+# and the rest of their EXIF) are kept besides the metadata-free display copy.
+EVIDENCE_MAX_UPLOAD_BYTES = env_int("EVIDENCE_MAX_UPLOAD_MB", 20) * 1024 * 1024
+EVIDENCE_KEEP_ORIGINALS = env_bool("EVIDENCE_KEEP_ORIGINALS", False)
+# Several photos in one form post: Django's own request limit must not refuse them first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Toilet service SLA (hours from report to done), by kind of ticket.
+TOILET_SLA_HOURS = {
+    "pumping": env_int("TOILET_SLA_PUMPING_HOURS", 72),
+    "repair": env_int("TOILET_SLA_REPAIR_HOURS", 168),
+    "unblocking": env_int("TOILET_SLA_UNBLOCKING_HOURS", 48),
+    "other": env_int("TOILET_SLA_OTHER_HOURS", 168),
+}
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ admin.site.site_title = _("Rural living environment")
 
 urlpatterns = [
     path("", include("villages.urls")),
+    path("", include("workflows.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -176,7 +176,8 @@ def mask_id_number(id_number: str) -> str:
 def id_number_digest(id_number: str) -> str:
     """Keyed digest of an ID number: lets an import match a household again without storing
     the number itself (a plain hash of an 18-digit ID is brute-forced in minutes)."""
-    key = settings.SECRET_KEY.encode()
+    # A key of its own, so that rotating SECRET_KEY does not make every stored ID unmatchable.
+    key = (settings.ID_DIGEST_KEY or settings.SECRET_KEY).encode()
     return hmac.new(key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
@@ -41,8 +41,10 @@ def expired_session(key: str = "expired-session") -> Session:
 
 
 def run(command: str, *args: str) -> str:
+    """The command's output, in English: these tests read its wording, not the catalogue's."""
     out = StringIO()
-    call_command(command, *args, stdout=out)
+    with translation.override("en"):
+        call_command(command, *args, stdout=out)
     return out.getvalue()
 
 

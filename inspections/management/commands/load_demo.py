@@ -6,6 +6,9 @@ this app may import the others. Safe to run again: every step is an upsert.
 
 from __future__ import annotations
 
+import random
+import time
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -13,7 +16,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from villages.demo import demo_households_seed
 from villages.models import Membership, Role, Town, Village
+from workflows.demo import (
+    Staff,
+    demo_photos,
+    demo_rectifications_seed,
+    demo_toilet_seed,
+)
+from workflows.models import RectificationTicket, ToiletTicket
 
 FIXTURES = settings.BASE_DIR / "villages" / "fixtures" / "jinxiang"
 DEMO_TOWN = "370828102000"  # 胡集镇
@@ -39,6 +50,11 @@ def demo_users() -> list[dict]:
 class Command(BaseCommand):
     help = "Load the demo county (金乡县) and demo users. Re-running duplicates nothing."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--rectifications", type=int, default=300)
+        parser.add_argument("--toilet-tickets", type=int, default=2000)
+        parser.add_argument("--households-per-village", type=int, default=8)
+
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
         call_command("import_divisions", FIXTURES / "divisions_2023.csv", verbosity=verbosity)
@@ -53,6 +69,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             logins = [self._user(spec) for spec in demo_users()]
             logins.append(self._admin())
+            staff = self._staff()
+        self._tickets(staff, options)
         self.stdout.write(
             self.style.SUCCESS(_("Demo logins (password for all: %(pw)s):") % {"pw": DEMO_PASSWORD})
         )
@@ -68,6 +86,49 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(user=user, role=spec["role"], town=town, village=village)
         where = village.name if village else (town.name if town else _("whole county"))
         return spec["username"], f"{Role(spec['role']).label} · {where}"
+
+    def _staff(self) -> Staff:
+        """One town officer and one service worker per town besides the demo logins, so every
+        town's tickets move; the demo logins act for 胡集镇."""
+        User = get_user_model()
+        officers, workers = {}, {}
+        for town in Town.objects.all():
+            suffix = town.code[6:9]
+            if town.code == DEMO_TOWN:
+                officers[town.code] = User.objects.get(username="huji")
+                workers[town.code] = User.objects.get(username="guanhu")
+                continue
+            officer = self._account(f"zhuangan{suffix}", f"{town.name}专干", staff=False)
+            Membership.objects.get_or_create(user=officer, role=Role.TOWN_OFFICER, town=town)
+            worker = self._account(f"guanhu{suffix}", f"{town.name}管护员", staff=False)
+            Membership.objects.get_or_create(user=worker, role=Role.SERVICE_WORKER, town=town)
+            officers[town.code], workers[town.code] = officer, worker
+        return Staff(
+            task_force=User.objects.get(username="zhuanban"),
+            inspector=User.objects.get(username="xuncha"),
+            officers=officers,
+            workers=workers,
+        )
+
+    def _tickets(self, staff: Staff, options) -> None:
+        rng = random.Random(370828)  # the same demo every time
+        added = demo_households_seed(per_village=options["households_per_village"], rng=rng)
+        self.stdout.write(_("Households: %(n)d added.") % {"n": added})
+        if RectificationTicket.objects.exists() or ToiletTicket.objects.exists():
+            self.stdout.write(_("Demo tickets already loaded; left as they are."))
+            return
+        started = time.perf_counter()
+        photos = demo_photos(count=40, rng=rng, by=staff.inspector)
+        rect = demo_rectifications_seed(
+            staff=staff, count=options["rectifications"], rng=rng, photos=photos
+        )
+        toilet = demo_toilet_seed(
+            staff=staff, count=options["toilet_tickets"], rng=rng, photos=photos
+        )
+        self.stdout.write(
+            _("Demo tickets: %(rect)d rectification, %(toilet)d toilet service (%(s).0f s).")
+            % {"rect": rect, "toilet": toilet, "s": time.perf_counter() - started}
+        )
 
     def _admin(self) -> tuple[str, str]:
         user = self._account("admin", "系统管理员", staff=True)

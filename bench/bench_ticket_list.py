@@ -1,0 +1,133 @@
+"""The rectification inbox with 1,000,000 tickets in the database.
+
+Measured in-process through Django's test client (server time: URL routing, middleware, queries,
+template), median of repeated requests, for a town officer's inbox (his open tickets by deadline,
+the default view) and the task force's county list. Floor: a minimal view rendering the same
+template with 50 constant in-memory rows and no query. Target: ≤ 3× the floor.
+
+Set BENCH_TICKETS to use fewer rows (e.g. 100000) on a slow machine.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection, reset_queries
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+
+from villages.models import Membership, Role, Town, Village
+from workflows.models import RectificationTicket
+
+TOTAL = int(os.environ.get("BENCH_TICKETS", "1000000"))
+BATCH = 10_000
+REPEAT = 15
+STATES = (
+    ["closed"] * 70
+    + ["assigned"] * 12
+    + ["submitted"] * 6
+    + ["draft"] * 5
+    + [
+        "rejected",
+        "extension_requested",
+        "cancelled",
+    ]
+    * 2
+    + ["assigned"]
+)
+
+
+def run() -> None:
+    call_command(
+        "import_divisions",
+        "villages/fixtures/jinxiang/divisions_2023.csv",
+        verbosity=0,
+    )
+    started = time.perf_counter()
+    generate(TOTAL)
+    print(f"generated {TOTAL:,} tickets in {time.perf_counter() - started:.0f} s")
+    officer, county = users()
+    floor = median_ms(lambda: render_floor(officer))
+    for label, user, params in [
+        ("town officer inbox (default)", officer, {}),
+        ("town officer, overdue only", officer, {"overdue": "on"}),
+        ("task force county list", county, {}),
+        ("task force, text search", county, {"q": "垃圾"}),
+    ]:
+        client = Client()
+        client.force_login(user)
+        client.get("/tickets/", params)  # warm caches and connection
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/tickets/", params)
+        assert response.status_code == 200, (label, response.status_code)
+        query_count = len(queries)  # read now: the capture is a view on the connection's log
+        ms = median_ms(lambda c=client, p=params: c.get("/tickets/", p))
+        print(
+            f"{label}: {ms:.1f} ms/page, {query_count} queries; floor {floor:.1f} ms; "
+            f"ratio {ms / floor:.2f}x (target ≤ 3x)"
+        )
+
+
+def median_ms(fn) -> float:
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    reset_queries()
+    return statistics.median(times)
+
+
+def generate(total: int) -> None:
+    rng = random.Random(1)
+    villages = list(Village.objects.administrative().values_list("code", "town_id"))
+    today = timezone.localdate()
+    now = timezone.now()
+    year = today.year
+    for start in range(0, total, BATCH):
+        rows = []
+        for n in range(start, min(start + BATCH, total)):
+            village, town = rng.choice(villages)
+            state = rng.choice(STATES)
+            created = now - timedelta(days=rng.randint(0, 700), minutes=rng.randint(0, 1440))
+            rows.append(
+                RectificationTicket(
+                    number=f"ZG-{year}-{n + 1:07d}",
+                    town_id=town,
+                    village_id=village,
+                    description=rng.choice(["河道岸边堆放生活垃圾", "坑塘漂浮物", "沟渠黑臭"]),
+                    source_kind=rng.choice(["patrol", "assessment", "bulletin", "report"]),
+                    deadline=None
+                    if state in ("draft", "cancelled")
+                    else today + timedelta(days=rng.randint(-60, 40)),
+                    created_at=created,
+                    state=state,
+                )
+            )
+        RectificationTicket.objects.bulk_create(rows)
+
+
+def users():
+    User = get_user_model()
+    town = Town.objects.get(code="370828102000")
+    officer = User.objects.create_user("bench_officer", password="x")
+    Membership.objects.create(user=officer, role=Role.TOWN_OFFICER, town=town)
+    county = User.objects.create_user("bench_county", password="x")
+    Membership.objects.create(user=county, role=Role.TASK_FORCE)
+    return officer, county
+
+
+@override_settings(DEBUG=False)
+def render_floor(user):
+    from bench.floor_views import ticket_list_floor
+
+    request = RequestFactory().get("/tickets/")
+    request.user = user
+    return ticket_list_floor(request)

@@ -1,0 +1,47 @@
+"""Floors for the list benchmarks: the same template, constant in-memory rows, no ticket query."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils import timezone
+
+from villages.models import Town, Village
+from workflows.filtersets import RectificationFilterSet
+from workflows.models import RectificationTicket
+from workflows.views import _list_context
+
+_ROWS: list[RectificationTicket] = []
+
+
+def constant_rows() -> list[RectificationTicket]:
+    if not _ROWS:
+        town = Town.objects.get(code="370828102000")
+        village = Village.objects.filter(town=town).first()
+        today = timezone.localdate()
+        for n in range(50):
+            ticket = RectificationTicket(
+                number=f"ZG-2026-{n + 1:07d}",
+                town=town,
+                village=village,
+                description="河道岸边堆放生活垃圾",
+                source_kind="patrol",
+                deadline=today + timedelta(days=n - 25),
+                created_at=timezone.now(),
+                state="assigned",
+            )
+            ticket.overdue_days = max(25 - n, 0)
+            _ROWS.append(ticket)
+    return _ROWS
+
+
+def ticket_list_floor(request):
+    defaults = RectificationFilterSet.defaults(user=request.user)
+    filterset = RectificationFilterSet(
+        defaults, queryset=RectificationTicket.objects.none(), user=request.user
+    )
+    page = Paginator(constant_rows(), 50).get_page(1)
+    context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
+    return render(request, "workflows/ticket_list.html", context)

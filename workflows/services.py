@@ -1,0 +1,415 @@
+"""Every write to a ticket goes through one of these functions.
+
+Each checks the actor's role and scope, runs the FSM transition, saves, and writes the event row
+in one transaction; side effects go through `transaction.on_commit`. Errors a user can act on
+are `TicketActionError` (message shown as is); a stale copy is `TicketConflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, can_proceed
+
+from villages.models import Household, Town, Village
+from villages.scope import scope_of
+from workflows.models import (
+    EvidencePhoto,
+    RectificationTicket,
+    Source,
+    TicketCounter,
+    TicketEvent,
+    ToiletTicket,
+)
+
+# Sent inside the closing transaction; inspections returns the ticket's water site to
+# 已验收·管护中 (the only use of signals for state: workflows may not import inspections).
+ticket_closed = Signal()  # sender=RectificationTicket, ticket=...
+
+TASK_FORCE = ("task_force",)
+TOWN = ("town_officer",)
+TOWN_OR_COUNTY = ("town_officer", "task_force")
+FINDERS = ("task_force", "inspector", "town_officer")
+REPORTERS = ("village_admin", "town_officer", "task_force")
+WORKER = "service_worker"
+
+
+class TicketActionError(Exception):
+    """An action that cannot be done now; the message says why, for the user."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class TicketConflict(TicketActionError):
+    pass
+
+
+class TicketForbidden(TicketActionError):
+    pass
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def ticket_number_next(*, prefix: str, year: int) -> str:
+    """Next "一件一号" number. Must run inside the creating transaction: the counter row stays
+    locked by the UPDATE until commit, so concurrent creators wait instead of sharing a value."""
+    counter = TicketCounter.objects.filter(prefix=prefix, year=year)
+    if not counter.update(value=F("value") + 1):
+        try:
+            with transaction.atomic():  # savepoint: a concurrent first insert may win
+                TicketCounter.objects.create(prefix=prefix, year=year, value=1)
+        except IntegrityError:
+            counter.update(value=F("value") + 1)
+    value = counter.values_list("value", flat=True).get()
+    return f"{prefix}-{year}-{value:06d}"
+
+
+# --- who may act ------------------------------------------------------------------------------
+
+
+def may_act(user, ticket, roles: Sequence[str]) -> bool:
+    """True if `user` holds one of `roles` with a jurisdiction covering the ticket's place."""
+    scope = scope_of(user).for_roles(*roles)
+    if scope.county_wide:
+        return True
+    village_codes = {ticket.village_id, getattr(ticket.village, "parent_id", None)} - {None}
+    return ticket.town_id in scope.town_codes or bool(village_codes & scope.village_codes)
+
+
+def _require(user, ticket, roles: Sequence[str]) -> None:
+    if not may_act(user, ticket, roles):
+        raise TicketForbidden(_("Your role may not take this action on this ticket."))
+
+
+def _require_worker(user, ticket: ToiletTicket) -> None:
+    if ticket.assigned_worker_id != user.pk:
+        raise TicketForbidden(
+            _("Only the service worker this ticket is dispatched to may do this.")
+        )
+
+
+def _require_text(value: str, message: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise TicketActionError(message)
+    return value
+
+
+# --- the transition runner --------------------------------------------------------------------
+
+
+def _transition(
+    ticket,
+    *,
+    by,
+    action: str,
+    note: str = "",
+    photos: Sequence[EvidencePhoto] = (),
+    data: dict | None = None,
+    args: dict | None = None,
+):
+    """Run transition `action` with `args`, save, and log it; all or nothing."""
+    method = getattr(ticket, action)
+    if not can_proceed(method):
+        raise TicketActionError(
+            _("Ticket %(number)s is %(state)s now; this action is not possible.")
+            % {"number": ticket.number, "state": ticket.get_state_display()}
+        )
+    source = ticket.state
+    try:
+        with transaction.atomic():
+            method(**(args or {}))
+            ticket.save()
+            _event(ticket, by=by, action=action, source=source, note=note, photos=photos, data=data)
+    except ConcurrentTransition:
+        raise TicketConflict(
+            _("This ticket was changed by someone else. Reload it; what you typed is kept below.")
+        ) from None
+    return ticket
+
+
+def _event(ticket, *, by, action, source, note="", photos=(), data=None) -> TicketEvent:
+    field = "rectification" if isinstance(ticket, RectificationTicket) else "toilet"
+    event = TicketEvent.objects.create(
+        **{field: ticket},
+        action=action,
+        from_state=source,
+        to_state=ticket.state,
+        actor=by,
+        note=note,
+        data=data or {},
+    )
+    if photos:
+        event.photos.set(photos)
+    return event
+
+
+# --- 整改单 ------------------------------------------------------------------------------------
+
+
+def rectification_create(
+    *,
+    by,
+    town: Town,
+    description: str,
+    village: Village | None = None,
+    source_kind: str = Source.REPORT,
+    source=None,
+    site_label: str = "",
+    location: tuple[float, float] | None = None,
+    before_photos: Sequence[EvidencePhoto] = (),
+    priority: str = RectificationTicket.Priority.NORMAL,
+    deadline: date | None = None,
+    previous: RectificationTicket | None = None,
+) -> RectificationTicket:
+    """Open a ticket (draft). With a deadline, a task-force member assigns it at once."""
+    draft = RectificationTicket(town=town, village=village)
+    _require(by, draft, FINDERS)
+    description = _require_text(description, _("Describe the problem."))
+    if village is not None and village.town_id != town.code:
+        raise TicketActionError(_("The village does not belong to the town."))
+    with transaction.atomic():
+        ticket = RectificationTicket(
+            number=ticket_number_next(prefix="ZG", year=timezone.localdate().year),
+            town=town,
+            village=village,
+            description=description,
+            source_kind=source_kind,
+            source=source,
+            site_label=site_label,
+            location_lat=location[0] if location else None,
+            location_lng=location[1] if location else None,
+            priority=priority,
+            created_by=by,
+            previous=previous,
+        )
+        ticket.save()
+        ticket.before_photos.set(before_photos)
+        _event(ticket, by=by, action="create", source="", photos=before_photos)
+        if deadline is not None:
+            rectification_assign(ticket=ticket, by=by, deadline=deadline)
+    return ticket
+
+
+def rectification_assign(*, ticket, by, deadline: date, note: str = ""):
+    _require(by, ticket, TASK_FORCE)
+    if deadline < timezone.localdate():
+        raise TicketActionError(_("The deadline cannot be in the past."))
+    return _transition(
+        ticket,
+        by=by,
+        action="assign",
+        note=note,
+        args={"deadline": deadline},
+        data={"deadline": deadline.isoformat()},
+    )
+
+
+def rectification_submit(*, ticket, by, note: str, photos: Sequence[EvidencePhoto]):
+    _require(by, ticket, TOWN)
+    note = _require_text(note, _("Write what was done (the rectification note)."))
+    if not photos:
+        raise TicketActionError(_("Add at least one photo after rectification."))
+    return _transition(
+        ticket, by=by, action="submit", note=note, photos=photos, args={"note": note}
+    )
+
+
+def rectification_reject(*, ticket, by, reason: str):
+    _require(by, ticket, TASK_FORCE)
+    reason = _require_text(reason, _("Give the reason for sending it back."))
+    return _transition(ticket, by=by, action="reject", note=reason)
+
+
+def rectification_close(*, ticket, by, note: str = ""):
+    _require(by, ticket, TASK_FORCE)
+    with transaction.atomic():
+        _transition(ticket, by=by, action="close", note=note)
+        ticket_closed.send(sender=RectificationTicket, ticket=ticket)
+    return ticket
+
+
+def rectification_request_extension(*, ticket, by, new_deadline: date, reason: str):
+    _require(by, ticket, TOWN)
+    reason = _require_text(reason, _("Give the reason for the extension."))
+    if ticket.deadline and new_deadline <= ticket.deadline:
+        raise TicketActionError(_("The new deadline must be later than the current one."))
+    return _transition(
+        ticket,
+        by=by,
+        action="request_extension",
+        note=reason,
+        args={"new_deadline": new_deadline},
+        data={"requested_deadline": new_deadline.isoformat()},
+    )
+
+
+def rectification_approve_extension(*, ticket, by, note: str = ""):
+    _require(by, ticket, TASK_FORCE)
+    data = {"deadline": ticket.requested_deadline.isoformat() if ticket.requested_deadline else ""}
+    return _transition(ticket, by=by, action="approve_extension", note=note, data=data)
+
+
+def rectification_refuse_extension(*, ticket, by, reason: str):
+    _require(by, ticket, TASK_FORCE)
+    reason = _require_text(reason, _("Give the reason for refusing the extension."))
+    return _transition(ticket, by=by, action="refuse_extension", note=reason)
+
+
+def rectification_cancel(*, ticket, by, reason: str):
+    _require(by, ticket, TASK_FORCE)
+    reason = _require_text(reason, _("Give the reason for cancelling."))
+    return _transition(ticket, by=by, action="cancel", note=reason)
+
+
+# --- 管护工单 ----------------------------------------------------------------------------------
+
+
+def toilet_sla_due(*, kind: str, reported_at) -> object:
+    hours = settings.TOILET_SLA_HOURS.get(kind, settings.TOILET_SLA_HOURS["other"])
+    return reported_at + timedelta(hours=hours)
+
+
+def toilet_report(
+    *,
+    by,
+    household: Household,
+    kind: str,
+    channel: str,
+    description: str = "",
+    photos: Sequence[EvidencePhoto] = (),
+) -> ToiletTicket:
+    village = household.village
+    town_code = village.town_id
+    probe = ToiletTicket(town_id=town_code, village=village)
+    _require(by, probe, REPORTERS)
+    if kind not in ToiletTicket.Kind.values:
+        raise TicketActionError(_("Choose what the household needs."))
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = ToiletTicket(
+            number=ticket_number_next(prefix="GH", year=timezone.localdate().year),
+            town_id=town_code,
+            village=village,
+            household=household,
+            kind=kind,
+            channel=channel,
+            description=(description or "").strip() or ToiletTicket.Kind(kind).label,
+            sla_due_at=toilet_sla_due(kind=kind, reported_at=now),
+            created_by=by,
+            created_at=now,
+        )
+        ticket.save()
+        _event(ticket, by=by, action="report", source="", photos=photos)
+    return ticket
+
+
+def toilet_dispatch(*, ticket, by, worker, note: str = ""):
+    _require(by, ticket, TOWN_OR_COUNTY)
+    if not may_act(worker, ticket, (WORKER,)):
+        raise TicketActionError(
+            _("%(name)s is not a service worker for this town.") % {"name": worker}
+        )
+    return _transition(
+        ticket,
+        by=by,
+        action="dispatch",
+        note=note,
+        args={"worker": worker},
+        data={"worker": worker.get_username()},
+    )
+
+
+def toilet_accept(*, ticket, by):
+    _require_worker(by, ticket)
+    return _transition(ticket, by=by, action="accept")
+
+
+def toilet_start(*, ticket, by):
+    _require_worker(by, ticket)
+    return _transition(ticket, by=by, action="start")
+
+
+def toilet_complete(
+    *,
+    ticket,
+    by,
+    photos: Sequence[EvidencePhoto],
+    volume_m3: Decimal | None = None,
+    disposal_site: str = "",
+    parts_used: str = "",
+    note: str = "",
+):
+    _require_worker(by, ticket)
+    disposal_site, parts_used = (disposal_site or "").strip(), (parts_used or "").strip()
+    if ticket.kind == ToiletTicket.Kind.PUMPING:
+        if volume_m3 is None or volume_m3 <= 0:
+            raise TicketActionError(_("Enter the pumped volume in m³."))
+        if not disposal_site:
+            raise TicketActionError(_("Enter where the waste was disposed of."))
+    if ticket.kind == ToiletTicket.Kind.REPAIR and not parts_used:
+        raise TicketActionError(_("Enter the parts used (or “none”)."))
+    if not photos:
+        raise TicketActionError(_("Add at least one photo of the finished work."))
+    data = {
+        "volume_m3": str(volume_m3) if volume_m3 is not None else "",
+        "disposal_site": disposal_site,
+        "parts_used": parts_used,
+    }
+    return _transition(
+        ticket,
+        by=by,
+        action="complete",
+        note=note,
+        photos=photos,
+        data=data,
+        args={"volume_m3": volume_m3, "disposal_site": disposal_site, "parts_used": parts_used},
+    )
+
+
+def toilet_confirm(*, ticket, by, satisfaction: str, note: str = ""):
+    _require(by, ticket, TOWN_OR_COUNTY)
+    if satisfaction not in ToiletTicket.Satisfaction.values:
+        raise TicketActionError(_("Record the household's satisfaction."))
+    if satisfaction == ToiletTicket.Satisfaction.UNSATISFIED:
+        raise TicketActionError(
+            _("An unsatisfied household means the job is reopened, not confirmed.")
+        )
+    return _transition(
+        ticket,
+        by=by,
+        action="confirm",
+        note=note,
+        args={"satisfaction": satisfaction},
+        data={"satisfaction": satisfaction},
+    )
+
+
+def toilet_reopen(*, ticket, by, note: str):
+    _require(by, ticket, TOWN_OR_COUNTY)
+    note = _require_text(note, _("Write what the household said."))
+    return _transition(ticket, by=by, action="reopen", note=note)
+
+
+def toilet_return(*, ticket, by, reason: str):
+    if ticket.assigned_worker_id != by.pk:
+        _require(by, ticket, TOWN_OR_COUNTY)
+    reason = _require_text(reason, _("Give the reason for returning it."))
+    return _transition(ticket, by=by, action="return_for_redispatch", note=reason)
+
+
+def toilet_cancel(*, ticket, by, reason: str):
+    _require(by, ticket, TOWN_OR_COUNTY)
+    reason = _require_text(reason, _("Give the reason for cancelling."))
+    return _transition(ticket, by=by, action="cancel", note=reason)
