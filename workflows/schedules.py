@@ -63,6 +63,7 @@ class JobSpec:
 SCHEDULES: tuple[JobSpec, ...] = (
     # 03:15: nobody works then, and it is clear of the midnight date change other jobs key on.
     JobSpec(name="clear_expired_sessions", func="workflows.jobs.clear_expired_sessions"),
+    JobSpec(name="optimize_database", func="workflows.jobs.optimize_database", at=time(3, 30)),
 )
 
 

@@ -28,6 +28,7 @@ from workflows.schedules import SCHEDULES, JobSpec, next_occurrence, schedules_s
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SESSIONS = "renju:clear_expired_sessions"
+ALL = [spec.schedule_name for spec in SCHEDULES]  # every registered schedule, in order
 
 
 def local(*args: int) -> datetime:
@@ -90,7 +91,7 @@ def test_next_occurrence_of_hourly_and_minutes_jobs_keeps_the_phase():
 def test_sync_creates_the_schedules_with_next_run_at_the_next_local_0315():
     result = schedules_sync()
 
-    assert result.created == [SESSIONS]
+    assert result.created == ALL
     schedule = Schedule.objects.get(name=SESSIONS)
     assert schedule.func == "workflows.jobs.clear_expired_sessions"
     assert schedule.schedule_type == Schedule.DAILY
@@ -108,7 +109,7 @@ def test_a_second_sync_changes_nothing():
     result = schedules_sync()
 
     assert not result.changed
-    assert result.unchanged == [SESSIONS]
+    assert result.unchanged == ALL
     assert list(Schedule.objects.values()) == before
     assert "already up to date" in run("setup_schedules")
 
@@ -119,7 +120,7 @@ def test_sync_keeps_a_next_run_the_scheduler_moved():
     # What the scheduler does after a run: the next day, same local time.
     Schedule.objects.filter(name=SESSIONS).update(next_run=local(2025, 3, 3, 3, 15))
 
-    assert schedules_sync(now=local(2025, 3, 2, 12, 0)).unchanged == [SESSIONS]
+    assert schedules_sync(now=local(2025, 3, 2, 12, 0)).unchanged == ALL
     assert Schedule.objects.get(name=SESSIONS).next_run == local(2025, 3, 3, 3, 15)
 
 
@@ -133,7 +134,7 @@ def test_sync_removes_stale_schedules_of_ours_and_keeps_hand_made_ones():
 
     assert result.removed == ["renju:retired_job"]
     assert set(Schedule.objects.values_list("name", flat=True)) == {
-        SESSIONS,
+        *ALL,
         "backup by hand",
         "RENJU:by hand too",
     }
@@ -197,7 +198,7 @@ def test_setup_schedules_prints_what_it_did():
 
     assert f"created: {SESSIONS}" in output
     assert "removed: renju:retired_job" in output
-    assert "1 created, 0 updated, 0 unchanged, 1 removed" in output
+    assert f"{len(ALL)} created, 0 updated, 0 unchanged, 1 removed" in output
 
 
 # --- jobs and run_job -------------------------------------------------------------------------
@@ -329,3 +330,19 @@ def test_a_real_qcluster_runs_the_due_session_job(tmp_path):
 
     assert success, log_path.read_text(errors="replace")[-3000:]
     assert query(db, "SELECT session_key FROM django_session") == []
+
+
+def test_optimize_database_refreshes_sqlite_statistics(db):
+    from django.db import connection
+
+    from workflows.jobs import optimize_database
+
+    with translation.override("en"):
+        result = optimize_database()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            assert cursor.fetchone()[0] == 1
+        assert "refreshed" in result
+    else:
+        assert "Nothing to do" in result
