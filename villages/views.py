@@ -42,7 +42,12 @@ def town_detail(request, code: str):
     return render(
         request,
         "villages/town_detail.html",
-        {"town": town, "page": _page(request, villages), "total": villages.count()},
+        {
+            "town": town,
+            "page": _page(request, villages),
+            "total": villages.count(),
+            "query": _query_without_page(request),
+        },
     )
 
 
@@ -55,7 +60,11 @@ def village_list(request):
     return render(
         request,
         "villages/village_list.html",
-        {"filter": filterset, "page": _page(request, villages)},
+        {
+            "filter": filterset,
+            "page": _page(request, villages),
+            "query": _query_without_page(request),
+        },
     )
 
 
@@ -72,3 +81,10 @@ def village_detail(request, code: str):
 
 def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request) -> str:
+    """The current filters for the pagination links (repeated keys kept)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()

@@ -147,3 +147,8 @@ def test_browser_language_does_not_switch_the_interface(client, task_force):
     body = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert "您的角色" in body
     assert "Towns in your jurisdiction" not in body
+
+
+def test_pagination_links_keep_the_filters(client, task_force):
+    body = page(client, task_force, "village_list", committee_type="villagers").content.decode()
+    assert "committee_type=villagers&amp;page=2" in body
