@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from villages.scope import get_visible_or_404, require_role, scope_of
-from workflows import forms, selectors, services
+from workflows import exports, forms, selectors, services
 from workflows.evidence import EvidenceError, evidence_photos_create
 from workflows.filtersets import RectificationFilterSet, ToiletFilterSet
 from workflows.models import EvidencePhoto, RectificationTicket, ToiletTicket
@@ -81,6 +81,33 @@ def toilet_list(request):
     context["can_report"] = scope_of(request.user).has_role(*services.REPORTERS)
     context["my_jobs"] = filterset.data.get("mine") == "true"
     return render(request, "workflows/toilet_list.html", context, status=status)
+
+
+@login_required
+def ticket_export(request):
+    """The Excel ledger of exactly the list the user is looking at (same filters, same scope)."""
+    filterset, status = _filter(request, RectificationFilterSet, selectors.rectification_list)
+    if status != 200:
+        return ticket_list(request)  # shows the bad filter, with its 400
+    ledger = exports.rectification_ledger(queryset=filterset.qs)
+    return _xlsx(ledger, _("rectification-ledger"))
+
+
+@login_required
+def toilet_export(request):
+    filterset, status = _filter(request, ToiletFilterSet, selectors.toilet_list)
+    if status != 200:
+        return toilet_list(request)
+    return _xlsx(exports.toilet_ledger(queryset=filterset.qs), _("toilet-service-ledger"))
+
+
+def _xlsx(handle, name: str) -> FileResponse:
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=exports.ledger_filename(name),
+        content_type=exports.XLSX,
+    )
 
 
 def _filter(request, filterset_class, selector):

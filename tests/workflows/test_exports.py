@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -47,3 +48,36 @@ def test_toilet_ledger_masks_the_phone(done, household):
     assert row[phone_at] == "138****1234"
     assert household.phone not in [str(cell) for cell in row]
     assert row[header.index("抽运量（m³）")] in (2.5, "2.50")
+
+
+def test_export_view_follows_the_filters_and_the_scope(client, assigned, hj_officer, other_officer):
+    from django.urls import reverse
+
+    client.force_login(hj_officer)
+    response = client.get(reverse("ticket_export"), {"state": "assigned"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in response["Content-Disposition"]
+    rows = read(io.BytesIO(b"".join(response.streaming_content)))
+    assert [row[0] for row in rows[1:]] == [assigned.number]
+
+    client.force_login(other_officer)  # another town: an empty ledger, not 胡集镇's tickets
+    response = client.get(reverse("ticket_export"), {"state": "assigned"})
+    assert len(read(io.BytesIO(b"".join(response.streaming_content)))) == 1
+
+
+def test_export_refuses_a_bad_filter(client, task_force):
+    from django.urls import reverse
+
+    client.force_login(task_force)
+    response = client.get(reverse("ticket_export"), {"deadline_after": "not-a-date"})
+    assert response.status_code == 400
+
+
+def test_toilet_export_masks_phones(client, done, hj_officer):
+    from django.urls import reverse
+
+    client.force_login(hj_officer)
+    response = client.get(reverse("toilet_export"), {"state": "done"})
+    rows = read(io.BytesIO(b"".join(response.streaming_content)))
+    assert "138****1234" in rows[1]
