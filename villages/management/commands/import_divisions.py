@@ -1,38 +1,22 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from tqdm import tqdm
 
 from villages.imports import LEVELS, DivisionImportError, ImportSummary, divisions_import
+from villages.management.importing import FileImportCommand
 
 
-class Command(BaseCommand):
+class Command(FileImportCommand):
     help = "Import the statistics-bureau division code list (统计用区划代码) from a CSV file."
+    file_help = "CSV: code,name,level,parent_code,…"
+    error_class = DivisionImportError
 
-    def add_arguments(self, parser):
-        parser.add_argument("file", type=Path, help="CSV: code,name,level,parent_code,…")
+    def run_import(self, path: Path, progress) -> ImportSummary:
+        return divisions_import(path=path, progress=progress)
 
-    def handle(self, *args, file: Path, **options):
-        if not file.is_file():
-            raise CommandError(_("File not found: %(file)s") % {"file": file})
-        verbosity = options["verbosity"]
-        started = time.perf_counter()
-        with tqdm(unit=_("rows"), file=self.stderr._out, disable=verbosity < 1) as bar:
-            try:
-                summary = divisions_import(path=file, progress=bar)
-            except DivisionImportError as exc:
-                raise CommandError(
-                    _("Nothing was imported.") + "\n" + "\n".join(exc.errors)
-                ) from None
-        # -v 0 (make demo, the test fixtures) means quiet; errors still raise CommandError.
-        if verbosity >= 1:
-            self._report(summary, time.perf_counter() - started)
-
-    def _report(self, summary: ImportSummary, elapsed: float) -> None:
+    def report(self, summary: ImportSummary) -> None:
         for level in LEVELS:
             counts = {
                 "level": level_labels()[level],
@@ -52,12 +36,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 _("%(count)d stored villages are not in this file; they were kept.")
                 % {"count": summary.missing_from_file}
-            )
-        if summary.changed_anything:
-            self.stdout.write(self.style.SUCCESS(_("Import done in %(s).2f s.") % {"s": elapsed}))
-        else:
-            self.stdout.write(
-                self.style.SUCCESS(_("Nothing changed: the database already matches this file."))
             )
 
 

@@ -1,37 +1,25 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from tqdm import tqdm
 
 from villages.households import HouseholdImportError, HouseholdImportSummary, households_import
+from villages.management.importing import FileImportCommand
 
 
-class Command(BaseCommand):
+class Command(FileImportCommand):
     help = "Import a household ledger (农户台账) from an .xlsx workbook or a CSV file."
+    file_help = "XLSX or CSV: 村代码 (or 乡镇 + 村), 户号, …"
+    error_class = HouseholdImportError
 
-    def add_arguments(self, parser):
-        parser.add_argument("file", type=Path, help="XLSX or CSV: 村代码 (or 乡镇 + 村), 户号, …")
+    def progress_unit(self) -> str:
+        return _("households")
 
-    def handle(self, *args, file: Path, **options):
-        if not file.is_file():
-            raise CommandError(_("File not found: %(file)s") % {"file": file})
-        verbosity = options["verbosity"]
-        started = time.perf_counter()
-        with tqdm(unit=_("households"), file=self.stderr._out, disable=verbosity < 1) as bar:
-            try:
-                summary = households_import(path=file, progress=bar)
-            except HouseholdImportError as exc:
-                raise CommandError(
-                    _("Nothing was imported.") + "\n" + "\n".join(exc.errors)
-                ) from None
-        if verbosity >= 1:
-            self._report(summary, time.perf_counter() - started)
+    def run_import(self, path: Path, progress) -> HouseholdImportSummary:
+        return households_import(path=path, progress=progress)
 
-    def _report(self, summary: HouseholdImportSummary, elapsed: float) -> None:
+    def report(self, summary: HouseholdImportSummary) -> None:
         self.stdout.write(
             _(
                 "Households: %(created)d created, %(updated)d updated, %(unchanged)d unchanged "
@@ -51,10 +39,4 @@ class Command(BaseCommand):
                     "they were kept."
                 )
                 % {"count": summary.missing_from_file}
-            )
-        if summary.changed_anything:
-            self.stdout.write(self.style.SUCCESS(_("Import done in %(s).2f s.") % {"s": elapsed}))
-        else:
-            self.stdout.write(
-                self.style.SUCCESS(_("Nothing changed: the database already matches this file."))
             )
