@@ -7,10 +7,10 @@ DATABASE_URL switches to PostgreSQL, REDIS_URL switches the django-q2 broker to 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,13 +37,29 @@ DEBUG = env_bool("DEBUG", False)
 # Everything the embedded setup writes (SQLite file, media) lives under DATA_DIR.
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY (50+ random characters) or DEBUG=1 for a demo."
-        )
-    SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdefghij"
+
+
+def persistent_secret_key(path: Path) -> str:
+    """SECRET_KEY from the environment, else a random key made once and kept in DATA_DIR, so
+    every manage.py command works out of the box and sessions survive restarts. Several web
+    servers must share one key: set SECRET_KEY for them (README § Production)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        # O_EXCL: of two processes starting at once, one writes and the other reads its key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or persistent_secret_key(DATA_DIR / "secret_key")
 
 # Keys the digest that lets an import recognise a household by ID number without storing it.
 # Set it once and never change it; falls back to SECRET_KEY.

@@ -56,6 +56,9 @@ print(json.dumps({
     "DATABASE": {k: str(v) for k, v in s.DATABASES["default"].items() if k != "OPTIONS"},
     "DATABASE_OPTIONS": s.DATABASES["default"].get("OPTIONS", {}),
     "Q_CLUSTER": s.Q_CLUSTER,
+    "SECRET_KEY_LENGTH": len(s.SECRET_KEY),
+    "SECRET_KEY_FROM_FILE": s.SECRET_KEY == (s.DATA_DIR / "secret_key").read_text().strip()
+    if (s.DATA_DIR / "secret_key").exists() else False,
 }))
 """
 
@@ -113,15 +116,20 @@ def test_the_deploy_check_fails_on_a_weak_secret_key(tmp_path):
     assert "W009" in result.stdout + result.stderr
 
 
-def test_production_without_a_secret_key_refuses_to_start(tmp_path):
+def test_without_a_secret_key_one_is_made_once_and_kept(tmp_path):
     env = production_env(tmp_path)
     del env["SECRET_KEY"]
 
-    result = run(["manage.py", "check"], env)
+    first = settings_under(env)
+    second = settings_under(env)
 
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert "SECRET_KEY" in result.stderr
+    key_file = tmp_path / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_text()) >= 50
+    assert first["SECRET_KEY_LENGTH"] == second["SECRET_KEY_LENGTH"] >= 50
+    assert first["SECRET_KEY_FROM_FILE"] and second["SECRET_KEY_FROM_FILE"]
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_defaults_are_chinese_in_shanghai_time(tmp_path):
