@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ["bench_import_divisions", "bench_photo", "bench_ticket_list"]
+BENCHES = ["bench_import_divisions", "bench_photo", "bench_ticket_list", "bench_overdue"]
 
 
 def main(names: list[str]) -> None:

@@ -11,30 +11,68 @@ and must catch up on everything up to that date by itself.
 
 from __future__ import annotations
 
+import functools
+import traceback
+from collections.abc import Callable
 from datetime import date
 
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from workflows import notices
+from workflows.models import JobRun
 
-def clear_expired_sessions(*, as_of: date | None = None) -> str:
+# A job returns its message, or (message, counts) for the run log.
+Outcome = str | tuple[str, dict]
+
+
+def logged(job: Callable[..., Outcome]) -> Callable[..., str]:
+    """Write a JobRun row around every run: started, finished, counts, or the error.
+
+    The row is written outside the job's own transaction, so a job that fails and rolls back
+    still leaves its error in the log; the error is re-raised for django-q2 to mark the task
+    failed (and retry it)."""
+
+    @functools.wraps(job)
+    def run(*, as_of: date | None = None) -> str:
+        as_of = as_of or timezone.localdate()
+        record = JobRun.objects.create(name=job.__name__, as_of=as_of)
+        try:
+            outcome = job(as_of=as_of)
+        except Exception:
+            JobRun.objects.filter(pk=record.pk).update(
+                finished_at=timezone.now(), error=traceback.format_exc()[-4000:]
+            )
+            raise
+        message, counts = outcome if isinstance(outcome, tuple) else (outcome, {})
+        JobRun.objects.filter(pk=record.pk).update(finished_at=timezone.now(), counts=counts)
+        return message
+
+    return run
+
+
+@logged
+def clear_expired_sessions(*, as_of: date | None = None) -> Outcome:
     """Delete expired sessions; with DB-backed sessions nothing else ever removes them."""
     # as_of is unused: a session row carries its own expiry instant.
     before = Session.objects.count()
     call_command("clearsessions")
     # Logins during the command add rows, so the difference may undercount; never below zero.
     deleted = max(before - Session.objects.count(), 0)
-    return ngettext(
+    message = ngettext(
         "Deleted %(count)d expired session.",
         "Deleted %(count)d expired sessions.",
         deleted,
     ) % {"count": deleted}
+    return message, {"deleted": deleted}
 
 
-def optimize_database(*, as_of: date | None = None) -> str:
+@logged
+def optimize_database(*, as_of: date | None = None) -> Outcome:
     """Refresh SQLite's planner statistics (ANALYZE).
 
     SQLite keeps none by itself, and without them it picks the wrong index on a big ticket table
@@ -46,3 +84,32 @@ def optimize_database(*, as_of: date | None = None) -> str:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return _("Planner statistics refreshed.")
+
+
+@logged
+def issue_overdue_notices(*, as_of: date | None = None) -> Outcome:
+    """The overdue ladder for rectification tickets, as of the local date `as_of`."""
+    counts = notices.overdue_notices_issue(as_of=as_of or timezone.localdate())
+    return _issued_message(counts), counts
+
+
+@logged
+def issue_sla_notices(*, as_of: date | None = None) -> Outcome:
+    """Notices for toilet service tickets pending past their SLA."""
+    counts = notices.sla_notices_issue(as_of=as_of or timezone.localdate())
+    return _issued_message(counts), counts
+
+
+@logged
+def deliver_outbox(*, as_of: date | None = None) -> Outcome:
+    """Send what the outbox holds (e-mail, webhook); as_of is unused."""
+    counts = notices.outbox_deliver()
+    message = _("Sent %(sent)d, failed %(failed)d, left to other workers %(skipped)d.") % counts
+    return message, counts
+
+
+def _issued_message(counts: dict[str, int]) -> str:
+    return _(
+        "%(notices)d notices in %(documents)d new documents; "
+        "%(notifications)d notifications, %(outbox)d messages to deliver."
+    ) % counts

@@ -64,6 +64,21 @@ SCHEDULES: tuple[JobSpec, ...] = (
     # 03:15: nobody works then, and it is clear of the midnight date change other jobs key on.
     JobSpec(name="clear_expired_sessions", func="workflows.jobs.clear_expired_sessions"),
     JobSpec(name="optimize_database", func="workflows.jobs.optimize_database", at=time(3, 30)),
+    # 06:30 and 06:40: the day's notices are there when town offices open at 08:00, and the
+    # local date has long changed (as_of defaults to today in Asia/Shanghai).
+    JobSpec(
+        name="issue_overdue_notices", func="workflows.jobs.issue_overdue_notices", at=time(6, 30)
+    ),
+    JobSpec(name="issue_sla_notices", func="workflows.jobs.issue_sla_notices", at=time(6, 40)),
+    # Every 5 minutes, on the :00/:05/… grid: a notice reaches e-mail and the webhook soon after
+    # it is issued; each row is claimed by one worker, so overlapping runs do not double-send.
+    JobSpec(
+        name="deliver_outbox",
+        func="workflows.jobs.deliver_outbox",
+        schedule_type=Schedule.MINUTES,
+        minutes=5,
+        at=time(0, 0),
+    ),
 )
 
 

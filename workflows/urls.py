@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflows import views
+from workflows import views, views_notices
 
 urlpatterns = [
     path("tickets/", views.ticket_list, name="ticket_list"),
@@ -13,4 +13,7 @@ urlpatterns = [
     path("toilet/export.xlsx", views.toilet_export, name="toilet_export"),
     path("toilet/<str:number>/", views.toilet_detail, name="toilet_detail"),
     path("toilet/<str:number>/do/<str:action>/", views.toilet_action, name="toilet_action"),
+    path("notices/<int:pk>/", views_notices.notice_detail, name="notice_detail"),
+    path("notifications/", views_notices.notification_list, name="notification_list"),
+    path("jobs/", views_notices.job_run_list, name="job_run_list"),
 ]

@@ -1,6 +1,17 @@
 """workflows models, one module per concern (a package: together they pass ~800 lines)."""
 
 from workflows.models.evidence import EvidencePhoto
+from workflows.models.notices import (
+    JobLock,
+    JobRun,
+    NoticeDocument,
+    NoticeKind,
+    Notification,
+    Outbox,
+    OverdueNotice,
+    OverdueStep,
+    SlaNotice,
+)
 from workflows.models.tickets import (
     RECTIFICATION_OPEN_STATES,
     RECTIFICATION_RUNNING_STATES,
@@ -21,8 +32,17 @@ __all__ = [
     "TOILET_OPEN_STATES",
     "TOILET_PENDING_STATES",
     "EvidencePhoto",
+    "JobLock",
+    "JobRun",
+    "NoticeDocument",
+    "NoticeKind",
+    "Notification",
+    "Outbox",
+    "OverdueNotice",
+    "OverdueStep",
     "RectificationState",
     "RectificationTicket",
+    "SlaNotice",
     "Source",
     "TicketCounter",
     "TicketEvent",
