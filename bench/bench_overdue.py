@@ -37,9 +37,7 @@ TOTAL = int(os.environ.get("BENCH_TICKETS", "1000000"))
 
 
 def run() -> None:
-    call_command(
-        "import_divisions", "villages/fixtures/jinxiang/divisions_2023.csv", verbosity=0
-    )
+    call_command("import_divisions", "villages/fixtures/jinxiang/divisions_2023.csv", verbosity=0)
     as_of = timezone.localdate()
     started = time.perf_counter()
     generated = generate(TOTAL, as_of=as_of)

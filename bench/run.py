@@ -30,14 +30,15 @@ def main(names: list[str]) -> None:
 
     setup_test_environment()  # the test client's host, in-memory mail
 
-    # The test-database machinery gives a fresh, migrated database on either backend.
-    old = setup_databases(verbosity=0, interactive=False)
-    try:
-        for name in names or BENCHES:
+    # The test-database machinery gives a fresh, migrated database on either backend; each
+    # benchmark gets its own, so none sees another's rows.
+    for name in names or BENCHES:
+        old = setup_databases(verbosity=0, interactive=False)
+        try:
             print(f"== {name}", flush=True)
             importlib.import_module(name).run()
-    finally:
-        teardown_databases(old, verbosity=0)
+        finally:
+            teardown_databases(old, verbosity=0)
 
 
 if __name__ == "__main__":
