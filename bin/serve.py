@@ -24,6 +24,9 @@ def main(address: str) -> int:
     ]
     print(f"Serving on http://{address}/  (Ctrl-C stops the web server and the task cluster)")
     signal.signal(signal.SIGTERM, _terminated)
+    # A shell that starts us in the background leaves SIGINT ignored, and Python then installs
+    # no KeyboardInterrupt handler: ask for one, so Ctrl-C works however we were started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
