@@ -296,6 +296,8 @@ def toilet_report(
     _require(by, probe, REPORTERS)
     if kind not in ToiletTicket.Kind.values:
         raise TicketActionError(_("Choose what the household needs."))
+    if channel not in ToiletTicket.Channel.values:
+        raise TicketActionError(_("Choose how the request came in."))
     now = timezone.now()
     with transaction.atomic():
         ticket = ToiletTicket(

@@ -47,6 +47,13 @@ class TestReport:
         with pytest.raises(TicketActionError):
             services.toilet_report(by=hj_officer, household=household, kind="x", channel="phone")
 
+    def test_unknown_channel_refused(self, household, hj_officer):
+        with pytest.raises(TicketActionError):
+            services.toilet_report(
+                by=hj_officer, household=household, kind="pumping", channel="fax"
+            )
+        assert ToiletTicket.objects.count() == 0
+
 
 class TestDispatch:
     def test_town_dispatches_to_a_worker(self, dispatched, huji_worker):
