@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-postgres bench lint messages install serve clean
+.PHONY: system demo test test-postgres bench lint messages install serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages for PDFs (pango, a CJK font) and translations; see bin/system-packages.
+system:
+	bin/system-packages
+
 ## make demo: install, migrate, load 金乡县, create demo users, install schedules, serve + qcluster
 demo: export DEBUG ?= 1
-demo: $(STAMP)
+demo: system $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py setup_schedules

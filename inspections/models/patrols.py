@@ -1,0 +1,212 @@
+"""Patrols (巡查记录) of water sites, and the county's proof-of-presence policy.
+
+A patrol is accepted, accepted but flagged, or refused (and then not stored), according to
+`PatrolPolicy`. Flagged patrols are kept with their reasons — the inspector sees them at once —
+and do not count as a valid patrol for the month's coverage.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from inspections.models.sites import WaterSite
+from villages.scope import ScopedQuerySet
+from workflows.models import EvidencePhoto, RectificationTicket
+
+
+class Rule(models.TextChoices):
+    REFUSE = "refuse", _("refuse the patrol")
+    FLAG = "flag", _("accept it, flagged")
+
+
+class TicketMode(models.TextChoices):
+    DRAFT = "draft", _("as a draft for the task force to assign (待交办)")
+    ASSIGNED = "assigned", _("assigned to the town at once (整改中)")
+
+
+class PatrolPolicy(models.Model):
+    """The county's settings for patrols: one row, edited in the admin."""
+
+    max_distance_m = models.PositiveIntegerField(
+        _("distance limit (m)"),
+        default=200,
+        help_text=_("How far from the site's registered position a patrol may be recorded."),
+    )
+    max_accuracy_m = models.PositiveIntegerField(
+        _("worst usable GPS accuracy (m)"),
+        default=500,
+        help_text=_("A position less precise than this counts as no position at all."),
+    )
+    too_far = models.CharField(
+        _("too far from the site"), max_length=8, choices=Rule.choices, default=Rule.FLAG
+    )
+    no_position = models.CharField(
+        _("no GPS position"), max_length=8, choices=Rule.choices, default=Rule.FLAG
+    )
+    photo_max_age_hours = models.PositiveIntegerField(
+        _("oldest photo (hours)"),
+        default=24,
+        help_text=_("Photos whose camera time is older than this are not evidence of today."),
+    )
+    old_photo = models.CharField(
+        _("photo too old"), max_length=8, choices=Rule.choices, default=Rule.FLAG
+    )
+    ticket_mode = models.CharField(
+        _("tickets from patrols"),
+        max_length=8,
+        choices=TicketMode.choices,
+        default=TicketMode.DRAFT,
+    )
+    ticket_days = models.PositiveSmallIntegerField(
+        _("days to rectify"),
+        default=15,
+        help_text=_("Deadline of a ticket assigned at once from a patrol."),
+    )
+
+    class Meta:
+        verbose_name = _("patrol policy")
+        verbose_name_plural = _("patrol policy")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="patrol_policy_single")]
+
+    def __str__(self) -> str:
+        return str(_("patrol policy"))
+
+    @classmethod
+    def current(cls) -> PatrolPolicy:
+        policy, _created = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class PatrolResult(models.TextChoices):
+    NORMAL = "normal", _("normal (正常)")
+    PROBLEM = "problem", _("problem found (发现问题)")
+    REBOUND = "rebound", _("suspected rebound (疑似反弹)")
+
+
+class Signboard(models.TextChoices):
+    GOOD = "good", _("intact (完好)")
+    DAMAGED = "damaged", _("damaged or illegible (破损)")
+    MISSING = "missing", _("missing (缺失)")
+
+
+class PreviousFixed(models.TextChoices):
+    NONE = "none", _("no earlier problem (无)")
+    YES = "yes", _("rectified (已整改)")
+    NO = "no", _("not rectified (未整改)")
+
+
+class Presence(models.TextChoices):
+    """Why a patrol's presence on site is in doubt (stored codes of Patrol.flags)."""
+
+    TOO_FAR = "too_far", _("too far from the site")
+    NO_POSITION = "no_position", _("no GPS position")
+    IMPRECISE = "imprecise", _("GPS position too imprecise")
+    OLD_PHOTO = "old_photo", _("photo taken too long ago")
+    PHOTO_FAR = "photo_far", _("photo taken far from the site")
+
+
+# The boolean checks of DESIGN §3, in the order the form shows them.
+PatrolCheck = (
+    "color_abnormal",
+    "odour",
+    "floating_debris",
+    "bank_garbage",
+    "new_outfall",
+)
+
+
+class PatrolQuerySet(ScopedQuerySet):
+    def visible_to(self, user) -> PatrolQuerySet:
+        return self.scoped(
+            user,
+            town="site__town_id",
+            village=("site__village_id", "site__village__parent_id"),
+            roles=WaterSite.objects.VIEWER_ROLES,
+        )
+
+    def valid(self) -> PatrolQuerySet:
+        return self.filter(flagged=False)
+
+
+class Patrol(models.Model):
+    site = models.ForeignKey(
+        WaterSite, on_delete=models.PROTECT, related_name="patrols", verbose_name=_("site")
+    )
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="patrols",
+        verbose_name=_("inspector"),
+    )
+    # Made when the form is shown and sent back with it: a POST retried by a flaky network
+    # carries the same key, and the unique constraint turns it into the patrol already stored.
+    key = models.UUIDField(_("submission key"), editable=False)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    # Asia/Shanghai date of created_at: monthly coverage groups on it without time-zone maths.
+    local_date = models.DateField(_("date"), editable=False)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    lng = models.FloatField(_("longitude"), null=True, blank=True)
+    accuracy_m = models.FloatField(_("GPS accuracy (m)"), null=True, blank=True)
+    distance_m = models.FloatField(_("distance to the site (m)"), null=True, blank=True)
+    color_abnormal = models.BooleanField(_("abnormal colour (颜色异常)"), default=False)
+    odour = models.BooleanField(_("odour (异味)"), default=False)
+    floating_debris = models.BooleanField(_("floating debris (漂浮物)"), default=False)
+    bank_garbage = models.BooleanField(_("garbage on the banks (岸边垃圾)"), default=False)
+    new_outfall = models.BooleanField(_("new sewage outfall (新增排污口)"), default=False)
+    signboard = models.CharField(
+        _("signboard (公示牌)"), max_length=8, choices=Signboard.choices, default=Signboard.GOOD
+    )
+    previous_fixed = models.CharField(
+        _("earlier problem rectified (前次问题是否整改)"),
+        max_length=8,
+        choices=PreviousFixed.choices,
+        default=PreviousFixed.NONE,
+    )
+    result = models.CharField(_("result"), max_length=8, choices=PatrolResult.choices)
+    note = models.TextField(_("note"), blank=True)
+    photos = models.ManyToManyField(
+        EvidencePhoto, related_name="+", verbose_name=_("photos")
+    )
+    # [{"code": Presence, …measured values}]: why the presence is in doubt; empty when not.
+    flags = models.JSONField(_("flags"), default=list, blank=True)
+    flagged = models.BooleanField(_("flagged"), default=False)
+    ticket = models.ForeignKey(
+        RectificationTicket,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="patrols",
+        verbose_name=_("ticket"),
+    )
+
+    objects = PatrolQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("patrol")
+        verbose_name_plural = _("patrols")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Coverage: one month's patrols grouped by site, valid or flagged — covering.
+            models.Index(fields=["local_date", "site", "flagged"], name="patrol_month_site"),
+            # A site's history, newest first.
+            models.Index(fields=["site", "-created_at"], name="patrol_site_time"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["inspector", "key"], name="patrol_once_per_key"),
+            models.CheckConstraint(
+                condition=Q(lat__isnull=True, lng__isnull=True)
+                | Q(lat__isnull=False, lng__isnull=False),
+                name="patrol_position_pair",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code} {self.local_date}"
+
+    @property
+    def found_problem(self) -> bool:
+        return self.result != PatrolResult.NORMAL
