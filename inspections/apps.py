@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class InspectionsConfig(AppConfig):
     name = "inspections"
     verbose_name = _("Inspections")
+
+    def ready(self) -> None:
+        # The one use of a signal for state (STYLE.md): workflows may not import inspections, so
+        # a closed ticket reaches its water site this way, inside the closing transaction.
+        from inspections.services import on_ticket_closed
+        from workflows.services import ticket_closed
+
+        ticket_closed.connect(on_ticket_closed, dispatch_uid="inspections.site_rectified")

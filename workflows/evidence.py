@@ -160,6 +160,17 @@ def evidence_photos_create(
     return _store(list(zip(prepared, files, strict=True)), uploaded_by)
 
 
+def evidence_photos_discard(photos: Iterable[EvidencePhoto]) -> None:
+    """Remove photos stored for an action that was then refused, rows and files, so that a
+    refused action leaves nothing behind (files are not transactional)."""
+    photos = list(photos)
+    for photo in photos:
+        for field_file in (photo.display, photo.thumbnail, photo.original):
+            if field_file:
+                field_file.delete(save=False)
+    EvidencePhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+
+
 def _store(
     batch: list[tuple[PreparedPhoto, IO[bytes]]], uploaded_by: AbstractBaseUser | None
 ) -> list[EvidencePhoto]:

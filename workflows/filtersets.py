@@ -35,7 +35,11 @@ def _yes_no(any_label, yes_label, no_label) -> forms.Select:
 
 class NullsLastOrdering(django_filters.OrderingFilter):
     """Whitelisted ordering with empty values (a draft has no deadline) last on every database,
-    and the number as a tie-breaker so that pages do not shuffle rows between them."""
+    and a unique tie-breaker (the number) so that pages do not shuffle rows between them."""
+
+    def __init__(self, *args, tiebreak: str = "number", **kwargs):
+        self.tiebreak = tiebreak
+        super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
         if value in django_filters.constants.EMPTY_VALUES:
@@ -49,10 +53,12 @@ class NullsLastOrdering(django_filters.OrderingFilter):
                 if name.startswith("-")
                 else expression.asc(nulls_last=True)
             )
-        return qs.order_by(*ordering, "number")
+        return qs.order_by(*ordering, self.tiebreak)
 
 
-def _ordering(fields: list[tuple[str, str, object, object]]) -> NullsLastOrdering:
+def ordering_filter(
+    fields: list[tuple[str, str, object, object]], *, tiebreak: str = "number"
+) -> NullsLastOrdering:
     """(model field, parameter, ascending label, descending label) → ?o= filter."""
     labels = {}
     for field, param, ascending, descending in fields:
@@ -63,6 +69,7 @@ def _ordering(fields: list[tuple[str, str, object, object]]) -> NullsLastOrderin
         field_labels=labels,
         label=_("Sort by"),
         empty_label=None,
+        tiebreak=tiebreak,
     )
 
 
@@ -118,7 +125,7 @@ class RectificationFilterSet(ScopedPlaceFilters):
     deadline_before = django_filters.DateFilter(
         field_name="deadline", lookup_expr="lte", label=_("Deadline to"), widget=DATE_INPUT
     )
-    o = _ordering(
+    o = ordering_filter(
         [
             ("deadline", "deadline", _("Deadline, earliest first"), _("Deadline, latest first")),
             ("created_at", "created", _("Newest last"), _("Newest first")),
@@ -176,7 +183,7 @@ class ToiletFilterSet(ScopedPlaceFilters):
         label=_("Dispatched to me"),
         widget=_yes_no(_("Any"), _("My jobs only"), _("Others' jobs")),
     )
-    o = _ordering(
+    o = ordering_filter(
         [
             ("sla_due_at", "due", _("Due soonest first"), _("Due latest first")),
             ("created_at", "created", _("Newest last"), _("Newest first")),

@@ -29,7 +29,8 @@ class PhotosField(forms.FileField):
     """`<input type=file name=photos multiple accept=image/* capture=environment>`: the phone
     offers its camera. Only collects the files; the evidence pipeline checks each one."""
 
-    def __init__(self, *, required: bool, **kwargs):
+    def __init__(self, *, required: bool, max_files: int = MAX_PHOTOS, **kwargs):
+        self.max_files = max_files
         widget = MultipleFileInput(attrs={"accept": "image/*", "capture": "environment"})
         kwargs.setdefault("label", _("Photos"))
         super().__init__(required=required, widget=widget, **kwargs)
@@ -40,9 +41,9 @@ class PhotosField(forms.FileField):
             if self.required:
                 raise ValidationError(self.error_messages["required"], code="required")
             return []
-        if len(files) > MAX_PHOTOS:
+        if len(files) > self.max_files:
             raise ValidationError(
-                _("Attach at most %(max)d photos.") % {"max": MAX_PHOTOS}, code="too_many"
+                _("Attach at most %(max)d photos.") % {"max": self.max_files}, code="too_many"
             )
         return [super(PhotosField, self).clean(f, initial) for f in files]
 

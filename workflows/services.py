@@ -172,8 +172,11 @@ def rectification_create(
     priority: str = RectificationTicket.Priority.NORMAL,
     deadline: date | None = None,
     previous: RectificationTicket | None = None,
+    standing_rule: str = "",
 ) -> RectificationTicket:
-    """Open a ticket (draft). With a deadline, a task-force member assigns it at once."""
+    """Open a ticket (draft). With a deadline, a task-force member assigns it at once — or
+    anyone, when the county's `standing_rule` (e.g. "tickets from patrols are assigned at once",
+    its wording recorded on the event) assigns it: the caller has checked that rule applies."""
     draft = RectificationTicket(town=town, village=village)
     _require(by, draft, FINDERS)
     description = _require_text(description, _("Describe the problem."))
@@ -197,9 +200,24 @@ def rectification_create(
         ticket.save()
         ticket.before_photos.set(before_photos)
         _event(ticket, by=by, action="create", source="", photos=before_photos)
-        if deadline is not None:
+        if deadline is not None and standing_rule:
+            _assign_by_rule(ticket, by=by, deadline=deadline, rule=standing_rule)
+        elif deadline is not None:
             rectification_assign(ticket=ticket, by=by, deadline=deadline)
     return ticket
+
+
+def _assign_by_rule(ticket, *, by, deadline: date, rule: str):
+    if deadline < timezone.localdate():
+        raise TicketActionError(_("The deadline cannot be in the past."))
+    return _transition(
+        ticket,
+        by=by,
+        action="assign",
+        note=rule,
+        args={"deadline": deadline},
+        data={"deadline": deadline.isoformat(), "standing_rule": True},
+    )
 
 
 def rectification_assign(*, ticket, by, deadline: date, note: str = ""):

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from villages.scope import get_visible_or_404, require_role, scope_of
 from workflows import exports, forms, selectors, services
-from workflows.evidence import EvidenceError, evidence_photos_create
+from workflows.evidence import EvidenceError, evidence_photos_create, evidence_photos_discard
 from workflows.filtersets import RectificationFilterSet, ToiletFilterSet
 from workflows.models import EvidencePhoto, RectificationTicket, ToiletTicket
 from workflows.services import TicketActionError, TicketConflict, TicketForbidden
@@ -276,7 +276,7 @@ def _act(request, ticket, action: str, service_calls: dict):
     try:
         service_calls[action](ticket=ticket, by=request.user, **arguments)
     except TicketActionError as error:
-        _discard(photos)
+        evidence_photos_discard(photos)
         if isinstance(error, TicketConflict):
             return _conflict(request, ticket, action, error.message)
         if isinstance(error, TicketForbidden):
@@ -318,16 +318,6 @@ def _kind(ticket) -> str:
 def _photos(request, form) -> list[EvidencePhoto]:
     files = form.cleaned_data.get("photos") or []
     return evidence_photos_create(files=files, uploaded_by=request.user) if files else []
-
-
-def _discard(photos: list[EvidencePhoto]) -> None:
-    """The service refused after the photos were stored: remove them again, rows and files,
-    so that a refused action leaves nothing behind (files are not transactional)."""
-    for photo in photos:
-        for field_file in (photo.display, photo.thumbnail, photo.original):
-            if field_file:
-                field_file.delete(save=False)
-    EvidencePhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
 
 
 def _see_other(url: str) -> HttpResponseRedirect:
@@ -381,7 +371,7 @@ def _create(request, form, service, photos_argument: str):
     try:
         return service(by=request.user, **form.arguments(), **{photos_argument: photos})
     except TicketActionError as error:
-        _discard(photos)
+        evidence_photos_discard(photos)
         form.add_error(None, error.message)
         return None
 

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models.sites import WaterSite
+from inspections.models.sites import SITE_VIEWER_ROLES, WaterSite
 from villages.scope import ScopedQuerySet
 from workflows.models import EvidencePhoto, RectificationTicket
 
@@ -46,6 +46,9 @@ class PatrolPolicy(models.Model):
     )
     no_position = models.CharField(
         _("no GPS position"), max_length=8, choices=Rule.choices, default=Rule.FLAG
+    )
+    no_photo = models.CharField(
+        _("no photo"), max_length=8, choices=Rule.choices, default=Rule.REFUSE
     )
     photo_max_age_hours = models.PositiveIntegerField(
         _("oldest photo (hours)"),
@@ -107,6 +110,7 @@ class Presence(models.TextChoices):
     IMPRECISE = "imprecise", _("GPS position too imprecise")
     OLD_PHOTO = "old_photo", _("photo taken too long ago")
     PHOTO_FAR = "photo_far", _("photo taken far from the site")
+    NO_PHOTO = "no_photo", _("no photo")
 
 
 # The boolean checks of DESIGN §3, in the order the form shows them.
@@ -125,7 +129,7 @@ class PatrolQuerySet(ScopedQuerySet):
             user,
             town="site__town_id",
             village=("site__village_id", "site__village__parent_id"),
-            roles=WaterSite.objects.VIEWER_ROLES,
+            roles=SITE_VIEWER_ROLES,
         )
 
     def valid(self) -> PatrolQuerySet:

@@ -53,15 +53,18 @@ S = SiteState
 LISTED_STATES = (S.GOVERNING, S.MAINTAINED, S.SUSPECTED, S.REBOUND)
 
 
+# Who sees the register and its patrols (each in his jurisdiction).
+SITE_VIEWER_ROLES = ("task_force", "inspector", "town_officer", "village_admin")
+
+
 class WaterSiteQuerySet(ScopedQuerySet):
-    VIEWER_ROLES = ("task_force", "inspector", "town_officer", "village_admin")
 
     def visible_to(self, user) -> WaterSiteQuerySet:
         return self.scoped(
             user,
             town="town_id",
             village=("village_id", "village__parent_id"),
-            roles=self.VIEWER_ROLES,
+            roles=SITE_VIEWER_ROLES,
         )
 
     def listed(self) -> WaterSiteQuerySet:

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from inspections.models import SiteKind, WaterSite
-from tests.workflows.conftest import _media, jpeg_upload, make_photo  # noqa: F401
+from tests.workflows.conftest import _media, deadline, jpeg_upload, make_photo  # noqa: F401
 
 # A pond in 胡集镇 (WGS-84), and one in 鸡黍镇.
 HUJI_SITE = (35.0262, 116.2390)  # lat, lng
