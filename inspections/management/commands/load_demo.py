@@ -6,16 +6,19 @@ this app may import the others. Safe to run again: every step is an upsert.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from inspections.demo import demo_patrols_seed, demo_site_tickets_seed, demo_sites_seed
 from villages.demo import demo_households_seed
 from villages.models import Membership, Role, Town, Village
 from workflows.demo import (
@@ -71,6 +74,7 @@ class Command(BaseCommand):
             logins.append(self._admin())
             staff = self._staff()
         self._tickets(staff, options)
+        self._water_sites(staff)
         self.stdout.write(
             self.style.SUCCESS(_("Demo logins (password for all: %(pw)s):") % {"pw": DEMO_PASSWORD})
         )
@@ -130,6 +134,22 @@ class Command(BaseCommand):
             % {"rect": rect, "toilet": toilet, "s": time.perf_counter() - started}
         )
 
+    def _water_sites(self, staff: Staff) -> None:
+        rng = random.Random(133)
+        sites = demo_sites_seed(rng=rng)
+        if not sites:
+            self.stdout.write(_("Demo water sites already loaded; left as they are."))
+            return
+        photos = demo_photos(count=12, rng=rng, by=staff.inspector)
+        patrols = demo_patrols_seed(
+            rng=rng, inspector=staff.inspector, officers=staff.officers, photos=photos
+        )
+        opened = demo_site_tickets_seed()
+        self.stdout.write(
+            _("Water sites: %(sites)d, patrols: %(patrols)d, tickets from patrols: %(tickets)d.")
+            % {"sites": sites, "patrols": patrols, "tickets": opened}
+        )
+
     def _admin(self) -> tuple[str, str]:
         user = self._account("admin", "系统管理员", staff=True)
         if not user.is_superuser:
@@ -137,11 +157,15 @@ class Command(BaseCommand):
             user.save(update_fields=["is_superuser"])
         return "admin", _("system administrator (Django admin)")
 
+    @functools.cache  # noqa: B019 — one command run: hashing once saves ~1 s per account
+    def _demo_password(self) -> str:
+        return make_password(DEMO_PASSWORD)
+
     def _account(self, username: str, name: str, *, staff: bool):
         user, created = get_user_model().objects.get_or_create(
             username=username, defaults={"first_name": name, "is_staff": staff}
         )
         if created:
-            user.set_password(DEMO_PASSWORD)
+            user.password = self._demo_password()
             user.save(update_fields=["password"])
         return user

@@ -1,0 +1,238 @@
+"""Demo water sites for `make demo`: 133 sites over 金乡县's towns with 12 months of patrols.
+
+Sites get demo positions: each town's sites cluster around a point drawn inside the county's
+real outline (the divisions list has no village positions), so the map looks like a county,
+not like noise. Patrols are bulk-inserted (12 × 133 rows through the service would take minutes
+and teach nothing): most sites patrolled each month, some missed, a few flagged, a few problems;
+the current month is half done. Sites whose latest patrol found a problem get their ticket
+through the real services, so the tickets, the site states and the coverage agree.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, datetime, time, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from shapely.geometry import Point, shape
+
+from inspections.models import Patrol, PatrolResult, SiteKind, SiteState, WaterSite
+from inspections.services import patrol_ticket_description
+from villages.models import County, Town
+from workflows import services as tickets
+from workflows.models import Source
+
+SITES = 133
+MONTHS = 12
+KINDS = [
+    (SiteKind.POND, 0.5, "坑塘"),
+    (SiteKind.DITCH, 0.3, "沟渠"),
+    (SiteKind.RIVER, 0.14, "河段"),
+    (SiteKind.LAKE, 0.03, "湖"),
+    (SiteKind.RESERVOIR, 0.03, "水库"),
+]
+STATES = [
+    (SiteState.MAINTAINED, 0.86),
+    (SiteState.GOVERNING, 0.08),
+    (SiteState.REBOUND, 0.02),
+    (SiteState.DELISTED, 0.015),
+]
+TREATMENTS = [
+    "控源截污、清淤疏浚",
+    "清淤疏浚、生态修复",
+    "截污纳管、水系连通",
+    "垃圾清理、岸坡整治",
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+
+
+def _weighted(choices, rng: random.Random):
+    roll, total = rng.random(), 0.0
+    for value, share, *rest in choices:
+        total += share
+        if roll < total:
+            return (value, *rest) if rest else value
+    first = choices[0]
+    return (first[0], *first[2:]) if len(first) > 2 else first[0]
+
+
+def _person(rng: random.Random, title: str) -> str:
+    return f"{rng.choice(SURNAMES)}{title}"
+
+
+def _phone(rng: random.Random) -> str:
+    return f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
+
+
+def _inside(outline, rng: random.Random, near: Point | None = None, radius: float = 0.05):
+    minx, miny, maxx, maxy = outline.bounds
+    for _ in range(1000):
+        if near is None:
+            point = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        else:
+            dx, dy = rng.uniform(-radius, radius), rng.uniform(-radius, radius)
+            point = Point(near.x + dx, near.y + dy)
+        if outline.contains(point):
+            return point
+    return near or outline.representative_point()
+
+
+def demo_sites_seed(*, rng: random.Random) -> int:
+    """The register: SITES sites, shared out over the towns by their number of villages."""
+    if WaterSite.objects.exists():
+        return 0
+    county = County.objects.exclude(boundary=None).first()
+    outline = shape(county.boundary) if county else None
+    towns = list(Town.objects.prefetch_related("villages").order_by("code"))
+    weights = [max(1, len(town.villages.all())) for town in towns]
+    picks = rng.choices(towns, weights=weights, k=SITES)
+    centres = {t.code: _inside(outline, rng) if outline else Point(116.31, 35.07) for t in towns}
+    sites = []
+    for n, town in enumerate(sorted(picks, key=lambda t: t.code), start=1):
+        villages = [v for v in town.villages.all() if v.level == "administrative"]
+        village = rng.choice(villages) if villages else None
+        kind, suffix = _weighted(KINDS, rng)
+        point = _inside(outline, rng, centres[town.code], 0.04) if outline else centres[town.code]
+        area = rng.choice([800, 1200, 1500, 2400, 3600, 5200, 8000])
+        sites.append(
+            WaterSite(
+                code=f"JX-HC-{n:03d}",
+                name=f"{(village.short_name if village else town.name)}{suffix}",
+                town=town,
+                village=village,
+                kind=kind,
+                area_m2=area,
+                lat=round(point.y, 6),
+                lng=round(point.x, 6),
+                list_level="national" if area >= 2000 else "county",
+                treatment=rng.choice(TREATMENTS),
+                county_person=_person(rng, "副县长"),
+                county_phone="0537-8721000",
+                town_person=_person(rng, "镇长"),
+                town_phone=_phone(rng),
+                village_person=_person(rng, "书记"),
+                village_phone=_phone(rng),
+                state=_weighted(STATES, rng),
+                created_at=timezone.now() - timedelta(days=400),
+            )
+        )
+    WaterSite.objects.bulk_create(sites)
+    return len(sites)
+
+
+def _months(today: date) -> list[date]:
+    first = today.replace(day=1)
+    months = []
+    for _ in range(MONTHS):
+        months.append(first)
+        first = (first - timedelta(days=1)).replace(day=1)
+    return sorted(months)
+
+
+def demo_patrols_seed(*, rng: random.Random, inspector, officers: dict, photos: list) -> int:
+    """12 months of patrols of every listed site (bulk), with their photos; by the county's
+    inspector or the site's town officer."""
+    if Patrol.objects.exists():
+        return 0
+    today = timezone.localdate()
+    sites = list(WaterSite.objects.listed().order_by("code"))
+    rows = []
+    for month in _months(today):
+        current = month == today.replace(day=1)
+        for site in sites:
+            if rng.random() < (0.45 if current else 0.07):
+                continue  # missed (漏巡), or not yet this month
+            last_day = today.day if current else 28
+            day = month.replace(day=rng.randint(1, max(1, last_day)))
+            by = inspector if rng.random() < 0.6 else officers.get(site.town_id, inspector)
+            rows.append(_patrol(site, day, rng, by))
+    _rebounds_last(rows)
+    Patrol.objects.bulk_create(rows, batch_size=500)
+    through = Patrol.photos.through
+    links = [
+        through(patrol_id=patrol.pk, evidencephoto_id=photo.pk)
+        for patrol in Patrol.objects.only("pk")
+        for photo in rng.sample(photos, k=min(2, len(photos)))
+    ]
+    through.objects.bulk_create(links, batch_size=1000)
+    return len(rows)
+
+
+def _rebounds_last(rows: list[Patrol]) -> None:
+    """A site registered as 反弹整改中 got there through a rebound: its latest patrol says so."""
+    latest = {}
+    for row in rows:
+        if row.site.state == SiteState.REBOUND:
+            current = latest.get(row.site_id)
+            if current is None or row.created_at > current.created_at:
+                latest[row.site_id] = row
+    for row in latest.values():
+        row.result, row.color_abnormal, row.odour = PatrolResult.REBOUND, True, True
+        row.note = "水体发黑、有异味，疑似返黑返臭"
+
+
+def _patrol(site: WaterSite, day: date, rng: random.Random, inspector) -> Patrol:
+    at = timezone.make_aware(datetime.combine(day, time(rng.randint(8, 17), rng.randint(0, 59))))
+    flagged = rng.random() < 0.04
+    distance = rng.uniform(800, 3000) if flagged else rng.uniform(3, 120)
+    result = _weighted(
+        [(PatrolResult.NORMAL, 0.9), (PatrolResult.PROBLEM, 0.08), (PatrolResult.REBOUND, 0.02)],
+        rng,
+    )
+    if site.state == SiteState.GOVERNING and result == PatrolResult.REBOUND:
+        result = PatrolResult.PROBLEM
+    problem = result != PatrolResult.NORMAL
+    return Patrol(
+        site=site,
+        inspector=inspector,
+        key=uuid.UUID(int=rng.getrandbits(128)),
+        created_at=at,
+        local_date=day,
+        lat=site.lat + distance / 111_195,
+        lng=site.lng,
+        accuracy_m=rng.choice([5, 8, 12, 20, 35]),
+        distance_m=round(distance, 1),
+        floating_debris=problem and rng.random() < 0.6,
+        bank_garbage=problem and rng.random() < 0.5,
+        odour=problem and rng.random() < 0.3,
+        color_abnormal=result == PatrolResult.REBOUND,
+        result=result,
+        note="水面有漂浮物，岸边有生活垃圾" if problem else "",
+        flags=[{"code": "too_far", "distance_m": round(distance), "limit_m": 200,
+                "accuracy_m": 20}] if flagged else [],
+        flagged=flagged,
+    )
+
+
+def demo_site_tickets_seed() -> int:
+    """Tickets for the sites whose latest patrol found a problem; 疑似反弹 sites move."""
+    opened = 0
+    latest = {}
+    for patrol in Patrol.objects.select_related("site", "site__town", "site__village").order_by(
+        "site_id", "created_at"
+    ):
+        latest[patrol.site_id] = patrol
+    for patrol in latest.values():
+        if patrol.result == PatrolResult.NORMAL:
+            continue
+        with transaction.atomic():
+            site = patrol.site
+            ticket = tickets.rectification_create(
+                by=patrol.inspector,
+                town=site.town,
+                village=site.village,
+                description=patrol_ticket_description(patrol),
+                source_kind=Source.PATROL,
+                source=patrol,
+                site_label=str(site)[:120],
+                location=(site.lat, site.lng),
+                before_photos=list(patrol.photos.all()),
+            )
+            Patrol.objects.filter(pk=patrol.pk).update(ticket=ticket)
+            if patrol.result == PatrolResult.REBOUND and site.state == SiteState.MAINTAINED:
+                site.suspect()
+                site.save()
+            opened += 1
+    return opened
