@@ -259,6 +259,10 @@ TOILET_SLA_HOURS = {
     "other": env_int("TOILET_SLA_OTHER_HOURS", 168),
 }
 
+# Water-site patrols: from this day of the month on, sites still short of valid patrols are
+# notified to their towns (漏巡提醒), leaving the rest of the month to catch up.
+PATROL_REMINDER_DAY = env_int("PATROL_REMINDER_DAY", 20)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

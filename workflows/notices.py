@@ -56,12 +56,14 @@ NUMBER_WORD = {
     NoticeKind.SUPERVISION: "督",
     NoticeKind.BULLETIN: "拟通",
     NoticeKind.SLA: "管督",
+    NoticeKind.PATROL: "漏巡",
 }
 COUNTER_PREFIX = {
     NoticeKind.REMINDER: "NREM",
     NoticeKind.SUPERVISION: "NSUP",
     NoticeKind.BULLETIN: "NBUL",
     NoticeKind.SLA: "NSLA",
+    NoticeKind.PATROL: "NPAT",
 }
 MAX_ATTEMPTS = 5
 DELIVERY_BATCH = 200
@@ -73,6 +75,7 @@ def document_title(kind: str) -> str:
         NoticeKind.SUPERVISION: _("Supervision notice on overdue rectification"),
         NoticeKind.BULLETIN: _("Overdue rectification to be put on the next bulletin"),
         NoticeKind.SLA: _("Notice of overdue toilet service tickets"),
+        NoticeKind.PATROL: _("Notice of water sites not yet patrolled this month"),
     }[kind]
 
 
@@ -126,12 +129,41 @@ def sla_notices_issue(*, as_of: date) -> dict[str, int]:
     return counts
 
 
+def documents_with_lines_issue(
+    *, kind: str, as_of: date, lines_by_town: dict[str, list[dict]]
+) -> dict[str, int]:
+    """Documents whose items another app froze into lines (one per town and day; lines added to
+    a document already issued that day), with their notifications and outbox rows. The caller
+    makes sure each item is handed over once (its own unique constraint) and holds job_lock."""
+    counts = {"notices": 0, "documents": 0, "notifications": 0, "outbox": 0}
+    lines_by_town = {town: lines for town, lines in lines_by_town.items() if lines}
+    if not lines_by_town:
+        return counts
+    with transaction.atomic():
+        new = _documents_create(towns=lines_by_town, kind=kind, as_of=as_of)
+        documents = list(
+            NoticeDocument.objects.filter(kind=kind, issued_on=as_of, town_id__in=lines_by_town)
+        )
+        for document in documents:
+            document.lines = [*document.lines, *lines_by_town[document.town_id]]
+        NoticeDocument.objects.bulk_update(documents, ["lines"])
+        counts["notices"] = sum(len(lines) for lines in lines_by_town.values())
+        counts["documents"] = len(new)
+        counts.update(_recipients_add(new))
+    return counts
+
+
 def _sla_cutoff(as_of: date) -> datetime:
     """Now when running for today; the end of the local day when re-running for another."""
     if as_of == timezone.localdate():
         return timezone.now()
     next_day = datetime.combine(as_of + timedelta(days=1), time(0))
     return timezone.make_aware(next_day)
+
+
+def job_lock(name: str) -> None:
+    """Hold the job's lock row until the surrounding transaction ends."""
+    _lock(name)
 
 
 def _lock(name: str) -> None:
@@ -368,7 +400,9 @@ def _post_json(url: str, payload: dict) -> None:
 
 
 def notice_rows(document: NoticeDocument) -> QuerySet:
-    """The tickets a document lists, in number order."""
+    """The tickets a document lists, in number order (the frozen lines for other documents)."""
+    if document.kind == NoticeKind.PATROL:
+        return document.lines
     if document.kind == NoticeKind.SLA:
         return document.sla_notices.select_related(
             "ticket__village", "ticket__household", "ticket__assigned_worker"

@@ -32,7 +32,7 @@ SUPPORTED_TYPES = (Schedule.MINUTES, *FIXED_PERIODS)
 @dataclass(frozen=True)
 class JobSpec:
     name: str  # short name; the Schedule is named PREFIX + name
-    func: str  # dotted path of a function in workflows/jobs.py
+    func: str  # dotted path of a job function (workflows/jobs.py, inspections/jobs.py)
     schedule_type: str = Schedule.DAILY
     # Local time (Asia/Shanghai) the runs are aligned to: the daily run time, or the phase of
     # hourly / every-N-minutes runs.
@@ -70,6 +70,12 @@ SCHEDULES: tuple[JobSpec, ...] = (
         name="issue_overdue_notices", func="workflows.jobs.issue_overdue_notices", at=time(6, 30)
     ),
     JobSpec(name="issue_sla_notices", func="workflows.jobs.issue_sla_notices", at=time(6, 40)),
+    # A downstream app's job, named by path (django-q2 imports it by name; workflows does not).
+    JobSpec(
+        name="issue_missed_patrol_notices",
+        func="inspections.jobs.issue_missed_patrol_notices",
+        at=time(6, 50),
+    ),
     # Every 5 minutes, on the :00/:05/… grid: a notice reaches e-mail and the webhook soon after
     # it is issued; each row is claimed by one worker, so overlapping runs do not double-send.
     JobSpec(

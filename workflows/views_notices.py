@@ -26,6 +26,7 @@ def notice_detail(request, pk: int):
         "title": notices.document_title(document.kind),
         "rows": notices.notice_rows(document),
         "is_sla": document.kind == NoticeKind.SLA,
+        "is_lines": document.kind == NoticeKind.PATROL,
     }
     return render(request, "workflows/notice_detail.html", context)
 

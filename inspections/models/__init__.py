@@ -4,6 +4,7 @@ rounds and grading follow in their own modules)."""
 from inspections.models.patrols import (
     Patrol,
     PatrolCheck,
+    PatrolMiss,
     PatrolPolicy,
     PatrolResult,
     Presence,
@@ -27,6 +28,7 @@ __all__ = [
     "ListLevel",
     "Patrol",
     "PatrolCheck",
+    "PatrolMiss",
     "PatrolPolicy",
     "PatrolResult",
     "Presence",

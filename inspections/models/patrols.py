@@ -214,3 +214,35 @@ class Patrol(models.Model):
     @property
     def found_problem(self) -> bool:
         return self.result != PatrolResult.NORMAL
+
+
+class PatrolMiss(models.Model):
+    """A site short of valid patrols in a month: `reminder` when its town was told (on the
+    county's reminder day), `missed` once the month is over — kept for rankings (漏巡)."""
+
+    class Stage(models.TextChoices):
+        REMINDER = "reminder", _("reminded")
+        MISSED = "missed", _("missed (漏巡)")
+
+    site = models.ForeignKey(
+        WaterSite, on_delete=models.CASCADE, related_name="misses", verbose_name=_("site")
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    stage = models.CharField(_("stage"), max_length=8, choices=Stage.choices)
+    valid_patrols = models.PositiveSmallIntegerField(_("valid patrols"), default=0)
+    recorded_on = models.DateField(_("recorded on"))
+
+    class Meta:
+        verbose_name = _("missed patrol")
+        verbose_name_plural = _("missed patrols")
+        constraints = [
+            # One reminder and one miss per site and month, however often the job runs.
+            models.UniqueConstraint(fields=["site", "month", "stage"], name="patrol_miss_once")
+        ]
+        indexes = [
+            # Rankings: a month's misses by town.
+            models.Index(fields=["month", "stage"], name="patrol_miss_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.month:%Y-%m} {self.stage}"

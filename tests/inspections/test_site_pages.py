@@ -62,7 +62,8 @@ def test_site_page_query_count_does_not_grow_with_patrols(
     with CaptureQueriesContext(connection) as few:
         client.get(url)
     for n in range(20):
-        make_patrol(huji_site, inspector, on=date(2026, 9, 1) + timedelta(days=n), flagged=n % 3 == 0)
+        day = date(2026, 9, 1) + timedelta(days=n)
+        make_patrol(huji_site, inspector, on=day, flagged=n % 3 == 0)
     with django_assert_num_queries(len(few)):
         response = client.get(url)
     assert response.content.decode().count("/patrols/") >= 21

@@ -23,6 +23,8 @@ class NoticeKind(models.TextChoices):
     SUPERVISION = "supervision", _("supervision notice (督办单)")
     BULLETIN = "bulletin", _("to the next bulletin (通报)")
     SLA = "sla", _("toilet service overdue (管护超时)")
+    # Issued for the inspections app (漏巡): its items are water sites, frozen into `lines`.
+    PATROL = "patrol_miss", _("missed patrols (漏巡提醒)")
 
 
 LADDER_KINDS = [NoticeKind.REMINDER, NoticeKind.SUPERVISION, NoticeKind.BULLETIN]
@@ -75,6 +77,10 @@ class NoticeDocument(models.Model):
     )
     issued_on = models.DateField(_("issued on"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # The items of a document about things workflows does not own (water sites missed this
+    # month, from inspections), frozen at issue: [{"code", "name", "place", "detail"}]. Ticket
+    # notices list their rows through OverdueNotice / SlaNotice instead.
+    lines = models.JSONField(_("listed items"), default=list, blank=True)
 
     objects = NoticeDocumentQuerySet.as_manager()
 
