@@ -262,6 +262,9 @@ TOILET_SLA_HOURS = {
 # Water-site patrols: from this day of the month on, sites still short of valid patrols are
 # notified to their towns (漏巡提醒), leaving the rest of the month to catch up.
 PATROL_REMINDER_DAY = env_int("PATROL_REMINDER_DAY", 20)
+# The address phones in the villages use, printed into every QR label (e.g.
+# https://renju.example.gov.cn). Empty: the host the labels are printed from.
+SITE_BASE_URL = os.environ.get("SITE_BASE_URL", "").rstrip("/")
 
 LOGGING = {
     "version": 1,
