@@ -14,6 +14,7 @@ urlpatterns = [
     path("toilet/<str:number>/", views.toilet_detail, name="toilet_detail"),
     path("toilet/<str:number>/do/<str:action>/", views.toilet_action, name="toilet_action"),
     path("notices/<int:pk>/", views_notices.notice_detail, name="notice_detail"),
+    path("notices/<int:pk>.pdf", views_notices.notice_pdf, name="notice_pdf"),
     path("notifications/", views_notices.notification_list, name="notification_list"),
     path("jobs/", views_notices.job_run_list, name="job_run_list"),
 ]

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from pypdfium2 import PdfDocument
 
 from inspections.jobs import issue_missed_patrol_notices
 from inspections.misses import missed_patrols_issue
@@ -114,6 +115,10 @@ def test_the_notice_page_lists_the_sites_for_the_town_only(
     page = client.get(reverse("notice_detail", args=[document.pk]))
     assert page.status_code == 200
     assert sites["unpatrolled"].code in page.content.decode()
+    pdf = client.get(reverse("notice_pdf", args=[document.pk]))
+    pages = PdfDocument(b"".join(pdf.streaming_content))
+    text = "".join(p.get_textpage().get_text_range() for p in pages).replace("\r\n", "")
+    assert sites["unpatrolled"].code in text and sites["unpatrolled"].name in text
     client.force_login(other_officer)
     assert client.get(reverse("notice_detail", args=[document.pk])).status_code == 404
 

@@ -343,3 +343,21 @@ def test_two_overdue_jobs_at_once_issue_each_notice_once(
     assert len(set(numbers)) == 6
     year = (d + timedelta(8)).year
     assert TicketCounter.objects.get(prefix="NSUP", year=year).value == 2  # no gap
+
+
+def test_the_notice_is_a_pdf_with_its_chinese_text(client, notice, assigned, hj_officer):
+    import pypdfium2
+
+    client.force_login(hj_officer)
+    response = client.get(reverse("notice_pdf", args=[notice.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    pdf = pypdfium2.PdfDocument(b"".join(response.streaming_content))
+    text = "".join(page.get_textpage().get_text_range() for page in pdf)
+    assert notice.number in text and assigned.number in text
+    assert "胡集镇" in text and assigned.description[:6] in text  # real glyphs, not boxes
+    assert Notification.objects.get(user=hj_officer).read_at is not None
+
+
+def test_another_towns_officer_gets_no_pdf(client, notice, other_officer):
+    client.force_login(other_officer)
+    assert client.get(reverse("notice_pdf", args=[notice.pk])).status_code == 404
