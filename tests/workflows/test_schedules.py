@@ -254,6 +254,25 @@ Session.objects.create(
 )
 due = timezone.now() - timedelta(seconds=1)
 assert Schedule.objects.filter(name="renju:clear_expired_sessions").update(next_run=due) == 1
+
+# A ticket of 胡集镇 two days past its deadline, and the overdue job due now.
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from villages.models import Membership, Town
+from workflows import services
+from workflows.models import RectificationTicket
+divisions = settings.BASE_DIR / "villages/fixtures/jinxiang/divisions_2023.csv"
+call_command("import_divisions", divisions)
+boss = get_user_model().objects.create_user("boss")
+Membership.objects.create(user=boss, role="task_force")
+huji = Town.objects.get(code="370828102000")
+ticket = services.rectification_create(
+    by=boss, town=huji, description="坑塘漂浮物", deadline=timezone.localdate()
+)
+late = timezone.localdate() - timedelta(days=2)
+RectificationTicket.objects.filter(pk=ticket.pk).update(deadline=late)
+assert Schedule.objects.filter(name="renju:issue_overdue_notices").update(next_run=due) == 1
 """
 
 
@@ -305,7 +324,7 @@ def stop(cluster: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_a_real_qcluster_runs_the_due_session_job(tmp_path):
+def test_a_real_qcluster_runs_the_due_jobs_and_issues_notices(tmp_path):
     env = manage_env(tmp_path)
     manage(env, "migrate", "--noinput")
     manage(env, "setup_schedules")
@@ -325,11 +344,16 @@ def test_a_real_qcluster_runs_the_due_session_job(tmp_path):
             # django-q2 calls the scheduler every 30 s of its guard loop, the first time 30 s
             # after start: 100 s leaves room for a slow or busy machine (CI runs two suites).
             success = wait_for_task(db, SESSIONS, cluster, timeout=100)
+            overdue = wait_for_task(db, "renju:issue_overdue_notices", cluster, timeout=30)
         finally:
             stop(cluster)
 
-    assert success, log_path.read_text(errors="replace")[-3000:]
+    assert success and overdue, log_path.read_text(errors="replace")[-3000:]
     assert query(db, "SELECT session_key FROM django_session") == []
+    # The scheduled overdue job issued its notice document to the ticket's town.
+    assert query(db, "SELECT town_id, kind FROM workflows_noticedocument") == [
+        ("370828102000", "reminder")
+    ]
 
 
 def test_optimize_database_refreshes_sqlite_statistics(db):
