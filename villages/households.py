@@ -19,14 +19,15 @@ import re
 import unicodedata
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
@@ -51,7 +52,6 @@ COLUMN_ALIASES = {
     "last_pumped_on": ("上次清掏日期", "最近清掏日期", "清掏日期", "上次抽运日期"),
     "problem": ("问题", "存在问题", "问题类型"),
 }
-HEADER_OF = {alias: name for name, aliases in COLUMN_ALIASES.items() for alias in (name, *aliases)}
 # Columns that set Household fields; a column the file does not have leaves its fields as
 # stored, so a ledger without ID numbers does not wipe the ones imported earlier.
 FIELDS_OF_COLUMN = {
@@ -124,16 +124,39 @@ MAX_VOLUME = Decimal("100")
 CENT = Decimal("0.01")
 
 
-class HouseholdImportError(Exception):
-    """Rows that cannot be imported; `errors` holds one message per bad line."""
+class TableImportError(Exception):
+    """Rows of a register kept in Excel that cannot be imported; `errors` holds one message
+    per bad line."""
 
     def __init__(self, errors: list[str]):
         self.errors = errors
         super().__init__("\n".join(errors))
 
 
+class HouseholdImportError(TableImportError):
+    """Rows of a household ledger that cannot be imported."""
+
+
 class RowError(ValueError):
     """A bad cell; the caller adds the line number."""
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """How a register kept in Excel is recognised: each column's names as offices write them
+    (the first is the one messages show; the internal name is accepted too), the columns that
+    mark the header row, and the error its import raises."""
+
+    aliases: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]
+    error: type[TableImportError]
+
+    @cached_property
+    def header_of(self) -> dict[str, str]:
+        return {alias: name for name, names in self.aliases.items() for alias in (name, *names)}
+
+
+LEDGER = TableLayout(COLUMN_ALIASES, REQUIRED_COLUMNS, HouseholdImportError)
 
 
 @dataclass
@@ -164,6 +187,7 @@ class Problems:
     """Errors as (line, message), reported in line order whichever check found them."""
 
     items: list[tuple[int, str]] = field(default_factory=list)
+    error: type[TableImportError] = HouseholdImportError
 
     def add(self, line: int, message: str) -> None:
         self.items.append((line, message))
@@ -171,7 +195,7 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             ordered = sorted(self.items, key=lambda item: item[0])[:MAX_REPORTED_ERRORS]
-            raise HouseholdImportError(
+            raise self.error(
                 [_("Line %(line)d: %(error)s") % {"line": n, "error": m} for n, m in ordered]
             )
 
@@ -193,14 +217,17 @@ def households_import(*, path: Path, progress=None) -> HouseholdImportSummary:
     return _upsert(rows, columns, progress)
 
 
-def read_table(path: Path) -> list[tuple[int, list[Any]]]:
-    """(line, cells) for each row of the first sheet of an .xlsx or of a CSV file."""
+def read_table(
+    path: Path, *, error: type[TableImportError] = HouseholdImportError
+) -> list[tuple[int, list[Any]]]:
+    """(line, cells) for each row of the first sheet of an .xlsx or of a CSV file; `error` is
+    raised for a file that is neither."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
+        return _read_xlsx(path, error)
     if suffix == ".csv":
-        return _read_csv(path)
-    raise HouseholdImportError(
+        return _read_csv(path, error)
+    raise error(
         [
             _("%(file)s: only .xlsx workbooks and CSV files are read (save an .xls as .xlsx).")
             % {"file": path.name}
@@ -208,11 +235,11 @@ def read_table(path: Path) -> list[tuple[int, list[Any]]]:
     )
 
 
-def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
+def _read_xlsx(path: Path, error: type[TableImportError]) -> list[tuple[int, list[Any]]]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):
-        raise HouseholdImportError(
+        raise error(
             [_("%(file)s is not a readable .xlsx workbook.") % {"file": path.name}]
         ) from None
     try:
@@ -225,11 +252,11 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
         workbook.close()  # read-only mode keeps the file open until closed
 
 
-def _read_csv(path: Path) -> list[tuple[int, list[Any]]]:
+def _read_csv(path: Path, error: type[TableImportError]) -> list[tuple[int, list[Any]]]:
     try:
         text = read_csv_text(path)
     except DivisionImportError as exc:
-        raise HouseholdImportError(exc.errors) from None
+        raise error(exc.errors) from None
     reader = csv.reader(io.StringIO(text))
     # The reader's own line count: a quoted line break would otherwise shift every later line.
     return [(reader.line_num, row) for row in reader]
@@ -239,21 +266,12 @@ def parse_ledger(
     table: list[tuple[int, list[Any]]], problems: Problems
 ) -> tuple[list[HouseholdRow], set[str]]:
     """The rows below the header, parsed; the set of columns the file carries."""
-    header_line, columns = _find_header(table)
+    header_line, columns = find_header(table, LEDGER)
+    _check_village_columns(header_line, columns)
     present = set(columns.values())
-    rows = []
-    for line, cells in table:
-        if line <= header_line:
-            continue
-        by_name = {name: cells[i] for i, name in columns.items() if i < len(cells)}
-        if all(_text(v) == "" for v in by_name.values()):
-            continue
-        try:
-            rows.append(_parse_row(line, by_name, present))
-        except RowError as exc:
-            problems.add(line, str(exc))
-            if len(problems.items) >= MAX_REPORTED_ERRORS:
-                break
+    rows = parse_rows(
+        table, header_line, columns, problems, lambda line, cells: _parse_row(line, cells, present)
+    )
     if not rows and not problems.items:
         raise HouseholdImportError(
             [_("Line %(line)d: no households below the header.") % {"line": header_line}]
@@ -261,38 +279,79 @@ def parse_ledger(
     return rows, present
 
 
-def _find_header(table: list[tuple[int, list[Any]]]) -> tuple[int, dict[int, str]]:
+def find_header(
+    table: list[tuple[int, list[Any]]], layout: TableLayout
+) -> tuple[int, dict[int, str]]:
+    """The header's line and its columns (cell index → column name)."""
     for line, cells in table[:HEADER_SEARCH_ROWS]:
-        columns = {i: HEADER_OF[key] for i, cell in enumerate(cells) if (key := _header_key(cell))}
-        if set(REQUIRED_COLUMNS) <= set(columns.values()):
-            _check_header(line, columns)
+        columns = {
+            i: layout.header_of[key]
+            for i, cell in enumerate(cells)
+            if (key := header_key(cell, layout.header_of))
+        }
+        if set(layout.required) <= set(columns.values()):
+            _check_no_column_twice(line, columns, layout.error)
             return line, columns
-    raise HouseholdImportError(
+    raise layout.error(
         [
             _("No header row in the first %(n)d lines: columns %(columns)s are required.")
-            % {"n": HEADER_SEARCH_ROWS, "columns": "户号, 户主姓名"}
+            % {
+                "n": HEADER_SEARCH_ROWS,
+                "columns": ", ".join(layout.aliases[name][0] for name in layout.required),
+            }
         ]
     )
 
 
-def _header_key(cell: Any) -> str:
-    text = re.sub(r"[\s*]", "", unicodedata.normalize("NFKC", _text(cell))).lower()
-    if text not in HEADER_OF:
+def header_key(cell: Any, header_of: dict[str, str]) -> str:
+    text = re.sub(r"[\s*]", "", unicodedata.normalize("NFKC", cell_text(cell))).lower()
+    if text not in header_of:
         # "化粪池容积(m³)", "联系电话(手机)": the unit or note in brackets is not the name.
         text = re.sub(r"\(.*\)$", "", text)
-    return text if text in HEADER_OF else ""
+    return text if text in header_of else ""
 
 
-def _check_header(line: int, columns: dict[int, str]) -> None:
+def _check_no_column_twice(
+    line: int, columns: dict[int, str], error: type[TableImportError]
+) -> None:
     names = list(columns.values())
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise HouseholdImportError(
+        raise error(
             [
                 _("Line %(line)d: more than one column for %(columns)s.")
                 % {"line": line, "columns": ", ".join(twice)}
             ]
         )
+
+
+def parse_rows(
+    table: list[tuple[int, list[Any]]],
+    header_line: int,
+    columns: dict[int, str],
+    problems: Problems,
+    parse: Callable[[int, dict[str, Any]], Any],
+) -> list:
+    """parse(line, cells by column name) of each non-blank row below the header; a row whose
+    parse raises RowError is reported on its line and left out."""
+    rows = []
+    for line, cells in table:
+        if line <= header_line:
+            continue
+        by_name = {name: cells[i] for i, name in columns.items() if i < len(cells)}
+        if all(cell_text(v) == "" for v in by_name.values()):
+            continue
+        try:
+            rows.append(parse(line, by_name))
+        except RowError as exc:
+            problems.add(line, str(exc))
+            if len(problems.items) >= MAX_REPORTED_ERRORS:
+                break
+    return rows
+
+
+def _check_village_columns(line: int, columns: dict[int, str]) -> None:
+    names = list(columns.values())
     if "village_code" not in names and not {"town", "village"} <= set(names):
         raise HouseholdImportError(
             [
@@ -308,10 +367,10 @@ def _check_header(line: int, columns: dict[int, str]) -> None:
 def _parse_row(line: int, cells: dict[str, Any], columns: set[str]) -> HouseholdRow:
     row = HouseholdRow(
         line=line,
-        number=_required(_plain(cells.get("number")), "number"),
+        number=_required(cell_plain(cells.get("number")), "number"),
         village_code=_village_code(cells.get("village_code")),
-        town_name=_text(cells.get("town")),
-        village_name=_text(cells.get("village")),
+        town_name=cell_text(cells.get("town")),
+        village_name=cell_text(cells.get("village")),
     )
     if not row.village_code and not (row.town_name and row.village_name):
         raise RowError(_("neither a village code nor a town and village name."))
@@ -332,7 +391,7 @@ def _required(value: str, name: str) -> str:
 
 
 def _village_code(cell: Any) -> str:
-    code = _plain(cell)
+    code = cell_plain(cell)
     if code and not VILLAGE_CODE.fullmatch(code):
         raise RowError(
             _("malformed village code “%(code)s” (12 or 15 digits expected).") % {"code": code}
@@ -341,11 +400,11 @@ def _village_code(cell: Any) -> str:
 
 
 def _head_name(cell: Any) -> dict:
-    return {"head_name": _required(_text(cell), "head_name")}
+    return {"head_name": _required(cell_text(cell), "head_name")}
 
 
 def _address(cell: Any) -> dict:
-    address = _text(cell)
+    address = cell_text(cell)
     if len(address) > MAX_LENGTH["address"]:
         raise RowError(
             _("the address is longer than %(max)d characters.") % {"max": MAX_LENGTH["address"]}
@@ -360,7 +419,7 @@ def _id_number(cell: Any) -> dict:
         raise RowError(
             _("the ID number is stored as a number, which loses digits; format the column as text.")
         )
-    value = _plain(cell).upper()
+    value = cell_plain(cell).upper()
     if not value:
         return {"id_number_masked": "", "id_number_digest": ""}
     check_id_number(value)
@@ -383,7 +442,7 @@ def check_id_number(value: str) -> None:
 
 
 def _phone(cell: Any) -> dict:
-    return {"phone": normalise_phone(_plain(cell))}
+    return {"phone": normalise_phone(cell_plain(cell))}
 
 
 def normalise_phone(value: str) -> str:
@@ -406,7 +465,7 @@ def normalise_phone(value: str) -> str:
 
 
 def _toilet_type(cell: Any) -> dict:
-    label = re.sub(r"\s", "", _text(cell))
+    label = re.sub(r"\s", "", cell_text(cell))
     if not label:
         return {"toilet_type": ""}
     toilet_type = TOILET_TYPES.get(label) or TOILET_TYPES.get(label.lower())
@@ -421,13 +480,8 @@ def _toilet_type(cell: Any) -> dict:
 def _tank_volume(cell: Any) -> dict:
     if cell is None or cell == "":
         return {"tank_volume_m3": None}
-    text = _plain(cell)
-    match = VOLUME.fullmatch(text)
-    try:
-        # The column keeps 2 decimals; rounding first makes a re-import compare equal.
-        volume = Decimal(match[1]).quantize(CENT, rounding=ROUND_HALF_UP) if match else None
-    except InvalidOperation:
-        volume = None
+    text = cell_plain(cell)
+    volume = quantity(text, VOLUME, CENT)
     if volume is None or not 0 < volume < MAX_VOLUME:
         raise RowError(
             _("the tank volume “%(volume)s” is not a number of m³ above 0 and below 100.")
@@ -436,15 +490,25 @@ def _tank_volume(cell: Any) -> dict:
     return {"tank_volume_m3": volume}
 
 
+def quantity(text: str, pattern: re.Pattern, step: Decimal) -> Decimal | None:
+    """The number in `pattern`'s first group, rounded to `step` as its column keeps it (so a
+    re-import compares equal); None if `text` is not one."""
+    match = pattern.fullmatch(text)
+    try:
+        return Decimal(match[1]).quantize(step, rounding=ROUND_HALF_UP) if match else None
+    except InvalidOperation:
+        return None
+
+
 def _last_pumped_on(cell: Any) -> dict:
     if isinstance(cell, datetime.datetime):
         day = cell.date()
     elif isinstance(cell, datetime.date):
         day = cell
-    elif not _text(cell):
+    elif not cell_text(cell):
         return {"last_pumped_on": None}
     else:
-        day = _parse_date(unicodedata.normalize("NFKC", _text(cell)))
+        day = _parse_date(unicodedata.normalize("NFKC", cell_text(cell)))
     if day > timezone.localdate():
         raise RowError(_("the last pumping date %(date)s lies in the future.") % {"date": day})
     return {"last_pumped_on": day}
@@ -461,7 +525,7 @@ def _parse_date(text: str) -> datetime.date:
 
 
 def _problem(cell: Any) -> dict:
-    label = re.sub(r"\s", "", _text(cell))
+    label = re.sub(r"\s", "", cell_text(cell))
     problem = PROBLEMS.get(label, PROBLEMS.get(label.lower()))
     if problem is None:
         raise RowError(
@@ -483,7 +547,7 @@ PARSERS = {
 }
 
 
-def _text(cell: Any) -> str:
+def cell_text(cell: Any) -> str:
     if cell is None:
         return ""
     if isinstance(cell, float) and cell.is_integer():
@@ -491,9 +555,9 @@ def _text(cell: Any) -> str:
     return str(cell).strip()
 
 
-def _plain(cell: Any) -> str:
+def cell_plain(cell: Any) -> str:
     """Codes, numbers, phones: full-width characters from Chinese input methods made ASCII."""
-    return re.sub(r"\s", "", unicodedata.normalize("NFKC", _text(cell)))
+    return re.sub(r"\s", "", unicodedata.normalize("NFKC", cell_text(cell)))
 
 
 def column_label(name: str) -> str:
@@ -511,27 +575,30 @@ def column_label(name: str) -> str:
 def resolve_villages(rows: list[HouseholdRow], problems: Problems) -> None:
     """Sets each row's village_code to a stored village's, or to "" with a problem reported.
     Two queries however long the file."""
-    towns = _match_towns({r.town_name for r in rows if r.town_name})
+    towns = match_towns({r.town_name for r in rows if r.town_name})
     town_ids = {t.code for matches in towns.values() for t in matches}
-    villages = {
-        v.code: v
-        for v in Village.objects.filter(
-            Q(code__in={r.village_code for r in rows if r.village_code}) | Q(town__in=town_ids)
-        )
-        # Not the boundaries: a village's GeoJSON outweighs everything the import needs.
-        .select_related("town")
-        .only("code", "name", "town__name")
-    }
-    by_name = _villages_by_name(villages.values())
+    villages = load_villages({r.village_code for r in rows if r.village_code}, town_ids)
+    by_name = villages_by_name(villages.values())
     for row in rows:
         try:
-            row.village_code = _village_of(row, towns, villages, by_name).code
+            row.village_code = village_of(row, towns, villages, by_name).code
         except RowError as exc:
             row.village_code = ""  # not checked again for duplicates
             problems.add(row.line, str(exc))
 
 
-def _match_towns(names: set[str]) -> dict[str, list[Town]]:
+def load_villages(codes: set[str], town_ids: set[str]) -> dict[str, Village]:
+    """The villages with these codes or in these towns, by code, with their town's name."""
+    villages = (
+        Village.objects.filter(Q(code__in=codes) | Q(town__in=town_ids))
+        # Not the boundaries: a village's GeoJSON outweighs everything the import needs.
+        .select_related("town")
+        .only("code", "name", "town__name")
+    )
+    return {v.code: v for v in villages}
+
+
+def match_towns(names: set[str]) -> dict[str, list[Town]]:
     if not names:
         return {}
     matches = defaultdict(list)
@@ -571,7 +638,7 @@ def village_forms(name: str) -> set[str]:
     return forms
 
 
-def _villages_by_name(villages: Iterable[Village]) -> dict[tuple[str, str], list[Village]]:
+def villages_by_name(villages: Iterable[Village]) -> dict[tuple[str, str], list[Village]]:
     by_name = defaultdict(list)
     for village in villages:
         for form in village_forms(village.name):
@@ -579,8 +646,16 @@ def _villages_by_name(villages: Iterable[Village]) -> dict[tuple[str, str], list
     return by_name
 
 
-def _village_of(
-    row: HouseholdRow,
+class PlaceNames(Protocol):
+    """A row's village as written: its code, or its town's and its own name (or both)."""
+
+    village_code: str
+    town_name: str
+    village_name: str
+
+
+def village_of(
+    row: PlaceNames,
     towns: dict[str, list[Town]],
     villages: dict[str, Village],
     by_name: dict[tuple[str, str], list[Village]],
@@ -591,7 +666,7 @@ def _village_of(
             raise RowError(_("unknown village code %(code)s.") % {"code": row.village_code})
         _check_names_agree(row, village)
         return village
-    town = _one_town(row.town_name, towns)
+    town = one_town(row.town_name, towns)
     matches = by_name.get((town.code, row.village_name), [])
     if not matches:
         raise RowError(
@@ -610,7 +685,7 @@ def _village_of(
     return matches[0]
 
 
-def _one_town(name: str, towns: dict[str, list[Town]]) -> Town:
+def one_town(name: str, towns: dict[str, list[Town]]) -> Town:
     matches = towns.get(name, [])
     if len(matches) != 1:
         message = _("unknown town “%(town)s”.") if not matches else _("ambiguous town “%(town)s”.")
@@ -618,7 +693,7 @@ def _one_town(name: str, towns: dict[str, list[Town]]) -> Town:
     return matches[0]
 
 
-def _check_names_agree(row: HouseholdRow, village: Village) -> None:
+def _check_names_agree(row: PlaceNames, village: Village) -> None:
     """A code and a name that disagree mean a shifted row or a typo in the code: the household
     would land in another village, out of sight of the town that keeps it."""
     if row.village_name and row.village_name not in village_forms(village.name):
@@ -671,7 +746,13 @@ def _upsert(rows: list[HouseholdRow], columns: set[str], progress) -> HouseholdI
             summary.updated += 1
         changed.append(Household(village_id=row.village_code, number=row.number, **row.values))
     summary.missing_from_file = len(stored)
-    _write(changed, names, progress, unchanged=summary.unchanged)
+    write_upserts(
+        changed,
+        unique_fields=["village", "number"],
+        update_fields=names,
+        progress=progress,
+        unchanged=summary.unchanged,
+    )
     return summary
 
 
@@ -683,17 +764,29 @@ def _stored(rows: list[HouseholdRow], names: list[str]) -> dict[tuple[str, str],
     }
 
 
-def _write(changed: list[Household], names: list[str], progress, *, unchanged: int) -> None:
+def write_upserts(
+    changed: list[Model],
+    *,
+    unique_fields: list[str],
+    update_fields: list[str],
+    progress,
+    unchanged: int,
+) -> None:
+    """Inserts or updates `changed` (instances of one model) on their unique key, in one
+    transaction; `progress` (tqdm-like or None) advances by `unchanged` first, then by batch."""
     if progress is not None:
         progress.update(unchanged)
+    if not changed:
+        return
+    model = type(changed[0])
     with transaction.atomic():
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
-            Household.objects.bulk_create(
+            model.objects.bulk_create(
                 batch,
                 update_conflicts=True,
-                unique_fields=["village", "number"],
-                update_fields=names,
+                unique_fields=unique_fields,
+                update_fields=update_fields,
             )
             if progress is not None:
                 progress.update(len(batch))
