@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -45,3 +47,21 @@ def ticket_list_floor(request):
     page = Paginator(constant_rows(), 50).get_page(1)
     context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
     return render(request, "workflows/ticket_list.html", context)
+
+
+# --- Floors of bench_scan: served by the same gunicorn, behind the same middleware -------------
+
+
+@login_required
+def logged_in_floor(request):
+    """The least a logged-in page costs: routing, the middleware stack, the session and the user
+    (login_required reads both, as the scan page does), no query of its own, no template."""
+    return HttpResponse("ok")
+
+
+@login_required
+def upload_floor(request):
+    """The least a patrol POST costs: the above plus receiving the multipart body. The CSRF
+    middleware already parsed it (it reads the token field); the view touches every file."""
+    size = sum(upload.size for upload in request.FILES.getlist("photos"))
+    return HttpResponse(f"ok {size}")

@@ -14,7 +14,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ["bench_import_divisions", "bench_photo", "bench_ticket_list", "bench_overdue"]
+BENCHES = [
+    "bench_import_divisions",
+    "bench_photo",
+    "bench_ticket_list",
+    "bench_overdue",
+    "bench_scan",
+    "bench_coverage",
+]
 
 
 def main(names: list[str]) -> None:

@@ -266,6 +266,14 @@ PATROL_REMINDER_DAY = env_int("PATROL_REMINDER_DAY", 20)
 # https://renju.example.gov.cn). Empty: the host the labels are printed from.
 SITE_BASE_URL = os.environ.get("SITE_BASE_URL", "").rstrip("/")
 
+# Map of water sites. Base tiles: "" draws none (county outline and sites on a plain
+# background). Tiles of Chinese providers (AMap/Gaode, Tencent) are drawn in GCJ-02: set
+# MAP_TILE_GCJ02 so that sites and outline are shifted to match (on the server, villages.geo;
+# stored positions stay WGS-84).
+MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "")
+MAP_TILE_GCJ02 = env_bool("MAP_TILE_GCJ02", False)
+MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "")  # e.g. "© 高德地图"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

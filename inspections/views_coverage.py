@@ -1,15 +1,234 @@
-"""Monthly patrol coverage and the map of sites (being built)."""
+"""Monthly patrol coverage of the water sites, and the map of the sites.
 
-from django.http import Http404
+Who: the task force and inspectors (county-wide) and town officers (their town); anyone else
+gets 403 with the reason. Bad input (a month that is not YYYY-MM, a month not begun yet, a town
+not in the user's scope) → 400, shown on the page with the filter form.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import escape
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from inspections import coverage as selectors
+from inspections.coverage import CellStatus
+from inspections.models import SiteState
+from villages.models import Town
+from villages.scope import require_role
+
+COVERAGE_ROLES = ("task_force", "inspector", "town_officer")
+MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
+FIRST_YEAR = 2000  # nothing was patrolled with this system before; keeps date() in range
 
 
+class CoverageFilter(forms.Form):
+    month = forms.CharField(required=False)
+    town = forms.ChoiceField(
+        required=False,
+        error_messages={"invalid_choice": gettext_lazy("Unknown town: %(value)s.")},
+    )
+
+    def __init__(self, data, *, towns: list[Town], today: date):
+        super().__init__(data)
+        self.today = today
+        self.towns = {town.code: town for town in towns}
+        self.fields["town"].choices = [("", _("All towns"))] + [
+            (town.code, town.name) for town in towns
+        ]
+
+    def clean_month(self) -> date:
+        value = self.cleaned_data["month"].strip()
+        current = selectors.month_start(self.today)
+        if not value:
+            return current
+        month = _parse_month(value)
+        if month is None:
+            raise forms.ValidationError(
+                _("Give the month as YYYY-MM, for example %(example)s.")
+                % {"example": current.strftime("%Y-%m")}
+            )
+        if month > current:
+            raise forms.ValidationError(
+                _("%(month)s has not begun yet: coverage runs up to the current month.")
+                % {"month": value}
+            )
+        return month
+
+    def clean_town(self) -> Town | None:
+        code = self.cleaned_data["town"]
+        return self.towns[code] if code else None
+
+
+def _parse_month(value: str) -> date | None:
+    match = MONTH_RE.fullmatch(value)
+    if not match:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if year < FIRST_YEAR or not 1 <= month <= 12:
+        return None
+    return date(year, month, 1)
+
+
+@login_required
 def coverage(request):
-    raise Http404
+    require_role(request.user, *COVERAGE_ROLES, action=_("see the patrol coverage"))
+    today = timezone.localdate()
+    towns = selectors.coverage_towns(user=request.user)
+    form = CoverageFilter(request.GET, towns=towns, today=today)
+    context = {"form": form, "today": today}
+    if not form.is_valid():
+        return render(request, "inspections/coverage.html", context, status=400)
+    month, town = form.cleaned_data["month"], form.cleaned_data["town"]
+    result = selectors.site_coverage(
+        user=request.user,
+        month=month,
+        today=today,
+        towns=towns,
+        town=town,
+        page=request.GET.get("page"),
+    )
+    context |= {
+        "coverage": result,
+        "town": town,
+        "is_current": month == selectors.month_start(today),
+        "previous_month": selectors.add_months(month, -1),
+        "next_month": selectors.add_months(month, 1) if result.month_over else None,
+        "query": _query_without_page(request),
+        "legend": _legend(),
+        "matrix": _matrix(result.groups),
+    }
+    return render(request, "inspections/coverage.html", context)
 
 
+class CellWords:
+    """The words of the matrix's cells, translated once per page: a page has 200 × 12 cells,
+    and rendering each through the template and gettext took most of the page's time."""
+
+    PROBLEM_MARK = '<b class="cov-problem">!</b>'
+
+    def __init__(self):
+        self.labels = {status: str(label) for status, label in CellStatus.LABELS.items()}
+        self.valid = _("valid %(valid)d/%(required)d")
+        self.flagged = _("flagged %(n)d")
+        self.problem = _("problem reported")
+        self._seen: dict[selectors.Cell, str] = {}
+
+    def title(self, cell: selectors.Cell) -> str:
+        """The cell in words: its tooltip, beside the symbol that stands in for its colour."""
+        parts = [f"{cell.month:%Y-%m} {self.labels[cell.status]}"]
+        counts = cell.counts
+        if counts.valid or counts.flagged:
+            parts.append(self.valid % {"valid": counts.valid, "required": cell.required})
+        if counts.flagged:
+            parts.append(self.flagged % {"n": counts.flagged})
+        if cell.problem:
+            parts.append(self.problem)
+        return " · ".join(parts)
+
+    def row(self, cells: list[selectors.Cell]) -> SafeString:
+        # Safe: every td comes from _td, whose one variable part (the title) is escaped.
+        return mark_safe("".join(map(self.td, cells)))
+
+    def td(self, cell: selectors.Cell) -> str:
+        # Most cells repeat one seen before (same month, status and counts): render each once.
+        html = self._seen.get(cell)
+        if html is None:
+            html = self._seen[cell] = self._td(cell)
+        return html
+
+    def _td(self, cell: selectors.Cell) -> str:
+        # Plain string building: format_html's lazy-aware escaping cost ~40 µs a cell. The
+        # title is escaped; status and symbol are constants of inspections.coverage.
+        mark = self.PROBLEM_MARK if cell.problem else ""
+        title = escape(self.title(cell))
+        return f'<td class="cov cov-{cell.status}" title="{title}">{cell.symbol}{mark}</td>'
+
+
+def _matrix(groups: list[selectors.TownGroup]) -> list[tuple[Town, list[tuple]]]:
+    """(town, [(site, its page's URL, its cells as HTML)]) for the template."""
+    words = CellWords()
+    url = selectors.site_url_maker()
+    return [
+        (
+            group.town,
+            [(line.site, url(line.site.code), words.row(line.cells)) for line in group.lines],
+        )
+        for group in groups
+    ]
+
+
+def _legend() -> list[tuple[str, str, object]]:
+    return [
+        (status, CellStatus.SYMBOLS[status], CellStatus.LABELS[status])
+        for status in CellStatus.LEGEND
+    ]
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# --- the map ---------------------------------------------------------------------------------
+
+
+def _tiles_gcj02() -> bool:
+    # Tiles of Chinese providers (AMap/Gaode, Tencent) are drawn in GCJ-02: everything on top of
+    # them must be shifted the same way, or it lands a few hundred metres off.
+    return bool(settings.MAP_TILE_URL) and settings.MAP_TILE_GCJ02
+
+
+@login_required
 def site_map(request):
-    raise Http404
+    require_role(request.user, *COVERAGE_ROLES, action=_("see the map of water sites"))
+    crs = selectors.GCJ02 if _tiles_gcj02() else selectors.WGS84
+    geojson_url = reverse("site_geojson")
+    config = {
+        "geojson": f"{geojson_url}?crs={crs}",
+        "tileUrl": settings.MAP_TILE_URL,
+        "attribution": settings.MAP_TILE_ATTRIBUTION,
+        "labels": {state: str(label) for state, label in SiteState.choices},
+        "openSite": _("Open the site page"),
+        # Filled in by the script (%(name)s placeholders, as in the catalogue).
+        "shown": _("Showing %(shown)s of %(total)s sites."),
+        "loading": _("Loading the sites…"),
+        "failed": _("The sites could not be loaded. Reload the page to try again."),
+    }
+    context = {
+        "config": config,
+        "outline": selectors.county_outlines(user=request.user, crs=crs),
+        "states": SiteState.choices,
+        "towns": selectors.coverage_towns(user=request.user),
+        "tiles": bool(config["tileUrl"]),
+    }
+    return render(request, "inspections/site_map.html", context)
 
 
+@login_required
 def site_geojson(request):
-    raise Http404
+    """The sites the user may see as GeoJSON points. `?crs=gcj02` shifts them for display on
+    GCJ-02 tiles; the default (and what the database stores) is WGS-84."""
+    require_role(request.user, *COVERAGE_ROLES, action=_("see the map of water sites"))
+    crs = request.GET.get("crs") or selectors.WGS84
+    if crs not in (selectors.WGS84, selectors.GCJ02):
+        message = _("Unknown coordinate system %(crs)s: use wgs84 or gcj02.") % {"crs": crs}
+        return JsonResponse({"error": message}, status=400)
+    collection = selectors.site_features(user=request.user, crs=crs)
+    return JsonResponse(
+        collection,
+        content_type="application/geo+json",
+        json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
+    )

@@ -194,8 +194,11 @@ class Patrol(models.Model):
         verbose_name_plural = _("patrols")
         ordering = ["-created_at", "-id"]
         indexes = [
-            # Coverage: one month's patrols grouped by site, valid or flagged — covering.
-            models.Index(fields=["local_date", "site", "flagged"], name="patrol_month_site"),
+            # Coverage (inspections/coverage.py) and 漏巡 (misses.py): a month's patrols grouped
+            # by site with their valid, flagged and problem counts — covering.
+            models.Index(
+                fields=["local_date", "site", "flagged", "result"], name="patrol_month_site"
+            ),
             # A site's history, newest first.
             models.Index(fields=["site", "-created_at"], name="patrol_site_time"),
         ]
