@@ -29,8 +29,15 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
+from PIL import ImageFile
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+# Importing WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES = True (weasyprint/
+# images.py), which would make the evidence pipeline accept a half-uploaded photo as whole,
+# padded grey. Our PDFs only embed photos that pipeline already verified, so nothing is lost
+# by turning it back off — right here, at import, before any request can run.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

@@ -32,7 +32,7 @@
     var d = metres(site.lat, site.lng, c.latitude, c.longitude);
     var distance = d >= 1000 ? (d / 1000).toFixed(1) + " km" : Math.round(d) + " m";
     var text = status.dataset.found
-      .replace("%(distance)s", distance).replace("%(accuracy)s", Math.round(c.accuracy));
+      .replace("{distance}", distance).replace("{accuracy}", Math.round(c.accuracy));
     var far = d > limit + Math.min(c.accuracy, limit);
     show(far ? text + " " + status.dataset.far : text, far);
   }

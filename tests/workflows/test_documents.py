@@ -110,3 +110,12 @@ def test_the_fetcher_serves_static_files_and_refuses_the_rest():
         LocalFetcher().fetch("https://example.com/static/css/print.css")
     with pytest.raises(FileNotFoundError):
         LocalFetcher().fetch(f"{BASE_URL}static/css/no-such.css")
+
+
+def test_weasyprint_does_not_make_pillow_accept_truncated_images():
+    # WeasyPrint flips this process-wide on import; the evidence pipeline relies on it being off.
+    from PIL import ImageFile
+
+    import workflows.documents  # noqa: F401
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
