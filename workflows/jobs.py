@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import traceback
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
@@ -71,6 +71,24 @@ def clear_expired_sessions(*, as_of: date | None = None) -> Outcome:
     return message, {"deleted": deleted}
 
 
+# A year of runs answers "did the notices go out last spring?"; beyond that the log only grows
+# (a few thousand rows a year, but forever).
+JOB_RUNS_KEPT_DAYS = 400
+
+
+@logged
+def prune_job_runs(*, as_of: date | None = None) -> Outcome:
+    """Delete job-run log rows older than JOB_RUNS_KEPT_DAYS before `as_of`."""
+    cutoff = (as_of or timezone.localdate()) - timedelta(days=JOB_RUNS_KEPT_DAYS)
+    deleted, _by_model = JobRun.objects.filter(as_of__lt=cutoff).delete()
+    message = ngettext(
+        "Deleted %(count)d job run older than %(cutoff)s.",
+        "Deleted %(count)d job runs older than %(cutoff)s.",
+        deleted,
+    ) % {"count": deleted, "cutoff": cutoff.isoformat()}
+    return message, {"deleted": deleted}
+
+
 @logged
 def optimize_database(*, as_of: date | None = None) -> Outcome:
     """Refresh SQLite's planner statistics (ANALYZE).
@@ -104,7 +122,10 @@ def issue_sla_notices(*, as_of: date | None = None) -> Outcome:
 def deliver_outbox(*, as_of: date | None = None) -> Outcome:
     """Send what the outbox holds (e-mail, webhook); as_of is unused."""
     counts = notices.outbox_deliver()
-    message = _("Sent %(sent)d, failed %(failed)d, left to other workers %(skipped)d.") % counts
+    message = _(
+        "Sent %(sent)d, failed %(failed)d, left to other workers %(skipped)d; "
+        "stuck (claimed over an hour ago, never sent) %(stuck)d."
+    ) % counts
     return message, counts
 
 

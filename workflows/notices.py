@@ -66,6 +66,7 @@ COUNTER_PREFIX = {
     NoticeKind.PATROL: "NPAT",
 }
 MAX_ATTEMPTS = 5
+STUCK_AFTER_MINUTES = 60  # a send takes seconds; an hour-old claim is a dead worker
 DELIVERY_BATCH = 200
 
 
@@ -339,7 +340,16 @@ def outbox_deliver(*, worker: str | None = None, limit: int = DELIVERY_BATCH) ->
             continue
         row = Outbox.objects.select_related("document__town").get(pk=pk)
         counts["sent" if _deliver_one(row) else "failed"] += 1
+    counts["stuck"] = outbox_stuck().count()
     return counts
+
+
+def outbox_stuck() -> QuerySet:
+    """Rows claimed long ago and never sent: a worker died mid-send, or the attempts ran out.
+    Counted in every delivery run (the job log shows them to the task force) and listed in the
+    admin, for an operator to check with the recipient and re-queue by clearing `claimed_at`."""
+    cutoff = timezone.now() - timedelta(minutes=STUCK_AFTER_MINUTES)
+    return Outbox.objects.filter(sent_at=None, claimed_at__lt=cutoff)
 
 
 def _deliver_one(row: Outbox) -> bool:

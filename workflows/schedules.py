@@ -63,6 +63,7 @@ class JobSpec:
 SCHEDULES: tuple[JobSpec, ...] = (
     # 03:15: nobody works then, and it is clear of the midnight date change other jobs key on.
     JobSpec(name="clear_expired_sessions", func="workflows.jobs.clear_expired_sessions"),
+    JobSpec(name="prune_job_runs", func="workflows.jobs.prune_job_runs", at=time(3, 20)),
     JobSpec(name="optimize_database", func="workflows.jobs.optimize_database", at=time(3, 30)),
     # 06:30 and 06:40: the day's notices are there when town offices open at 08:00, and the
     # local date has long changed (as_of defaults to today in Asia/Shanghai).

@@ -76,3 +76,11 @@ def test_anonymous_users_are_sent_to_log_in(client):
 
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+
+
+def test_old_job_runs_are_pruned_after_a_year(db):
+    today = date(2026, 11, 26)
+    JobRun.objects.create(name="old", as_of=date(2025, 1, 1))
+    JobRun.objects.create(name="recent", as_of=today - timedelta(days=jobs.JOB_RUNS_KEPT_DAYS))
+    jobs.prune_job_runs(as_of=today)
+    assert set(JobRun.objects.values_list("name", flat=True)) == {"recent", "prune_job_runs"}

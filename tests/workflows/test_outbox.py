@@ -145,3 +145,12 @@ def test_two_claimers_at_once_send_each_message_once(
     assert urlopen.call_count == 3
     assert len(mail.outbox) == 3
     assert not Outbox.objects.filter(sent_at=None).exists()
+
+
+def test_a_claim_a_dead_worker_left_is_counted_as_stuck_not_resent(issued):
+    pk = Outbox.objects.get().pk
+    assert outbox_claim(pk=pk, worker="died-mid-send")
+    assert outbox_deliver(worker="b") == {"sent": 0, "failed": 0, "skipped": 0, "stuck": 0}
+    Outbox.objects.filter(pk=pk).update(claimed_at=timezone.now() - timedelta(hours=2))
+    assert outbox_deliver(worker="b")["stuck"] == 1
+    assert len(mail.outbox) == 0  # never sent twice behind the operator's back
