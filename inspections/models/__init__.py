@@ -1,6 +1,20 @@
 """inspections models, one module per concern: water sites and their patrols (checklists,
 rounds and grading follow in their own modules)."""
 
+from inspections.models.grading import (
+    Assessment,
+    AssessmentState,
+    Campaign,
+    ChecklistItem,
+    ChecklistTemplate,
+    Deduction,
+    Dimension,
+    Grade,
+    GradingPolicy,
+    Round,
+    RoundMode,
+    RoundState,
+)
 from inspections.models.patrols import (
     Patrol,
     PatrolCheck,
@@ -25,6 +39,15 @@ from inspections.models.sites import (
 
 __all__ = [
     "LISTED_STATES",
+    "Assessment",
+    "AssessmentState",
+    "Campaign",
+    "ChecklistItem",
+    "ChecklistTemplate",
+    "Deduction",
+    "Dimension",
+    "Grade",
+    "GradingPolicy",
     "ListLevel",
     "Patrol",
     "PatrolCheck",
@@ -34,6 +57,9 @@ __all__ = [
     "Presence",
     "PreviousFixed",
     "RetiredToken",
+    "Round",
+    "RoundMode",
+    "RoundState",
     "Rule",
     "Signboard",
     "SiteKind",
