@@ -131,7 +131,7 @@ class GradingPolicy(models.Model):
         return policy
 
     def bands(self) -> dict[str, str]:
-        return {"A": str(self.a_min), "B": str(self.b_min), "C": str(self.c_min)}
+        return {"A": f"{self.a_min:.2f}", "B": f"{self.b_min:.2f}", "C": f"{self.c_min:.2f}"}
 
 
 class Campaign(models.Model):

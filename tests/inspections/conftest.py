@@ -86,3 +86,60 @@ def make_patrol(site, inspector, *, on, flagged=False, result="normal", **fields
         flags=[{"code": "too_far", "distance_m": 2000}] if flagged else [],
         **fields,
     )
+
+
+# --- checklists, rounds, assessments -----------------------------------------------------------
+
+
+@pytest.fixture
+def checklist(db):
+    """A 100-point checklist: G1 (10 points, 2 per occurrence, capped at 6), T1 (20, 5, cap 20,
+    no photo needed), V1 (a veto item, 10) and filler items up to 100."""
+    from inspections.models import ChecklistItem, ChecklistTemplate
+
+    template = ChecklistTemplate.objects.create(name="村村到检查表", version=1)
+    rows = [
+        ("G1", "garbage", "垃圾桶满溢", 10, 2, 6, True, False),
+        ("T1", "toilets", "厕所不能用", 20, 5, 20, False, False),
+        ("V1", "sewage", "黑臭水体返黑返臭", 10, 10, 10, True, True),
+        ("A1", "appearance", "柴草乱堆乱放", 30, 3, 30, False, False),
+        ("M1", "maintenance", "管护制度未落实", 30, 5, 30, False, False),
+    ]
+    for order, (code, dim, title, points, per, cap, photos, veto) in enumerate(rows):
+        ChecklistItem.objects.create(
+            template=template,
+            order=order,
+            code=code,
+            dimension=dim,
+            title=title,
+            max_points=points,
+            deduction=per,
+            cap=cap,
+            photos_required=photos,
+            veto=veto,
+        )
+    return template
+
+
+@pytest.fixture
+def campaign(checklist):
+    from inspections.models import Campaign
+
+    return Campaign.objects.create(name="2024年村村到", year=2024, template=checklist)
+
+
+@pytest.fixture
+def active_round(campaign, task_force):
+    from datetime import date
+
+    from inspections.assessments import round_start
+    from inspections.models import Round
+
+    round = Round.objects.create(
+        campaign=campaign,
+        number=1,
+        mode="sweep",
+        starts_on=date(2024, 3, 1),
+        ends_on=date(2024, 3, 31),
+    )
+    return round_start(round=round, by=task_force)
