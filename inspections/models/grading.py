@@ -224,11 +224,13 @@ class AssessmentState(models.TextChoices):
     PUBLISHED = "published", _("published")
 
 
-class AssessmentQuerySet(ScopedQuerySet):
-    VIEWER_ROLES = ("task_force", "inspector", "town_officer")
+# Who sees rounds, assessments and grades (each in his jurisdiction).
+GRADE_VIEWER_ROLES = ("task_force", "inspector", "town_officer")
 
+
+class AssessmentQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> AssessmentQuerySet:
-        return self.scoped(user, town="village__town_id", roles=self.VIEWER_ROLES)
+        return self.scoped(user, town="village__town_id", roles=GRADE_VIEWER_ROLES)
 
 
 class Assessment(ConcurrentTransitionMixin, models.Model):
