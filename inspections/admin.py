@@ -1,6 +1,23 @@
-from django.contrib import admin
+from __future__ import annotations
 
-from inspections.models import Patrol, PatrolPolicy, WaterSite
+from django.contrib import admin, messages
+from django.db.models import Count, Exists, OuterRef, Sum
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from inspections.checklists import checklist_copy, checklist_export, points_text
+from inspections.models import (
+    Campaign,
+    ChecklistItem,
+    ChecklistTemplate,
+    GradingPolicy,
+    Patrol,
+    PatrolPolicy,
+    Round,
+    WaterSite,
+)
 
 
 @admin.register(WaterSite)
@@ -41,3 +58,153 @@ class PatrolAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- checklists, grading, campaigns and rounds ------------------------------------------------
+
+
+def _in_use(template: ChecklistTemplate | None) -> bool:
+    return template is not None and template.pk is not None and template.in_use
+
+
+class ChecklistItemInline(admin.TabularInline):
+    """Editable while no round uses the version; then only shown (copy it to change it)."""
+
+    model = ChecklistItem
+    extra = 0
+    fields = [
+        "order",
+        "code",
+        "dimension",
+        "title",
+        "max_points",
+        "deduction",
+        "cap",
+        "photos_required",
+        "veto",
+    ]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not _in_use(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not _in_use(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not _in_use(obj) and super().has_delete_permission(request, obj)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@admin.register(ChecklistTemplate)
+class ChecklistTemplateAdmin(admin.ModelAdmin):
+    """A version used by a round is read-only: "copy as new version" makes the one to edit.
+    New versions also come from `manage.py import_checklist`."""
+
+    list_display = ["name", "version", "created_at", "item_count", "points", "used"]
+    list_filter = ["name"]
+    search_fields = ["name"]
+    inlines = [ChecklistItemInline]
+    actions = ["copy_as_new_version", "export_xlsx"]
+
+    def get_queryset(self, request):
+        used = Round.objects.filter(template=OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_items=Count("items"), total=Sum("items__max_points"), is_used=Exists(used))
+        )
+
+    @admin.display(description=gettext_lazy("items"), ordering="n_items")
+    def item_count(self, obj) -> int:
+        return obj.n_items
+
+    @admin.display(description=gettext_lazy("total points"), ordering="total")
+    def points(self, obj) -> str:
+        return points_text(obj.total) if obj.total is not None else "0"
+
+    @admin.display(description=gettext_lazy("used by a round"), boolean=True)
+    def used(self, obj) -> bool:
+        return obj.is_used
+
+    def get_readonly_fields(self, request, obj=None):
+        # The version number is assigned, and a version keeps its name.
+        return ["name", "version", "created_at"] if obj else ["version", "created_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not _in_use(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not _in_use(obj) and super().has_delete_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if request.method == "GET" and _in_use(obj):
+            messages.info(
+                request,
+                _(
+                    "Rounds are scored by this version, so it cannot be changed. Use “copy as "
+                    "new version” in the list and edit the copy."
+                ),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            latest = ChecklistTemplate.objects.filter(name=obj.name).first()
+            obj.version = latest.version + 1 if latest else 1
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=gettext_lazy("Copy as new version"))
+    def copy_as_new_version(self, request, queryset) -> None:
+        for template in queryset.order_by("name", "version"):
+            copy = checklist_copy(template=template)
+            messages.success(
+                request,
+                _("%(copy)s created from %(template)s.") % {"copy": copy, "template": template},
+            )
+
+    @admin.action(description=gettext_lazy("Export to Excel"))
+    def export_xlsx(self, request, queryset):
+        if queryset.count() != 1:
+            messages.warning(request, _("Select one checklist version to export."))
+            return None
+        template = queryset.get()
+        response = HttpResponse(checklist_export(template=template), content_type=XLSX)
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"{template.name}-v{template.version}.xlsx"
+        )
+        return response
+
+
+@admin.register(GradingPolicy)
+class GradingPolicyAdmin(admin.ModelAdmin):
+    """One row, the county's grading bands: it can be edited, not added twice or deleted."""
+
+    list_display = ["__str__", "a_min", "b_min", "c_min", "top_n", "bottom_n"]
+
+    def has_add_permission(self, request) -> bool:
+        return not GradingPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "year", "template", "created_at"]
+    list_filter = ["year"]
+    list_select_related = ["template"]
+    search_fields = ["name"]
+
+
+@admin.register(Round)
+class RoundAdmin(admin.ModelAdmin):
+    """The state moves only by its transitions (the rounds pages); the checklist version is
+    frozen when the round starts."""
+
+    list_display = ["campaign", "number", "mode", "starts_on", "ends_on", "state", "template"]
+    list_filter = ["state", "mode", "campaign"]
+    list_select_related = ["campaign", "template"]
+    readonly_fields = ["state", "template", "published_at"]

@@ -332,7 +332,7 @@ def _label(cell: Any) -> str:
     return LABEL_NOISE.sub("", unicodedata.normalize("NFKC", cell_text(cell))).lower()
 
 
-def _choice(labels: dict[str, str], message: str) -> Callable[[Any], str]:
+def label_choice(labels: dict[str, str], message: str) -> Callable[[Any], str]:
     """A parser for a column of labels; `message` (marked with gettext_noop, with a
     %(value)s) refuses anything else."""
 
@@ -402,15 +402,15 @@ CELL_PARSERS = {
     "name": _required_text("name"),
     "town": lambda cell: _required(cell_plain(cell), "town"),
     "village": cell_plain,
-    "type": _choice(
+    "type": label_choice(
         KINDS, gettext_noop("unknown type “%(value)s” (河流, 坑塘, 沟渠, 湖泊 or 水库).")
     ),
     "lng": parse_degrees,
     "lat": parse_degrees,
-    "crs": _choice(
+    "crs": label_choice(
         CRS_LABELS, gettext_noop("unknown coordinate system “%(value)s” (WGS84 or GCJ02).")
     ),
-    "level": _choice(
+    "level": label_choice(
         LEVELS, gettext_noop("unknown list level “%(value)s” (国家级, 省级 or 县级).")
     ),
     "treatment": cell_text,
@@ -421,7 +421,7 @@ CELL_PARSERS = {
     "village_person": _required_text("village_person"),
     "village_phone": _phone,
     "patrols": _patrols,
-    "state": _choice(
+    "state": label_choice(
         STATES, gettext_noop("a new site is either 治理中 or 已验收·管护中, not “%(value)s”.")
     ),
 }
