@@ -21,6 +21,7 @@ BENCHES = [
     "bench_overdue",
     "bench_scan",
     "bench_coverage",
+    "bench_grading",
 ]
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from inspections.demo import demo_patrols_seed, demo_site_tickets_seed, demo_sites_seed
+from inspections.demo_grading import demo_campaign_seed
 from villages.demo import demo_households_seed
 from villages.models import Membership, Role, Town, Village
 from workflows.demo import (
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             staff = self._staff()
         self._tickets(staff, options)
         self._water_sites(staff)
+        self._campaign(staff)
         self.stdout.write(
             self.style.SUCCESS(_("Demo logins (password for all: %(pw)s):") % {"pw": DEMO_PASSWORD})
         )
@@ -148,6 +150,19 @@ class Command(BaseCommand):
         self.stdout.write(
             _("Water sites: %(sites)d, patrols: %(patrols)d, tickets from patrols: %(tickets)d.")
             % {"sites": sites, "patrols": patrols, "tickets": opened}
+        )
+
+    def _campaign(self, staff: Staff) -> None:
+        call_command("load_default_checklist", verbosity=0)  # again: no new version
+        seeded = demo_campaign_seed(
+            rng=random.Random(2024), task_force=staff.task_force, inspector=staff.inspector
+        )
+        if not seeded:
+            self.stdout.write(_("Demo campaign already loaded; left as it is."))
+            return
+        self.stdout.write(
+            _("Campaign 2024年村村到: %(n)d assessments in 11 published rounds.")
+            % {"n": seeded.get("assessments", 0)}
         )
 
     def _admin(self) -> tuple[str, str]:
