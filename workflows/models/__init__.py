@@ -1,5 +1,12 @@
 """workflows models, one module per concern (a package: together they pass ~800 lines)."""
 
+from workflows.models.bulletins import (
+    Bulletin,
+    BulletinItem,
+    BulletinKind,
+    BulletinReceipt,
+    BulletinState,
+)
 from workflows.models.evidence import EvidencePhoto
 from workflows.models.notices import (
     JobLock,
@@ -31,6 +38,11 @@ __all__ = [
     "RECTIFICATION_RUNNING_STATES",
     "TOILET_OPEN_STATES",
     "TOILET_PENDING_STATES",
+    "Bulletin",
+    "BulletinItem",
+    "BulletinKind",
+    "BulletinReceipt",
+    "BulletinState",
     "EvidencePhoto",
     "JobLock",
     "JobRun",

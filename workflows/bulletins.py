@@ -1,0 +1,260 @@
+"""Bulletins (通报): compose, issue, acknowledge, follow up — services and selectors.
+
+Issuing is one transaction: the batch number comes from a counter row that stays locked until
+commit (two task-force members issuing at once get consecutive numbers, never the same one);
+each draft ticket is assigned through the ticket service (its checks and event rows); the text
+is frozen; receipts and notifications are written. Anything refused rolls all of it back: the
+bulletin stays a draft and every ticket is as it was.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition
+
+from villages.models import Town
+from villages.scope import scope_of
+from workflows import services
+from workflows.models import (
+    RECTIFICATION_OPEN_STATES,
+    Bulletin,
+    BulletinItem,
+    BulletinReceipt,
+    BulletinState,
+    EvidencePhoto,
+    RectificationState,
+    RectificationTicket,
+)
+from workflows.models.bulletins import BULLETIN_VIEWER_ROLES
+from workflows.services import TicketActionError, TicketConflict, TicketForbidden
+
+COUNTER = "TB"  # TicketCounter prefix of bulletin batch numbers, per year
+PHOTOS_PER_ITEM = 2
+
+
+def _require_county(user) -> None:
+    if not scope_of(user).for_roles("task_force").county_wide:
+        raise TicketForbidden(_("Only the county task force may compose and issue bulletins."))
+
+
+def _require_draft(bulletin: Bulletin) -> None:
+    if bulletin.state != BulletinState.DRAFT:
+        raise TicketActionError(_("The bulletin was issued; it can no longer be changed."))
+
+
+# --- composing --------------------------------------------------------------------------------
+
+
+def bulletin_create(
+    *,
+    by,
+    kind: str,
+    title: str,
+    year: int | None = None,
+    default_deadline: date | None = None,
+    intro: str = "",
+    sections: list | None = None,
+) -> Bulletin:
+    _require_county(by)
+    title = (title or "").strip()
+    if not title:
+        raise TicketActionError(_("Give the bulletin a title."))
+    return Bulletin.objects.create(
+        year=year or timezone.localdate().year,
+        kind=kind,
+        title=title,
+        intro=intro.strip(),
+        default_deadline=default_deadline,
+        created_by=by,
+        sections=sections or [],
+    )
+
+
+def bulletin_items_set(
+    *, bulletin: Bulletin, by, tickets: Sequence[RectificationTicket], wordings: dict | None = None
+) -> list[BulletinItem]:
+    """Replace the items: `tickets` in this order, each printed with its wording (default: the
+    ticket's description). Only open tickets can be put on a bulletin."""
+    _require_county(by)
+    _require_draft(bulletin)
+    wordings = wordings or {}
+    closed = [t.number for t in tickets if t.state not in RECTIFICATION_OPEN_STATES]
+    if closed:
+        raise TicketActionError(
+            _("Closed or cancelled tickets cannot be put on a bulletin: %(numbers)s")
+            % {"numbers": ", ".join(closed)}
+        )
+    if len({t.pk for t in tickets}) != len(tickets):
+        raise TicketActionError(_("A ticket is listed twice."))
+    with transaction.atomic():
+        bulletin.items.all().delete()
+        return BulletinItem.objects.bulk_create(
+            BulletinItem(
+                bulletin=bulletin,
+                ticket=ticket,
+                position=position,
+                wording=(wordings.get(ticket.pk) or ticket.description).strip(),
+            )
+            for position, ticket in enumerate(tickets, start=1)
+        )
+
+
+# --- issuing ----------------------------------------------------------------------------------
+
+
+def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
+    _require_county(by)
+    with transaction.atomic():
+        bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
+        _require_draft(bulletin)
+        items = list(_items(bulletin))
+        if not items and not bulletin.sections:
+            raise TicketActionError(_("The bulletin lists no problem."))
+        drafts = [item.ticket for item in items if item.ticket.state == RectificationState.DRAFT]
+        if drafts and bulletin.default_deadline is None:
+            raise TicketActionError(_("Set the deadline: the bulletin assigns its draft tickets."))
+        for ticket in drafts:
+            services.rectification_assign(
+                ticket=ticket,
+                by=by,
+                deadline=bulletin.default_deadline,
+                note=_("Assigned by bulletin: %(title)s") % {"title": bulletin.title},
+            )
+        batch = _batch_next(bulletin.year)
+        towns = sorted({item.ticket.town_id for item in items} | _recipient_codes(bulletin))
+        bulletin.recipients.set(towns)
+        try:
+            bulletin.issue(batch=batch, by=by, snapshot=_snapshot(bulletin, items, batch))
+            bulletin.save()
+        except ConcurrentTransition:
+            raise TicketConflict(_("Someone else changed this bulletin. Reload it.")) from None
+        BulletinReceipt.objects.bulk_create(
+            BulletinReceipt(bulletin=bulletin, town_id=code) for code in towns
+        )
+    return bulletin
+
+
+def _recipient_codes(bulletin: Bulletin) -> set[str]:
+    return set(bulletin.recipients.values_list("code", flat=True))
+
+
+def _batch_next(year: int) -> int:
+    # The counter row stays locked by its UPDATE until commit (ticket_number_next's pattern).
+    number = services.ticket_number_next(prefix=COUNTER, year=year)
+    return int(number.rsplit("-", 1)[1])
+
+
+def _items(bulletin: Bulletin) -> QuerySet[BulletinItem]:
+    photos = Prefetch("ticket__before_photos", queryset=EvidencePhoto.objects.order_by("id"))
+    return (
+        bulletin.items.select_related("ticket", "ticket__town", "ticket__village")
+        .prefetch_related(photos)
+        .order_by("position")
+    )
+
+
+def _snapshot(bulletin: Bulletin, items: list[BulletinItem], batch: int) -> dict:
+    """The text as issued. Later edits of the tickets do not change the document."""
+    return {
+        "title": bulletin.title,
+        "number": f"{bulletin.year}年第{batch}批",
+        "issuer": bulletin.issuer,
+        "issued_on": timezone.localdate().isoformat(),
+        "intro": bulletin.intro,
+        "deadline": bulletin.default_deadline.isoformat() if bulletin.default_deadline else "",
+        "items": [
+            {
+                "position": item.position,
+                "ticket": item.ticket.number,
+                "town": item.ticket.town.name,
+                "village": item.ticket.village.short_name if item.ticket.village else "",
+                "site": item.ticket.site_label,
+                "text": item.wording,
+                "deadline": item.ticket.deadline.isoformat() if item.ticket.deadline else "",
+                "photos": [
+                    photo.display.name
+                    for photo in list(item.ticket.before_photos.all())[:PHOTOS_PER_ITEM]
+                ],
+            }
+            for item in items
+        ],
+        "sections": bulletin.sections,
+    }
+
+
+def bulletin_acknowledge(*, bulletin: Bulletin, by) -> int:
+    """The user's towns confirm receipt (回执); returns how many receipts this acknowledged."""
+    scope = scope_of(by).for_roles("town_officer")
+    if not scope.town_codes:
+        raise TicketForbidden(_("Only a town officer acknowledges a bulletin for his town."))
+    return BulletinReceipt.objects.filter(
+        bulletin=bulletin, town_id__in=scope.town_codes, acknowledged_at=None
+    ).update(acknowledged_at=timezone.now(), acknowledged_by=by)
+
+
+def unacknowledged_count(user) -> int:
+    if user is None or not user.is_authenticated:
+        return 0
+    towns = scope_of(user).for_roles("town_officer").town_codes
+    if not towns:
+        return 0
+    return BulletinReceipt.objects.filter(town_id__in=towns, acknowledged_at=None).count()
+
+
+# --- following up -----------------------------------------------------------------------------
+
+
+@dataclass
+class TownProgress:
+    town: Town
+    total: int = 0
+    closed: int = 0
+    overdue: int = 0
+    in_progress: int = 0
+
+
+@dataclass
+class FollowUp:
+    items: list[BulletinItem]
+    towns: list[TownProgress] = field(default_factory=list)
+    totals: Counter = field(default_factory=Counter)
+
+    @property
+    def all_closed(self) -> bool:
+        """已全部销号: derived from the tickets, never stored."""
+        return bool(self.items) and self.totals["closed"] == len(self.items)
+
+
+def bulletin_follow_up(*, bulletin: Bulletin, user, as_of: date | None = None) -> FollowUp:
+    """Each item's ticket as it is now, and per town: closed, overdue, in progress."""
+    as_of = as_of or timezone.localdate()
+    items = list(_items(bulletin))
+    scope = scope_of(user)
+    if not scope.for_roles("task_force").county_wide:
+        towns = scope.for_roles(*BULLETIN_VIEWER_ROLES).town_codes
+        items = [item for item in items if item.ticket.town_id in towns]
+    progress: dict[str, TownProgress] = {}
+    totals: Counter = Counter()
+    for item in items:
+        ticket = item.ticket
+        row = progress.setdefault(ticket.town_id, TownProgress(ticket.town))
+        status = _status(ticket, as_of)
+        item.follow_up = status
+        row.total += 1
+        setattr(row, status, getattr(row, status) + 1)
+        totals[status] += 1
+    return FollowUp(items, sorted(progress.values(), key=lambda r: r.town.code), totals)
+
+
+def _status(ticket: RectificationTicket, as_of: date) -> str:
+    if ticket.state in (RectificationState.CLOSED, RectificationState.CANCELLED):
+        return "closed"
+    return "overdue" if ticket.is_overdue(as_of=as_of) else "in_progress"
