@@ -28,7 +28,8 @@ from workflows.demo import (
     demo_rectifications_seed,
     demo_toilet_seed,
 )
-from workflows.models import RectificationTicket, ToiletTicket
+from workflows.demo_bulletins import demo_bulletins_seed
+from workflows.models import Bulletin, RectificationTicket, ToiletTicket
 
 FIXTURES = settings.BASE_DIR / "villages" / "fixtures" / "jinxiang"
 DEMO_TOWN = "370828102000"  # 胡集镇
@@ -77,6 +78,7 @@ class Command(BaseCommand):
         self._tickets(staff, options)
         self._water_sites(staff)
         self._campaign(staff)
+        self._bulletins(staff)
         self.stdout.write(
             self.style.SUCCESS(_("Demo logins (password for all: %(pw)s):") % {"pw": DEMO_PASSWORD})
         )
@@ -163,6 +165,17 @@ class Command(BaseCommand):
         self.stdout.write(
             _("Campaign 2024年村村到: %(n)d assessments in 11 published rounds.")
             % {"n": seeded.get("assessments", 0)}
+        )
+
+    def _bulletins(self, staff: Staff) -> None:
+        rng = random.Random(18)
+        if Bulletin.objects.exists():
+            self.stdout.write(_("Demo bulletins already loaded; left as they are."))
+            return
+        photos = demo_photos(count=8, rng=rng, by=staff.inspector)
+        seeded = demo_bulletins_seed(staff=staff, rng=rng, photos=photos)
+        self.stdout.write(
+            _("Bulletins of 2024: %(bulletins)d issued, %(problems)d problems.") % seeded
         )
 
     def _admin(self) -> tuple[str, str]:
