@@ -22,6 +22,7 @@ BENCHES = [
     "bench_scan",
     "bench_coverage",
     "bench_grading",
+    "bench_dashboard",
 ]
 
 

@@ -156,6 +156,7 @@ def _items(bulletin: Bulletin) -> QuerySet[BulletinItem]:
     photos = Prefetch("ticket__before_photos", queryset=EvidencePhoto.objects.order_by("id"))
     return (
         bulletin.items.select_related("ticket", "ticket__town", "ticket__village")
+        .defer("ticket__town__boundary", "ticket__village__boundary")
         .prefetch_related(photos)
         .order_by("position")
     )
@@ -237,10 +238,9 @@ def bulletin_follow_up(*, bulletin: Bulletin, user, as_of: date | None = None) -
     """Each item's ticket as it is now, and per town: closed, overdue, in progress."""
     as_of = as_of or timezone.localdate()
     items = list(_items(bulletin))
-    scope = scope_of(user)
-    if not scope.for_roles("task_force").county_wide:
-        towns = scope.for_roles(*BULLETIN_VIEWER_ROLES).town_codes
-        items = [item for item in items if item.ticket.town_id in towns]
+    scope = scope_of(user).for_roles(*BULLETIN_VIEWER_ROLES)
+    if not scope.county_wide:  # a town sees its own items' progress
+        items = [item for item in items if item.ticket.town_id in scope.town_codes]
     progress: dict[str, TownProgress] = {}
     totals: Counter = Counter()
     for item in items:

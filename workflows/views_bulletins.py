@@ -1,0 +1,602 @@
+"""Bulletin pages (通报): the list, a new draft, composing its items, the document (a draft's live
+preview; an issued bulletin's frozen text with its live follow-up), issuing, acknowledging, and
+the two PDFs (the bulletin in official layout, the follow-up report).
+
+An issued bulletin is an official document: every page and PDF of it prints `snapshot`, never
+the tickets as they are now. Only the follow-up (整改情况) reads the live tickets.
+
+Writes go through workflows/bulletins.py. A refused write stores nothing and answers with the
+page and a message: 400 bad input, 403 role or scope, 404 out of scope, 409 the bulletin moved on
+(issued meanwhile).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from django.views.decorators.http import require_POST
+
+from villages.models import County, Town
+from villages.scope import get_visible_or_404, require_role, scope_of
+from workflows import bulletins as svc
+from workflows import selectors
+from workflows.documents import render_pdf
+from workflows.models import (
+    RECTIFICATION_OPEN_STATES,
+    Bulletin,
+    BulletinItem,
+    BulletinKind,
+    BulletinReceipt,
+    BulletinState,
+    EvidencePhoto,
+    NoticeKind,
+    OverdueNotice,
+    RectificationState,
+    RectificationTicket,
+    Source,
+    TicketEvent,
+)
+from workflows.services import TicketActionError, TicketConflict, TicketForbidden
+
+PAGE_SIZE = 50
+CANDIDATES_SHOWN = 300
+WORDING_MAX = 2000
+# Findings that come to the task force as drafts and go out to the towns through a bulletin.
+FINDING_SOURCES = (Source.PATROL, Source.ASSESSMENT, Source.REPORT)
+DONE_STATES = (RectificationState.CLOSED, RectificationState.CANCELLED)
+FOLLOW_UP_LABELS = {
+    "closed": pgettext_lazy("bulletin follow-up", "Closed"),
+    "in_progress": pgettext_lazy("bulletin follow-up", "In progress"),
+    "overdue": pgettext_lazy("bulletin follow-up", "Overdue"),
+}
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def _bulletin(request, pk: int) -> Bulletin:
+    """Task force: any bulletin; towns: the issued ones addressed to them; else 404."""
+    return get_visible_or_404(Bulletin.objects.all(), request.user, pk=pk)
+
+
+def _require_task_force(request, action) -> None:
+    require_role(request.user, "task_force", action=action)
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+def _count(queryset) -> Coalesce:
+    """Per-bulletin count as a subquery: two joined counts would multiply each other's rows."""
+    counted = (
+        queryset.filter(bulletin=OuterRef("pk"))
+        .order_by()
+        .values("bulletin")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def bulletin_list_queryset(user):
+    towns = scope_of(user).for_roles("town_officer").town_codes
+    mine = BulletinReceipt.objects.filter(town_id__in=towns).select_related("town")
+    return (
+        Bulletin.objects.visible_to(user)
+        .annotate(
+            item_count=_count(BulletinItem.objects),
+            closed_count=_count(BulletinItem.objects.filter(ticket__state__in=DONE_STATES)),
+            receipt_count=_count(BulletinReceipt.objects),
+            acknowledged_count=_count(BulletinReceipt.objects.exclude(acknowledged_at=None)),
+        )
+        .prefetch_related(
+            Prefetch("receipts", queryset=mine.defer("town__boundary"), to_attr="my_receipts")
+        )
+        .order_by("-year", F("batch").desc(nulls_first=True), "-created_at", "-pk")
+    )
+
+
+@login_required
+def bulletin_list(request):
+    page = selectors.paginate(
+        bulletin_list_queryset(request.user), request.GET.get("page"), per_page=PAGE_SIZE
+    )
+    for bulletin in page:
+        bulletin.all_closed = bool(bulletin.item_count) and (
+            bulletin.closed_count == bulletin.item_count
+        )
+    scope = scope_of(request.user)
+    context = {
+        "page": page,
+        "is_task_force": scope.has_role("task_force"),
+        "is_town": bool(scope.for_roles("town_officer").town_codes),
+    }
+    return render(request, "workflows/bulletin_list.html", context)
+
+
+# --- a new draft ------------------------------------------------------------------------------
+
+
+class BulletinForm(forms.Form):
+    # Ranking and grade-result bulletins are composed by inspections, not by hand.
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Kind"),
+        choices=[
+            (BulletinKind.PROBLEMS.value, BulletinKind.PROBLEMS.label),
+            (BulletinKind.SUPERVISION.value, BulletinKind.SUPERVISION.label),
+        ],
+    )
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    default_deadline = forms.DateField(
+        label=gettext_lazy("Deadline (整改时限)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=gettext_lazy("Issuing assigns the bulletin's new tickets with this deadline."),
+    )
+    intro = forms.CharField(
+        label=gettext_lazy("Introduction"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def clean_default_deadline(self):
+        deadline = self.cleaned_data["default_deadline"]
+        if deadline and deadline < timezone.localdate():
+            raise forms.ValidationError(_("The deadline cannot be in the past."))
+        return deadline
+
+
+@login_required
+def bulletin_new(request):
+    _require_task_force(request, _("compose a bulletin"))
+    form = BulletinForm(request.POST or None)
+    if request.method != "POST":
+        return render(request, "workflows/bulletin_new.html", {"form": form})
+    if form.is_valid():
+        try:
+            bulletin = svc.bulletin_create(by=request.user, **form.cleaned_data)
+        except TicketActionError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Draft saved. Now choose its problems."))
+            return _see_other(reverse("bulletin_compose", args=[bulletin.pk]))
+    return render(request, "workflows/bulletin_new.html", {"form": form}, status=400)
+
+
+# --- composing --------------------------------------------------------------------------------
+
+
+class CandidateFilter(forms.Form):
+    POOLS = [
+        ("suggested", gettext_lazy("Suggested: new findings and overdue tickets for a bulletin")),
+        ("drafts", gettext_lazy("New findings (to be assigned)")),
+        ("ladder", gettext_lazy("Overdue, put on the next bulletin by the ladder")),
+        ("open", gettext_lazy("All open tickets")),
+    ]
+    pool = forms.ChoiceField(label=gettext_lazy("Show"), choices=POOLS, required=False)
+    town = forms.ModelChoiceField(
+        label=gettext_lazy("Town"),
+        queryset=Town.objects.only("code", "name").order_by("code"),
+        required=False,
+        empty_label=gettext_lazy("All towns"),
+    )
+    source_kind = forms.ChoiceField(
+        label=gettext_lazy("Source"),
+        choices=[("", gettext_lazy("Any source")), *Source.choices],
+        required=False,
+    )
+
+
+def _for_next_bulletin() -> Exists:
+    """The ladder's last step reached for the ticket's current deadline, and no bulletin issued
+    since that notice has carried it yet ("into the next bulletin", once). Compared with the
+    notice document's time, not its date: a bulletin issued earlier the same day did not."""
+    carried = BulletinItem.objects.filter(
+        ticket=OuterRef("ticket"),
+        bulletin__state=BulletinState.ISSUED,
+        bulletin__issued_at__gte=OuterRef("document__created_at"),
+    )
+    notices = OverdueNotice.objects.filter(
+        ticket=OuterRef("pk"), kind=NoticeKind.BULLETIN, deadline=OuterRef("deadline")
+    ).exclude(Exists(carried))
+    return Exists(notices)
+
+
+def candidate_tickets(*, bulletin: Bulletin, user, filters: dict):
+    today = timezone.localdate()
+    tickets = (
+        selectors.rectification_list(user=user)
+        .filter(state__in=RECTIFICATION_OPEN_STATES)
+        .exclude(pk__in=bulletin.items.values("ticket_id"))
+        .annotate(for_bulletin=_for_next_bulletin())
+    )
+    findings = Q(state=RectificationState.DRAFT, source_kind__in=FINDING_SOURCES)
+    ladder = Q(for_bulletin=True, pk__in=RectificationTicket.objects.overdue(as_of=today))
+    pool = filters.get("pool") or "suggested"
+    if pool == "suggested":
+        tickets = tickets.filter(findings | ladder)
+    elif pool == "drafts":
+        tickets = tickets.filter(findings)
+    elif pool == "ladder":
+        tickets = tickets.filter(ladder)
+    if filters.get("town"):
+        tickets = tickets.filter(town=filters["town"])
+    if filters.get("source_kind"):
+        tickets = tickets.filter(source_kind=filters["source_kind"])
+    return tickets.order_by("town_id", "number")
+
+
+def _compose_page(request, bulletin, *, status=200, error=""):
+    filter_form = CandidateFilter(request.GET or None)
+    filters = filter_form.cleaned_data if filter_form.is_valid() else {}
+    candidates = candidate_tickets(bulletin=bulletin, user=request.user, filters=filters)
+    chosen = (
+        bulletin.items.select_related("ticket", "ticket__town", "ticket__village")
+        .defer("ticket__town__boundary", "ticket__village__boundary")
+        .order_by("position")
+    )
+    context = {
+        "bulletin": bulletin,
+        "filter_form": filter_form,
+        "candidates": candidates[:CANDIDATES_SHOWN],
+        "candidate_count": candidates.count(),
+        "shown": CANDIDATES_SHOWN,
+        "chosen": chosen,
+        "query": request.GET.urlencode(),
+        "error": error,
+    }
+    if filter_form.errors:
+        status = 400
+    return render(request, "workflows/bulletin_compose.html", context, status=status)
+
+
+class ComposeError(Exception):
+    pass
+
+
+def _ids(values) -> list[int]:
+    try:
+        return [int(value) for value in values]
+    except (TypeError, ValueError):
+        raise ComposeError(_("Unknown ticket.")) from None
+
+
+def _new_order(post) -> list[int]:
+    """The posted order, with the ticked candidates appended and the pressed button applied."""
+    order = _ids(post.getlist("ticket"))
+    order += [pk for pk in _ids(post.getlist("add")) if pk not in order]
+    op, _sep, target = post.get("op", "save").partition(":")
+    if op in ("up", "down", "remove"):
+        [pk] = _ids([target])
+        if pk not in order:
+            raise ComposeError(_("Unknown ticket."))
+        index = order.index(pk)
+        if op == "remove":
+            order.pop(index)
+        else:
+            other = index - 1 if op == "up" else index + 1
+            if 0 <= other < len(order):
+                order[index], order[other] = order[other], order[index]
+    elif op not in ("save", "add"):
+        raise ComposeError(_("Unknown button."))
+    return order
+
+
+def _wordings(post, order: list[int]) -> dict[int, str]:
+    wordings = {pk: post.get(f"wording_{pk}", "").strip() for pk in order}
+    if any(len(text) > WORDING_MAX for text in wordings.values()):
+        raise ComposeError(_("A wording may have at most %(n)d characters.") % {"n": WORDING_MAX})
+    return wordings
+
+
+def _tickets(user, order: list[int]) -> list[RectificationTicket]:
+    found = RectificationTicket.objects.visible_to(user).in_bulk(order)
+    if len(found) != len(set(order)):
+        raise ComposeError(_("Unknown ticket, or outside your jurisdiction."))
+    return [found[pk] for pk in order]
+
+
+@login_required
+def bulletin_compose(request, pk: int):
+    bulletin = _bulletin(request, pk)
+    _require_task_force(request, _("compose a bulletin"))
+    if bulletin.state != BulletinState.DRAFT:
+        return _refused(request, bulletin, TicketConflict(_("The bulletin was issued.")))
+    if request.method != "POST":
+        return _compose_page(request, bulletin)
+    try:
+        order = _new_order(request.POST)
+        wordings = _wordings(request.POST, order)
+        tickets = _tickets(request.user, order)
+    except ComposeError as error:
+        return _compose_page(request, bulletin, status=400, error=str(error))
+    try:
+        svc.bulletin_items_set(
+            bulletin=bulletin, by=request.user, tickets=tickets, wordings=wordings
+        )
+    except TicketActionError as error:
+        bulletin.refresh_from_db()
+        if bulletin.state != BulletinState.DRAFT:
+            return _refused(request, bulletin, TicketConflict(error.message))
+        if isinstance(error, TicketForbidden):
+            return _refused(request, bulletin, error)
+        return _compose_page(request, bulletin, status=400, error=error.message)
+    count = len(tickets)
+    saved = ngettext("Saved: %(n)d problem.", "Saved: %(n)d problems.", count)
+    messages.success(request, saved % {"n": count})
+    url = reverse("bulletin_compose", args=[bulletin.pk])
+    query = request.GET.urlencode()
+    return _see_other(f"{url}?{query}#chosen" if query else f"{url}#chosen")
+
+
+# --- the document -----------------------------------------------------------------------------
+
+
+def official_number(number: str) -> str:
+    """2024年第3批 (the snapshot's number) → 〔2024〕第3批, as printed under the red header."""
+    match = re.fullmatch(r"(\d{4})年(第\d+批)", number or "")
+    return f"〔{match[1]}〕{match[2]}" if match else number
+
+
+def issuer_heading(issuer: str) -> str:
+    """县农村人居环境整治工作专班 → 金乡县农村人居环境整治工作专班: the red header names the
+    county."""
+    if issuer.startswith("县"):
+        county = County.objects.only("name").order_by("code").first()
+        if county:
+            return county.name + issuer[1:]
+    return issuer
+
+
+def _date(value) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _preview(bulletin: Bulletin, items) -> dict:
+    """A draft shown the way it will be frozen (bulletins._snapshot), from the live tickets."""
+    default = bulletin.default_deadline.isoformat() if bulletin.default_deadline else ""
+    return {
+        "title": bulletin.title,
+        "number": "",
+        "issuer": bulletin.issuer,
+        "issued_on": "",
+        "intro": bulletin.intro,
+        "deadline": default,
+        "items": [
+            {
+                "position": item.position,
+                "ticket": item.ticket.number,
+                "town": item.ticket.town.name,
+                "village": item.ticket.village.short_name if item.ticket.village else "",
+                "site": item.ticket.site_label,
+                "text": item.wording,
+                "deadline": item.ticket.deadline.isoformat() if item.ticket.deadline else default,
+                "photos": [
+                    photo.display.name
+                    for photo in list(item.ticket.before_photos.all())[: svc.PHOTOS_PER_ITEM]
+                ],
+            }
+            for item in items
+        ],
+        "sections": bulletin.sections,
+    }
+
+
+def _document(bulletin: Bulletin, follow_up) -> dict:
+    """What the page and the PDF print: the snapshot, or a draft's preview; dates as dates."""
+    issued = bulletin.state == BulletinState.ISSUED
+    doc = dict(bulletin.snapshot) if issued else _preview(bulletin, follow_up.items)
+    doc["items"] = [
+        {**item, "deadline": _date(item.get("deadline"))} for item in doc.get("items", [])
+    ]
+    doc["issued_on"] = _date(doc.get("issued_on"))
+    doc["deadline"] = _date(doc.get("deadline"))
+    doc["official_number"] = official_number(doc.get("number", ""))
+    doc["heading"] = issuer_heading(doc.get("issuer", ""))
+    return doc
+
+
+def _receipts(bulletin: Bulletin) -> list[BulletinReceipt]:
+    return list(
+        bulletin.receipts.select_related("town", "acknowledged_by")
+        .defer("town__boundary")
+        .order_by("town_id")
+    )
+
+
+def _follow_up_rows(doc: dict, follow_up) -> list[tuple[dict, BulletinItem]]:
+    """Each printed item next to its ticket as it is now (a town sees its own towns' rows)."""
+    live = {item.ticket.number: item for item in follow_up.items}
+    rows = []
+    for printed in doc["items"]:
+        item = live.get(printed["ticket"])
+        if item is not None:
+            item.follow_up_label = FOLLOW_UP_LABELS[item.follow_up]
+            rows.append((printed, item))
+    return rows
+
+
+def _thumbnails(doc: dict) -> dict[str, str]:
+    """display name → thumbnail name, for the page (the PDF prints the display copies)."""
+    names = [name for item in doc["items"] for name in item["photos"]]
+    pairs = EvidencePhoto.objects.filter(display__in=names).values_list("display", "thumbnail")
+    return dict(pairs)
+
+
+def _detail_context(request, bulletin: Bulletin) -> dict:
+    user = request.user
+    follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=user)
+    doc = _document(bulletin, follow_up)
+    thumbnails = _thumbnails(doc)
+    for item in doc["items"]:
+        item["pictures"] = [(name, thumbnails.get(name, name)) for name in item["photos"]]
+    receipts = _receipts(bulletin)
+    towns = scope_of(user).for_roles("town_officer").town_codes
+    is_draft = bulletin.state == BulletinState.DRAFT
+    is_task_force = scope_of(user).has_role("task_force")
+    return {
+        "bulletin": bulletin,
+        "doc": doc,
+        "follow_up": follow_up,
+        "rows": _follow_up_rows(doc, follow_up),
+        "receipts": receipts,
+        "recipients": [receipt.town.name for receipt in receipts],
+        "may_acknowledge": any(r.town_id in towns and r.acknowledged_at is None for r in receipts),
+        "may_issue": is_draft and is_task_force,
+        "draft_tickets": sum(
+            item.ticket.state == RectificationState.DRAFT for item in follow_up.items
+        ),
+        "MEDIA_URL": settings.MEDIA_URL,
+    }
+
+
+def _detail(request, bulletin: Bulletin, *, status: int = 200, error: str = ""):
+    context = _detail_context(request, bulletin) | {"error": error}
+    return render(request, "workflows/bulletin_detail.html", context, status=status)
+
+
+def _refused(request, bulletin: Bulletin, error: TicketActionError):
+    status = 409 if isinstance(error, TicketConflict) else 403
+    if not isinstance(error, TicketConflict | TicketForbidden):
+        status = 400
+    bulletin.refresh_from_db()
+    return _detail(request, bulletin, status=status, error=error.message)
+
+
+@login_required
+def bulletin_detail(request, pk: int):
+    return _detail(request, _bulletin(request, pk))
+
+
+# --- issuing and acknowledging ----------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def bulletin_issue(request, pk: int):
+    bulletin = _bulletin(request, pk)
+    _require_task_force(request, _("issue a bulletin"))
+    if bulletin.state != BulletinState.DRAFT:
+        return _refused(request, bulletin, TicketConflict(_("The bulletin was already issued.")))
+    try:
+        bulletin = svc.bulletin_issue(bulletin=bulletin, by=request.user)
+    except TicketActionError as error:
+        return _refused(request, bulletin, error)
+    messages.success(
+        request, _("Issued as %(number)s.") % {"number": official_number(bulletin.number_label)}
+    )
+    return _see_other(reverse("bulletin_detail", args=[bulletin.pk]))
+
+
+@login_required
+@require_POST
+def bulletin_acknowledge(request, pk: int):
+    bulletin = _bulletin(request, pk)
+    try:
+        count = svc.bulletin_acknowledge(bulletin=bulletin, by=request.user)
+    except TicketActionError as error:
+        return _refused(request, bulletin, error)
+    if count:
+        messages.success(request, _("Receipt acknowledged."))
+    else:
+        messages.info(request, _("Your town had already acknowledged this bulletin."))
+    return _see_other(reverse("bulletin_detail", args=[bulletin.pk]))
+
+
+# --- PDFs -------------------------------------------------------------------------------------
+
+
+def _pdf_response(pdf: bytes, name: str) -> FileResponse:
+    return FileResponse(io.BytesIO(pdf), filename=name, content_type="application/pdf")
+
+
+def _filename(doc: dict, suffix: str = "") -> str:
+    number = doc.get("number") or _("draft")
+    return f"{number}-{doc['title'][:40]}{suffix}.pdf"
+
+
+@login_required
+def bulletin_pdf(request, pk: int):
+    """The bulletin as the paper document (red header, number, problems with photos, seal)."""
+    bulletin = _bulletin(request, pk)
+    context = _print_context(request, bulletin)
+    pdf = render_pdf(
+        template_name="workflows/bulletin_print.html", context=context, request=request
+    )
+    return _pdf_response(pdf, _filename(context["doc"]))
+
+
+def _print_context(request, bulletin: Bulletin) -> dict:
+    follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=request.user)
+    doc = _document(bulletin, follow_up)
+    for item in doc["items"]:
+        item["pictures"] = [(name, name) for name in item["photos"]]
+    return {
+        "bulletin": bulletin,
+        "doc": doc,
+        "recipients": [receipt.town.name for receipt in _receipts(bulletin)]
+        or list(bulletin.recipients.order_by("code").values_list("name", flat=True)),
+        "MEDIA_URL": settings.MEDIA_URL,
+    }
+
+
+def after_photos(tickets) -> dict[int, list[EvidencePhoto]]:
+    """Per ticket, the photos of its latest submission (selectors.latest_photos for many
+    tickets at once: two queries)."""
+    events = (
+        TicketEvent.objects.filter(rectification__in=[t.pk for t in tickets], action="submit")
+        .prefetch_related(Prefetch("photos", queryset=EvidencePhoto.objects.order_by("id")))
+        .order_by("rectification_id", "at", "id")
+    )
+    latest = {event.rectification_id: event for event in events}  # the last one wins
+    return {
+        ticket_id: list(event.photos.all())[: svc.PHOTOS_PER_ITEM]
+        for ticket_id, event in latest.items()
+    }
+
+
+@login_required
+def bulletin_follow_up_pdf(request, pk: int):
+    """整改情况: each item's state now, with its after-photos, and the counts per town."""
+    bulletin = _bulletin(request, pk)
+    if bulletin.state != BulletinState.ISSUED:
+        raise Http404(_("A draft has no follow-up yet."))
+    follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=request.user)
+    doc = _document(bulletin, follow_up)
+    rows = _follow_up_rows(doc, follow_up)
+    photos = after_photos([item.ticket for _printed, item in rows])
+    for _printed, item in rows:
+        item.after_photos = photos.get(item.ticket.pk, [])
+    context = {
+        "bulletin": bulletin,
+        "doc": doc,
+        "follow_up": follow_up,
+        "rows": rows,
+        "as_of": timezone.localdate(),
+        "MEDIA_URL": settings.MEDIA_URL,
+    }
+    pdf = render_pdf(
+        template_name="workflows/bulletin_follow_up_print.html", context=context, request=request
+    )
+    return _pdf_response(pdf, _filename(doc, suffix=_("-follow-up")))
