@@ -27,7 +27,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 
-from django.contrib.auth import get_user_model
+from common import analyze, users
 from django.core.management import call_command
 from django.db import connection, reset_queries
 from django.test import Client
@@ -37,8 +37,7 @@ from django.utils import timezone
 
 from inspections.coverage import add_months, months_ending
 from inspections.models import Patrol, WaterSite
-from villages.models import Membership, Role, Town, Village
-from workflows.jobs import optimize_database
+from villages.models import Village
 
 SIZES = (133, int(os.environ.get("BENCH_SITES", "5000")))
 BATCH = 5_000
@@ -51,7 +50,7 @@ OUTCOMES = [(85, "all", 0), (5, "some", 0), (3, "none", 1), (7, "none", 0)]
 
 def run() -> None:
     call_command("import_divisions", "villages/fixtures/jinxiang/divisions_2023.csv", verbosity=0)
-    officer, county, inspector = users()
+    officer, county, inspector = users(TOWN)
     today = timezone.localdate()
     rng = random.Random(1)
     made = 0
@@ -200,23 +199,3 @@ def _save(patrols: list[Patrol]) -> int:
     patrols.clear()
     return saved
 
-
-def users():
-    User = get_user_model()
-    officer = User.objects.create_user("bench_officer", password="x")
-    Membership.objects.create(
-        user=officer, role=Role.TOWN_OFFICER, town=Town.objects.get(code=TOWN)
-    )
-    county = User.objects.create_user("bench_county", password="x")
-    Membership.objects.create(user=county, role=Role.TASK_FORCE)
-    inspector = User.objects.create_user("bench_inspector", password="x")
-    Membership.objects.create(user=inspector, role=Role.INSPECTOR)
-    return officer, county, inspector
-
-
-def analyze() -> None:
-    if connection.vendor == "sqlite":
-        optimize_database()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")

@@ -27,7 +27,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 
-from django.contrib.auth import get_user_model
+from common import analyze, users
 from django.core.management import call_command
 from django.db import connection, reset_queries
 from django.test import Client
@@ -45,8 +45,7 @@ from inspections.models import (
     Round,
     WaterSite,
 )
-from villages.models import Household, Membership, Role, Town, Village
-from workflows.jobs import optimize_database
+from villages.models import Household, Town, Village
 from workflows.models import RECTIFICATION_RUNNING_STATES, RectificationTicket, ToiletTicket
 
 TICKETS = int(os.environ.get("BENCH_DASHBOARD_TICKETS", "1000000"))
@@ -75,7 +74,7 @@ SOURCES = (
 def run() -> None:
     logging.getLogger("axes").setLevel(logging.WARNING)  # a line per force_login otherwise
     call_command("import_divisions", "villages/fixtures/jinxiang/divisions_2023.csv", verbosity=0)
-    officer, county, inspector = users()
+    officer, county, inspector = users(TOWN)
     today = timezone.localdate()
     rng = random.Random(1)
     started = time.perf_counter()
@@ -407,23 +406,3 @@ def generate_grades(inspector, *, rng: random.Random) -> int:
         )
     return made
 
-
-def users():
-    User = get_user_model()
-    officer = User.objects.create_user("bench_officer", password="x")
-    Membership.objects.create(
-        user=officer, role=Role.TOWN_OFFICER, town=Town.objects.get(code=TOWN)
-    )
-    county = User.objects.create_user("bench_county", password="x")
-    Membership.objects.create(user=county, role=Role.TASK_FORCE)
-    inspector = User.objects.create_user("bench_inspector", password="x")
-    Membership.objects.create(user=inspector, role=Role.INSPECTOR)
-    return officer, county, inspector
-
-
-def analyze() -> None:
-    if connection.vendor == "sqlite":
-        optimize_database()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")

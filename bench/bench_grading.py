@@ -22,6 +22,7 @@ import statistics
 import time
 from decimal import Decimal
 
+from common import analyze
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
@@ -40,7 +41,6 @@ from inspections.models import (
     RoundState,
 )
 from villages.models import Town, Village
-from workflows.jobs import optimize_database
 
 SIZES = (500, int(os.environ.get("BENCH_VILLAGES", "5000")))
 ITEMS = 30
@@ -233,10 +233,3 @@ def picked(items: list[ChecklistItem], rng: random.Random) -> list[ChecklistItem
     chosen = rng.sample(items[:-1], rng.randint(0, 10))
     return [*chosen, items[-1]] if rng.random() < 0.01 else chosen
 
-
-def analyze() -> None:
-    if connection.vendor == "sqlite":
-        optimize_database()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")

@@ -15,13 +15,14 @@ import os
 import time
 from datetime import timedelta
 
+from common import analyze
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from villages.models import Membership, Role, Town
-from workflows.jobs import issue_overdue_notices, optimize_database
+from workflows.jobs import issue_overdue_notices
 from workflows.models import (
     RECTIFICATION_RUNNING_STATES,
     NoticeDocument,
@@ -119,13 +120,6 @@ def officers(as_of) -> None:
             )
             Membership.objects.create(user=user, role=Role.TOWN_OFFICER, town=town)
 
-
-def analyze() -> None:
-    if connection.vendor == "sqlite":
-        optimize_database()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
 
 
 def floor(as_of) -> tuple[float, int]:
