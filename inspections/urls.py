@@ -10,6 +10,7 @@ urlpatterns = [
     path("sites/coverage/", views_coverage.coverage, name="site_coverage"),
     path("sites/map/", views_coverage.site_map, name="site_map"),
     path("sites/map.geojson", views_coverage.site_geojson, name="site_geojson"),
+    path("map/villages.geojson", views_coverage.village_geojson, name="village_geojson"),
     path("sites/labels.pdf", views_labels.labels_pdf, name="site_labels"),
     path("sites/<str:code>/", views.site_detail, name="site_detail"),
     path("sites/<str:code>/do/<str:action>/", views.site_action, name="site_action"),

@@ -10,23 +10,28 @@ from __future__ import annotations
 import re
 from datetime import date
 from html import escape
+from urllib.parse import quote
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from inspections import coverage as selectors
 from inspections.coverage import CellStatus
-from inspections.models import SiteState
-from villages.models import Town
+from inspections.grades import GRADE_VIEWERS, GRADES, grade_label
+from inspections.models import Assessment, AssessmentState, SiteState
+from villages.models import Town, Village
 from villages.scope import require_role
+from workflows.models import RectificationTicket
 
 COVERAGE_ROLES = ("task_force", "inspector", "town_officer")
 MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -196,8 +201,18 @@ def site_map(request):
     require_role(request.user, *COVERAGE_ROLES, action=_("see the map of water sites"))
     crs = selectors.GCJ02 if _tiles_gcj02() else selectors.WGS84
     geojson_url = reverse("site_geojson")
+    village_url = reverse("village_geojson")
     config = {
         "geojson": f"{geojson_url}?crs={crs}",
+        "villageGeojson": f"{village_url}?crs={crs}",
+        "gradeLabels": {grade: grade_label(grade) for grade in GRADES},
+        "ticketBands": TICKET_BANDS,
+        "noGrade": _("no published grade"),
+        "openTickets": _("open rectification tickets: %(n)s"),
+        "openVillage": _("Open the village's grades"),
+        "shownVillages": _("Showing %(shown)s of %(total)s villages with a position."),
+        "loadingVillages": _("Loading the villages…"),
+        "failedVillages": _("The villages could not be loaded. Reload the page to try again."),
         "tileUrl": settings.MAP_TILE_URL,
         "attribution": settings.MAP_TILE_ATTRIBUTION,
         "labels": {state: str(label) for state, label in SiteState.choices},
@@ -207,8 +222,18 @@ def site_map(request):
         "loading": _("Loading the sites…"),
         "failed": _("The sites could not be loaded. Reload the page to try again."),
     }
+    unplaced = _map_villages(request.user).filter(_NO_POSITION).count()
     context = {
         "config": config,
+        "unplaced": unplaced,
+        "unplaced_text": ngettext(
+            "%(n)s village has no position yet: import its boundary to draw it.",
+            "%(n)s villages have no position yet: import their boundaries to draw them.",
+            unplaced,
+        )
+        % {"n": unplaced},
+        "grades": [(grade, grade_label(grade)) for grade in GRADES],
+        "ticket_bands": _ticket_bands(),
         "outline": selectors.county_outlines(user=request.user, crs=crs),
         "states": SiteState.choices,
         "towns": selectors.coverage_towns(user=request.user),
@@ -227,6 +252,123 @@ def site_geojson(request):
         message = _("Unknown coordinate system %(crs)s: use wgs84 or gcj02.") % {"crs": crs}
         return JsonResponse({"error": message}, status=400)
     collection = selectors.site_features(user=request.user, crs=crs)
+    return JsonResponse(
+        collection,
+        content_type="application/geo+json",
+        json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
+    )
+
+
+# --- villages on the map ---------------------------------------------------------------------
+
+# A village is drawn at its centre; without one (no boundary imported yet) it is only counted.
+_NO_POSITION = Q(centroid_lat__isnull=True) | Q(centroid_lng__isnull=True)
+# Open tickets per village on the map: (css class suffix, lowest count) — highest band first.
+TICKET_BANDS = (("t6", 6), ("t3", 3), ("t1", 1), ("t0", 0))
+
+
+def _ticket_bands() -> list[tuple[str, str]]:
+    """(band, label) for the legend, fewest tickets first."""
+    labels = {
+        "t0": _("none"),
+        "t1": "1–2",
+        "t3": "3–5",
+        "t6": _("6 or more"),
+    }
+    return [(band, labels[band]) for band, _low in reversed(TICKET_BANDS)]
+
+
+def _map_villages(user):
+    """The administrative villages whose grades the user may see (the roles of the map and the
+    village grades page). Grades, and so the map, are per administrative village."""
+    return Village.objects.scoped(user, town="town_id", roles=GRADE_VIEWERS).filter(
+        level=Village.Level.ADMINISTRATIVE
+    )
+
+
+def _latest_grades(villages) -> dict[str, str]:
+    """village code → its grade in the latest published round it was assessed in. One query:
+    newest round first, the first row of each village decides (the order of village_history)."""
+    rows = (
+        Assessment.objects.filter(state=AssessmentState.PUBLISHED, village__in=villages)
+        .order_by("village_id", "-round__campaign__year", "-round__campaign_id", "-round__number")
+        .values_list("village_id", "grade")
+    )
+    grades: dict[str, str] = {}
+    for code, grade in rows:
+        grades.setdefault(code, grade)
+    return grades
+
+
+def _open_tickets(user, villages) -> dict[str, int]:
+    """village code → its open rectification tickets (a natural village's count towards its
+    administrative village). One aggregate query."""
+    key = Coalesce("village__parent_id", "village_id")
+    rows = (
+        RectificationTicket.objects.visible_to(user)
+        .open()
+        .annotate(map_village=key)
+        .filter(map_village__in=villages.values("code"))
+        .order_by()
+        .values("map_village")
+        .annotate(n=Count("pk"))
+        .values_list("map_village", "n")
+    )
+    return dict(rows)
+
+
+def village_features(*, user, crs: str = selectors.WGS84, shape: bool = False) -> dict:
+    """The villages with a position the user may see, as a FeatureCollection: a point at each
+    centre or, with `shape`, the boundary where there is one. Three queries whatever the number
+    of villages: the villages, their latest published grades, their open tickets."""
+    villages = _map_villages(user).exclude(_NO_POSITION)
+    fields = ["code", "name", "town_id", "town__name", "centroid_lat", "centroid_lng"]
+    if shape:
+        fields.append("boundary")
+    rows = list(villages.order_by("code").values_list(*fields))
+    grades = _latest_grades(villages)
+    tickets = _open_tickets(user, villages)
+    lngs, lats = selectors._display_positions([r[5] for r in rows], [r[4] for r in rows], crs)
+    placeholder = "__code__"
+    template = reverse("village_grades", args=[placeholder])
+    features = []
+    for row, lng, lat in zip(rows, lngs, lats, strict=True):
+        code, name, town_code, town_name = row[:4]
+        boundary = row[6] if shape else None
+        if boundary:
+            geometry = selectors._display_geometry(boundary, crs)
+        else:
+            geometry = {"type": "Point", "coordinates": [lng, lat]}
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "code": code,
+                    "name": Village(name=name).short_name,
+                    "town": town_name,
+                    "town_code": town_code,
+                    "grade": grades.get(code, ""),
+                    "open_tickets": tickets.get(code, 0),
+                    "url": template.replace(placeholder, quote(code, safe="")),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+@login_required
+def village_geojson(request):
+    """The villages the user may see, with a position, as GeoJSON: each with its latest published
+    grade and its open tickets. `?crs=gcj02` as for the sites; `?shape=1` gives the boundaries
+    (heavy) instead of the centre points."""
+    require_role(request.user, *COVERAGE_ROLES, action=_("see the map of villages"))
+    crs = request.GET.get("crs") or selectors.WGS84
+    if crs not in (selectors.WGS84, selectors.GCJ02):
+        message = _("Unknown coordinate system %(crs)s: use wgs84 or gcj02.") % {"crs": crs}
+        return JsonResponse({"error": message}, status=400)
+    shape = request.GET.get("shape") in ("1", "true")
+    collection = village_features(user=request.user, crs=crs, shape=shape)
     return JsonResponse(
         collection,
         content_type="application/geo+json",

@@ -563,6 +563,7 @@ CASES: dict[str, Case] = {
     "site_coverage": Case(GRADE_VIEWERS, hides="site_detail"),
     "site_map": Case(GRADE_VIEWERS, hides="town_detail"),
     "site_geojson": Case(GRADE_VIEWERS, content_type=GEOJSON, hides="site_detail"),
+    "village_geojson": Case(GRADE_VIEWERS, content_type=GEOJSON),
     "site_labels": Case(
         "tf=200/200 hjo=200/404 insp=403/403 tinsp=403/403 sw=403/403 va=403/403 nobody=403/403",
         query=lambda w, t: {"town": w.town[t].code},

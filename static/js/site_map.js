@@ -1,10 +1,13 @@
-/* The map of water sites: the county outline, the sites coloured by state (colours in
-   css/sites.css, so the legend and the markers cannot disagree), filters by state and town.
+/* The county map: the county outline, and one of three layers — the water sites coloured by
+   state (filter by state), the villages coloured by their latest published grade, or by their
+   open rectification tickets. Colours live in css/sites.css, so legends and markers cannot
+   disagree; the town filter applies to every layer.
 
    Everything is served by this site: Leaflet is vendored, and base tiles are drawn only when
    MAP_TILE_URL is set. Coordinates arrive ready to draw — WGS-84, or already shifted to GCJ-02
    by the server (?crs=gcj02, villages.geo) when the tiles are a Chinese provider's — so there is
-   no second implementation of that transform here. */
+   no second implementation of that transform here. The villages are fetched the first time a
+   village layer is chosen; their boundaries (heavy) only when asked for. */
 (function () {
   "use strict";
 
@@ -20,31 +23,78 @@
     });
   }
 
-  function popup(feature, config) {
-    // Built from DOM nodes, not HTML strings: site names are user input.
-    var p = feature.properties;
+  function getJSON(url) {
+    return fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/geo+json" },
+    }).then(function (response) {
+      if (!response.ok) throw new Error(response.status);
+      return response.json();
+    });
+  }
+
+  function popupBox(p, facts, linkText) {
+    // Built from DOM nodes, not HTML strings: names are user input.
     var box = document.createElement("div");
     box.className = "site-popup";
     var name = document.createElement("strong");
     name.textContent = p.name;
-    var facts = document.createElement("div");
-    facts.textContent = [p.code, p.town, config.labels[p.state] || p.state].join(" · ");
+    var lines = facts.map(function (text) {
+      var line = document.createElement("div");
+      line.textContent = text;
+      return line;
+    });
     var link = document.createElement("a");
     link.href = p.url;
-    link.textContent = config.openSite;
-    box.append(name, facts, link);
+    link.textContent = linkText;
+    box.append.apply(box, [name].concat(lines, [link]));
     return box;
   }
 
-  function marker(feature, config) {
-    var coords = feature.geometry.coordinates; // GeoJSON order: [lng, lat]
-    return L.circleMarker([coords[1], coords[0]], {
-      radius: 7,
-      weight: 1.5,
-      className: "site-marker site-" + feature.properties.state,
-    }).bindPopup(function () {
-      return popup(feature, config);
-    });
+  function sitePopup(feature, config) {
+    var p = feature.properties;
+    var facts = [[p.code, p.town, config.labels[p.state] || p.state].join(" · ")];
+    return popupBox(p, facts, config.openSite);
+  }
+
+  function villagePopup(feature, config) {
+    var p = feature.properties;
+    var grade = p.grade ? config.gradeLabels[p.grade] || p.grade : config.noGrade;
+    var facts = [
+      [p.code, p.town].join(" · "),
+      grade,
+      format(config.openTickets, { n: p.open_tickets }),
+    ];
+    return popupBox(p, facts, config.openVillage);
+  }
+
+  function ticketBand(count, config) {
+    for (var i = 0; i < config.ticketBands.length; i += 1) {
+      if (count >= config.ticketBands[i][1]) return config.ticketBands[i][0];
+    }
+    return config.ticketBands[config.ticketBands.length - 1][0];
+  }
+
+  // The class naming a feature's colour on a layer, and the key its legend counts it under.
+  function classify(layer, p, config) {
+    if (layer === "sites") return { css: "site-marker site-" + p.state, key: p.state };
+    if (layer === "grade") {
+      return { css: "village-marker village-grade-" + (p.grade || "none"), key: p.grade };
+    }
+    var band = ticketBand(p.open_tickets, config);
+    return { css: "village-marker village-tickets-" + band, key: band };
+  }
+
+  function drawn(feature, css, popup) {
+    var geometry = feature.geometry;
+    var layer;
+    if (geometry.type === "Point") {
+      var coords = geometry.coordinates; // GeoJSON order: [lng, lat]
+      layer = L.circleMarker([coords[1], coords[0]], { radius: 7, weight: 1.5, className: css });
+    } else {
+      layer = L.geoJSON(feature, { style: { className: css + " village-shape" } });
+    }
+    return layer.bindPopup(popup);
   }
 
   function start() {
@@ -53,6 +103,8 @@
     var status = document.getElementById("map-status");
     var townSelect = document.getElementById("map-town");
     var stateBoxes = document.querySelectorAll("#map-states input[name=state]");
+    var layerRadios = document.querySelectorAll("#map-layers input[name=layer]");
+    var shapeBox = document.getElementById("map-shapes");
     var container = document.getElementById("site-map");
 
     var map = L.map(container, { zoomSnap: 0.5 });
@@ -69,8 +121,18 @@
       map.setView(FALLBACK_VIEW.center, FALLBACK_VIEW.zoom);
     }
 
-    var sites = L.featureGroup().addTo(map);
-    var features = [];
+    var markers = L.featureGroup().addTo(map);
+    var data = { sites: null, villages: null, shapes: null };
+    var loading = {};
+    var fitted = !!outline.features.length;
+
+    function currentLayer() {
+      var chosen = "sites";
+      layerRadios.forEach(function (radio) {
+        if (radio.checked) chosen = radio.value;
+      });
+      return chosen;
+    }
 
     function shownStates() {
       var states = {};
@@ -80,48 +142,85 @@
       return states;
     }
 
+    function villageKey() {
+      return shapeBox && shapeBox.checked ? "shapes" : "villages";
+    }
+
+    function villageUrl(key) {
+      return config.villageGeojson + (key === "shapes" ? "&shape=1" : "");
+    }
+
+    function showPanels(layer) {
+      document.querySelectorAll("[data-layer]").forEach(function (element) {
+        element.hidden = element.dataset.layer.split(" ").indexOf(layer) < 0;
+      });
+    }
+
+    function load(key) {
+      if (loading[key]) return;
+      loading[key] = true;
+      var sites = key === "sites";
+      status.textContent = sites ? config.loading : config.loadingVillages;
+      getJSON(sites ? config.geojson : villageUrl(key))
+        .then(function (collection) {
+          data[key] = collection.features;
+          redraw();
+        })
+        .catch(function () {
+          loading[key] = false;
+          status.textContent = sites ? config.failed : config.failedVillages;
+        });
+    }
+
     function redraw() {
-      var states = shownStates();
+      var layer = currentLayer();
+      showPanels(layer);
+      var key = layer === "sites" ? "sites" : villageKey();
+      var features = data[key];
+      markers.clearLayers();
+      if (features === null) {
+        load(key);
+        return;
+      }
+      var states = layer === "sites" ? shownStates() : null;
       var town = townSelect.value;
       var counts = {};
       var shown = 0;
-      sites.clearLayers();
       features.forEach(function (feature) {
         var p = feature.properties;
         if (town && p.town_code !== town) return;
-        counts[p.state] = (counts[p.state] || 0) + 1;
-        if (!states[p.state]) return;
-        sites.addLayer(marker(feature, config));
+        var kind = classify(layer, p, config);
+        counts[kind.key] = (counts[kind.key] || 0) + 1;
+        if (states && !states[p.state]) return;
+        var popup = layer === "sites" ? sitePopup : villagePopup;
+        markers.addLayer(
+          drawn(feature, kind.css, function () {
+            return popup(feature, config);
+          })
+        );
         shown += 1;
       });
-      document.querySelectorAll("#map-states [data-count]").forEach(function (span) {
+      var legend = { sites: "#map-states", grade: "#map-grades", tickets: "#map-tickets" }[layer];
+      document.querySelectorAll(legend + " [data-count]").forEach(function (span) {
         span.textContent = "(" + (counts[span.dataset.count] || 0) + ")";
       });
-      status.textContent = format(config.shown, { shown: shown, total: features.length });
-    }
-
-    function loaded(collection) {
-      features = collection.features;
-      redraw();
-      if (!outline.features.length && sites.getLayers().length) {
-        map.fitBounds(sites.getBounds(), { padding: [20, 20], maxZoom: 14 });
+      var template = layer === "sites" ? config.shown : config.shownVillages;
+      status.textContent = format(template, { shown: shown, total: features.length });
+      if (!fitted && markers.getLayers().length) {
+        fitted = true;
+        map.fitBounds(markers.getBounds(), { padding: [20, 20], maxZoom: 14 });
       }
     }
 
     stateBoxes.forEach(function (box) {
       box.addEventListener("change", redraw);
     });
+    layerRadios.forEach(function (radio) {
+      radio.addEventListener("change", redraw);
+    });
+    if (shapeBox) shapeBox.addEventListener("change", redraw);
     townSelect.addEventListener("change", redraw);
-    status.textContent = config.loading;
-    fetch(config.geojson, { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
-      .then(function (response) {
-        if (!response.ok) throw new Error(response.status);
-        return response.json();
-      })
-      .then(loaded)
-      .catch(function () {
-        status.textContent = config.failed;
-      });
+    redraw();
   }
 
   document.addEventListener("DOMContentLoaded", start);

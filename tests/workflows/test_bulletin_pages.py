@@ -13,12 +13,19 @@ from django.template import Context, Template
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from workflows import bulletins as svc
 from workflows import services
 from workflows.models import Bulletin, BulletinItem, BulletinReceipt, RectificationTicket
 from workflows.views_bulletins import official_number
+
+
+def shown(msgid: str) -> str:
+    """A text as the pages show it (zh-hans, the default language)."""
+    with translation.override("zh-hans"):
+        return gettext(msgid)
 
 
 def _tickets(inspector, make_photo, places, n):
@@ -107,7 +114,7 @@ def test_compose_preview_and_issue_through_the_pages(client, task_force, huji_dr
     assert list(bulletin.items.values_list("ticket_id", flat=True)) == [b, a]
 
     preview = client.get(reverse("bulletin_detail", args=[bulletin.pk])).content.decode()
-    assert "河道岸边垃圾未清理" in preview and "Issue the bulletin" in preview
+    assert "河道岸边垃圾未清理" in preview and shown("Issue the bulletin") in preview
 
     response = client.post(reverse("bulletin_issue", args=[bulletin.pk]))
     assert response.status_code == 303
@@ -117,7 +124,7 @@ def test_compose_preview_and_issue_through_the_pages(client, task_force, huji_dr
     assert (states[a], states[b], states[c]) == ("assigned", "assigned", "draft")
     assert RectificationTicket.objects.get(pk=a).deadline == deadline
     page = client.get(reverse("bulletin_detail", args=[bulletin.pk])).content.decode()
-    assert f"〔{bulletin.year}〕第1批" in page and "Issue the bulletin" not in page
+    assert f"〔{bulletin.year}〕第1批" in page and shown("Issue the bulletin") not in page
 
 
 def test_ladder_tickets_are_offered_and_filters_narrow(client, task_force, issued, huji_drafts):
@@ -223,7 +230,7 @@ def test_acknowledging_is_for_the_officers_town_only(
     assert client.post(url).status_code == 403
     client.force_login(hj_officer)
     assert (
-        "Acknowledge receipt"
+        shown("Acknowledge receipt for my town")
         in client.get(reverse("bulletin_detail", args=[bulletin.pk])).content.decode()
     )
     assert client.get(url).status_code == 405
@@ -231,7 +238,7 @@ def test_acknowledging_is_for_the_officers_town_only(
     receipts = dict(BulletinReceipt.objects.values_list("town_id", "acknowledged_by"))
     assert receipts == {huji.code: hj_officer.pk, jishu.code: None}
     listing = client.get(reverse("bulletin_list")).content.decode()
-    assert "acknowledged" in listing and jishu.name not in listing
+    assert shown("acknowledged") in listing and jishu.name not in listing
     assert client.post(url).status_code == 303  # again: nothing changes
     assert _badge(other_officer) == "1" and _badge(hj_officer) == "0" and _badge(task_force) == "0"
 
@@ -323,7 +330,8 @@ def test_issuing_without_a_deadline_is_refused_and_nothing_changes(client, task_
     _compose(undated, task_force, huji_drafts)
     client.force_login(task_force)
     response = client.post(reverse("bulletin_issue", args=[undated.pk]))
-    assert response.status_code == 400 and "deadline" in response.content.decode()
+    refusal = shown("Set the deadline: the bulletin assigns its draft tickets.")
+    assert response.status_code == 400 and refusal in response.content.decode()
     undated.refresh_from_db()
     assert undated.state == "draft" and not BulletinReceipt.objects.exists()
     assert set(RectificationTicket.objects.values_list("state", flat=True)) == {"draft"}
