@@ -308,5 +308,7 @@ LOGGING = {
         # WeasyPrint narrates every rendering step at INFO; its warnings (a missing image or
         # font) still show.
         "weasyprint.progress": {"level": "WARNING"},
+        # django-axes logs every login at INFO; lockouts (WARNING) still show.
+        "axes": {"level": "WARNING"},
     },
 }
