@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,18 +27,13 @@ from inspections.services import (
     PatrolRefused,
     SiteConflict,
 )
+from villages.http import see_other
 from villages.scope import get_visible_or_404, scope_of
 from workflows.evidence import EvidenceError, evidence_photos_create, evidence_photos_discard
 from workflows.selectors import paginate
 from workflows.services import TicketActionError
 
 PAGE_SIZE = 50
-
-
-def _see_other(url: str) -> HttpResponseRedirect:
-    response = HttpResponseRedirect(url)
-    response.status_code = 303
-    return response
 
 
 # --- scan → patrol ----------------------------------------------------------------------------
@@ -89,7 +84,7 @@ def _record(request, site, token):
         return _scan_page(request, site, token, form, status=400)
     done = Patrol.objects.filter(inspector=request.user, key=form.cleaned_data["key"]).first()
     if done is not None:  # a retried POST: the patrol is already there
-        return _see_other(reverse("patrol_detail", args=[done.pk]))
+        return see_other(reverse("patrol_detail", args=[done.pk]))
     try:
         files = form.cleaned_data.get("photos") or []
         photos = evidence_photos_create(files=files, uploaded_by=request.user) if files else []
@@ -114,7 +109,7 @@ def _record(request, site, token):
     if not created:
         evidence_photos_discard(photos)
     _tell(request, patrol)
-    return _see_other(reverse("patrol_detail", args=[patrol.pk]))
+    return see_other(reverse("patrol_detail", args=[patrol.pk]))
 
 
 def _tell(request, patrol: Patrol) -> None:
@@ -239,4 +234,4 @@ def site_action(request, code: str, action: str):
         return _site_page(request, site, status=403, error=error.message)
     except InspectionError as error:
         return _site_page(request, site, status=400, error=error.message)
-    return _see_other(reverse("site_detail", args=[site.code]))
+    return see_other(reverse("site_detail", args=[site.code]))

@@ -9,7 +9,7 @@ import re
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,18 +20,13 @@ from inspections import assessments as svc
 from inspections import rounds as selectors
 from inspections.models import Assessment, Campaign, ChecklistItem, Deduction, Round
 from inspections.services import InspectionError, InspectionForbidden, SiteConflict
+from villages.http import see_other
 from villages.scope import get_visible_or_404, require_role, scope_of
 from workflows.evidence import EvidenceError, evidence_photos_create, evidence_photos_discard
 from workflows.forms import NOTE_MAX, PhotosField
 from workflows.services import TicketActionError
 
 TOWN_CODE = re.compile(r"\d{12}")
-
-
-def _see_other(url: str) -> HttpResponseRedirect:
-    response = HttpResponseRedirect(url)
-    response.status_code = 303
-    return response
 
 
 def _viewer(request) -> None:
@@ -123,7 +118,7 @@ def round_action(request, pk: int, action: str):
     except InspectionError as error:
         return round_detail(request, pk, status=400, error=error.message)
     messages.success(request, done)
-    return _see_other(reverse("round_detail", args=[pk]))
+    return see_other(reverse("round_detail", args=[pk]))
 
 
 # --- assessing a village ----------------------------------------------------------------------
@@ -151,7 +146,7 @@ def assessment_start(request, pk: int):
                     (failure.message),
                 )
             else:
-                return _see_other(reverse("assessment_detail", args=[assessment.pk]))
+                return see_other(reverse("assessment_detail", args=[assessment.pk]))
     position = _position(request, source=request.GET)
     if position:
         suggested = selectors.villages_near(user=request.user, lat=position[0], lng=position[1])
@@ -223,7 +218,7 @@ def assessment_action(request, pk: int, action: str):
     except InspectionError as error:
         return assessment_detail(request, pk, status=400, error=error.message)
     messages.success(request, done)
-    return _see_other(reverse("assessment_detail", args=[pk]))
+    return see_other(reverse("assessment_detail", args=[pk]))
 
 
 class DeductionForm(forms.Form):
@@ -267,7 +262,7 @@ def deduction_save(request, pk: int, item: int):
         return assessment_detail(
             request, pk, status=status, error=failure.message, form_item=item, form=form
         )
-    return _see_other(reverse("assessment_detail", args=[pk]) + f"#item-{item}")
+    return see_other(reverse("assessment_detail", args=[pk]) + f"#item-{item}")
 
 
 @login_required
@@ -281,6 +276,6 @@ def deduction_ticket(request, pk: int):
         status = 403 if isinstance(failure, InspectionForbidden) else 400
         return assessment_detail(request, assessment.pk, status=status, error=failure.message)
     messages.success(request, _("Ticket %(number)s opened.") % {"number": ticket.number})
-    return _see_other(
+    return see_other(
         reverse("assessment_detail", args=[assessment.pk]) + f"#item-{deduction.item_id}"
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from villages.http import see_other
 from villages.scope import get_visible_or_404, require_role, scope_of
 from workflows import exports, forms, selectors, services
 from workflows.evidence import EvidenceError, evidence_photos_create, evidence_photos_discard
@@ -290,7 +291,7 @@ def _act(request, ticket, action: str, service_calls: dict):
             "action": selectors.action_label(ticket, rule),
         },
     )
-    return _see_other(reverse(f"{_kind(ticket)}_detail", args=[ticket.number]))
+    return see_other(reverse(f"{_kind(ticket)}_detail", args=[ticket.number]))
 
 
 def _invalid(request, ticket, action, form, message):
@@ -320,12 +321,6 @@ def _photos(request, form) -> list[EvidencePhoto]:
     return evidence_photos_create(files=files, uploaded_by=request.user) if files else []
 
 
-def _see_other(url: str) -> HttpResponseRedirect:
-    response = HttpResponseRedirect(url)
-    response.status_code = 303  # the browser GETs the ticket page after the POST
-    return response
-
-
 # --- new tickets ------------------------------------------------------------------------------
 
 
@@ -340,7 +335,7 @@ def ticket_new(request):
     if created is None:
         return render(request, "workflows/ticket_new.html", {"form": form}, status=400)
     messages.success(request, _("Ticket %(number)s opened.") % {"number": created.number})
-    return _see_other(reverse("ticket_detail", args=[created.number]))
+    return see_other(reverse("ticket_detail", args=[created.number]))
 
 
 @login_required
@@ -356,7 +351,7 @@ def toilet_new(request):
     if created is None:
         return _report_page(request, form, households, status=400)
     messages.success(request, _("Reported as %(number)s.") % {"number": created.number})
-    return _see_other(reverse("toilet_detail", args=[created.number]))
+    return see_other(reverse("toilet_detail", args=[created.number]))
 
 
 def _create(request, form, service, photos_argument: str):

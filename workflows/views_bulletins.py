@@ -22,7 +22,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
+from villages.http import see_other
 from villages.models import County, Town
 from villages.scope import get_visible_or_404, require_role, scope_of
 from workflows import bulletins as svc
@@ -75,12 +76,6 @@ def _bulletin(request, pk: int) -> Bulletin:
 
 def _require_task_force(request, action) -> None:
     require_role(request.user, "task_force", action=action)
-
-
-def _see_other(url: str) -> HttpResponseRedirect:
-    response = HttpResponseRedirect(url)
-    response.status_code = 303
-    return response
 
 
 # --- list -------------------------------------------------------------------------------------
@@ -180,7 +175,7 @@ def bulletin_new(request):
             form.add_error(None, error.message)
         else:
             messages.success(request, _("Draft saved. Now choose its problems."))
-            return _see_other(reverse("bulletin_compose", args=[bulletin.pk]))
+            return see_other(reverse("bulletin_compose", args=[bulletin.pk]))
     return render(request, "workflows/bulletin_new.html", {"form": form}, status=400)
 
 
@@ -347,7 +342,7 @@ def bulletin_compose(request, pk: int):
     messages.success(request, saved % {"n": count})
     url = reverse("bulletin_compose", args=[bulletin.pk])
     query = request.GET.urlencode()
-    return _see_other(f"{url}?{query}#chosen" if query else f"{url}#chosen")
+    return see_other(f"{url}?{query}#chosen" if query else f"{url}#chosen")
 
 
 # --- the document -----------------------------------------------------------------------------
@@ -506,7 +501,7 @@ def bulletin_issue(request, pk: int):
     messages.success(
         request, _("Issued as %(number)s.") % {"number": official_number(bulletin.number_label)}
     )
-    return _see_other(reverse("bulletin_detail", args=[bulletin.pk]))
+    return see_other(reverse("bulletin_detail", args=[bulletin.pk]))
 
 
 @login_required
@@ -521,7 +516,7 @@ def bulletin_acknowledge(request, pk: int):
         messages.success(request, _("Receipt acknowledged."))
     else:
         messages.info(request, _("Your town had already acknowledged this bulletin."))
-    return _see_other(reverse("bulletin_detail", args=[bulletin.pk]))
+    return see_other(reverse("bulletin_detail", args=[bulletin.pk]))
 
 
 # --- PDFs -------------------------------------------------------------------------------------
