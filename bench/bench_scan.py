@@ -368,7 +368,7 @@ def report(phases: dict[str, Phase], server: Server) -> None:
         print("  server log, last lines:\n" + "".join(server.log_tail()))
 
 
-def check_stored(inspectors: list[Inspector], stored: dict, history: int) -> None:
+def check_stored(inspectors: list[Inspector], stored: dict, history: int) -> bool:
     """Every 303 (warm-up included) must be one new Patrol row, each with its 3 photos."""
     urls = [url for inspector in inspectors for url in inspector.patrol_urls]
     new = stored["patrols"] - history
@@ -378,6 +378,7 @@ def check_stored(inspectors: list[Inspector], stored: dict, history: int) -> Non
         f"patrol pages), {stored['photos']} photos linked {stored['photo_links']} times, "
         f"{stored['flagged']} flagged: {'OK' if same else 'NOT OK: lost or duplicated'}"
     )
+    return same
 
 
 # --- server and database ----------------------------------------------------------------------
@@ -493,13 +494,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def child_call(task: str, env: dict[str, str]) -> dict:
-    command = [sys.executable, __file__, task]
+def child_call(task: str, env: dict[str, str], script: str = __file__) -> dict:
+    command = [sys.executable, script, task]
     done = subprocess.run(
         command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     if done.returncode:
-        raise RuntimeError(f"bench_scan {task} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{Path(script).stem} {task} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -610,10 +611,16 @@ def session_for(user) -> str:
 
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.utils.module_loading import import_string
 
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = user._meta.pk.value_to_string(user)
-    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    # The backend that authenticates passwords (axes' comes first and only guards the login).
+    store[BACKEND_SESSION_KEY] = next(
+        path
+        for path in settings.AUTHENTICATION_BACKENDS
+        if hasattr(import_string(path), "get_user")
+    )
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     return store.session_key
@@ -631,7 +638,7 @@ def count() -> dict:
     }
 
 
-def child(task: str) -> None:
+def child(task: str, prepare: Callable[[], dict] = prepare) -> None:
     sys.path.insert(0, str(ROOT))
     import django
 

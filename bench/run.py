@@ -23,6 +23,7 @@ BENCHES = [
     "bench_coverage",
     "bench_grading",
     "bench_dashboard",
+    "bench_load",
 ]
 
 
