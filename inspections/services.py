@@ -30,7 +30,6 @@ from inspections.models import (
     TicketMode,
     WaterSite,
 )
-from villages.scope import scope_of
 from workflows import services as tickets
 from workflows.models import (
     RECTIFICATION_OPEN_STATES,
@@ -74,11 +73,8 @@ class InspectionForbidden(InspectionError):
 
 
 def may_act_on_site(user, site: WaterSite, roles: Sequence[str]) -> bool:
-    scope = scope_of(user).for_roles(*roles)
-    if scope.county_wide:
-        return True
-    villages = {site.village_id, getattr(site.village, "parent_id", None)} - {None}
-    return site.town_id in scope.town_codes or bool(villages & scope.village_codes)
+    # A site has a town and a village like a ticket: the same jurisdiction rule applies.
+    return tickets.may_act(user, site, roles)
 
 
 def _require(user, site: WaterSite, roles: Sequence[str]) -> None:
