@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view reads the body (CSRF reads it in process_view, after every __call__).
+    "villages.middleware.RequestSizeLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out login attempt into the lockout page (429).
     "axes.middleware.AxesMiddleware",
@@ -273,6 +275,9 @@ EVIDENCE_MAX_UPLOAD_BYTES = env_int("EVIDENCE_MAX_UPLOAD_MB", 20) * 1024 * 1024
 EVIDENCE_KEEP_ORIGINALS = env_bool("EVIDENCE_KEEP_ORIGINALS", False)
 # Several photos in one form post: Django's own request limit must not refuse them first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The largest request body at all (a form with its photos), refused with 413 from its declared
+# length before it is read. Set the web server's limit (nginx client_max_body_size) to match.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 64) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Toilet service SLA (hours from report to done), by kind of ticket.
