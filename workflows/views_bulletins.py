@@ -272,9 +272,12 @@ class ComposeError(Exception):
 
 def _ids(values) -> list[int]:
     try:
-        return [int(value) for value in values]
+        ids = [int(value) for value in values]
     except (TypeError, ValueError):
         raise ComposeError(_("Unknown ticket.")) from None
+    if not all(0 < pk < 2**63 for pk in ids):  # a database key, not any integer at all
+        raise ComposeError(_("Unknown ticket."))
+    return ids
 
 
 def _new_order(post) -> list[int]:
