@@ -400,6 +400,9 @@ def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
 
 def _jpeg(image: Image.Image) -> bytes:
     """Re-encoded with nothing but pixels: no EXIF, XMP, ICC or comment is passed to save()."""
+    # Pillow's JPEG writer falls back on image.info for the comment, and the copy inherited the
+    # source's info (a JPEG's COM segment, a PNG's "comment" text): it would pass through.
+    image.info = {}
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
