@@ -48,6 +48,7 @@ from bench_scan import (
     start_server,
     stop_server,
 )
+from common import record
 
 USERS = int(os.environ.get("BENCH_LOAD_USERS", "50"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
@@ -195,6 +196,17 @@ def report(users: list[User], mixed: Phase, floor: Phase) -> int:
     )
     errors = mixed.errors + floor.errors
     print(f"errors: {errors} ({'OK' if errors == 0 else 'NOT OK: must be 0'})")
+    for phase in (mixed, *kinds.values()):
+        for p in (50, 99):
+            record(
+                benchmark=__name__,
+                measured=f"{phase.label} p{p}",
+                value=phase.percentile(p),
+                unit="ms",
+                floor=f"logged-in minimal view p{p}",
+                floor_value=floor.percentile(p),
+                note=f"{len(users)} users, mix {mixed.seconds:.0f} s, same load; {errors} errors",
+            )
     for phase in rows:
         if phase.first_error:
             print(f"  first error of {phase.label}: {phase.first_error}")

@@ -58,6 +58,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from common import record
+
 ROOT = Path(__file__).resolve().parent.parent
 INSPECTORS = 20
 SITES = 133
@@ -110,8 +112,10 @@ def run() -> None:
             f"threads on 127.0.0.1 used {cpu:.0f} CPU-s in {elapsed:.0f} s; load average "
             f"{busy:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs"
         )
-        report(phases, server)
-        check_stored(inspectors, child_call("count", env), data["history"])
+        errors = report(phases, server)
+        stored = check_stored(inspectors, child_call("count", env), data["history"])
+        if errors or not stored:
+            raise RuntimeError(f"bench_scan: {errors} errors, patrols stored OK: {stored}")
 
 
 def server_database(env: dict[str, str], cleanup: ExitStack) -> str:
@@ -346,7 +350,7 @@ def phone_jpeg(seed: int) -> bytes:
 # --- figures ----------------------------------------------------------------------------------
 
 
-def report(phases: dict[str, Phase], server: Server) -> None:
+def report(phases: dict[str, Phase], server: Server) -> int:
     columns = ("seconds", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
     print(f"{'':<18}" + "".join(f"{column:>9}" for column in columns))
     for label, phase in phases.items():
@@ -366,6 +370,29 @@ def report(phases: dict[str, Phase], server: Server) -> None:
             print(f"  first error of {phase.label}: {phase.first_error}")
     if errors:
         print("  server log, last lines:\n" + "".join(server.log_tail()))
+    record_rows(phases, errors)
+    return errors
+
+
+def record_rows(phases: dict[str, Phase], errors: int) -> None:
+    kind = f"gthread ×{THREADS}" if THREADS > 1 else "sync"
+    setup = f"{INSPECTORS} inspectors, gunicorn {WORKERS} {kind} workers"
+    pairs = (
+        ("scan GET", "floor GET", "logged-in minimal view", ""),
+        ("patrol POST", "upload floor POST", "minimal upload view", "; 3 photos (the floor's too)"),
+    )
+    for page, floor, floor_name, body in pairs:
+        rate = len(phases[page].latencies_ms) / phases[page].seconds
+        for p in (50, 99):
+            record(
+                benchmark=__name__,
+                measured=f"{page} p{p}",
+                value=phases[page].percentile(p),
+                unit="ms",
+                floor=f"{floor_name} p{p}",
+                floor_value=phases[floor].percentile(p),
+                note=f"{setup}; {rate:.1f} req/s; {errors} errors in all{body}",
+            )
 
 
 def check_stored(inspectors: list[Inspector], stored: dict, history: int) -> bool:
