@@ -2,7 +2,7 @@
 
 The patrol POST stores nothing it does not keep: a bad form → 400; a retried submission (same
 key) → the patrol already recorded; a refused patrol → its photos are removed again and the
-reasons shown, with what was typed kept.
+reasons shown, with what was typed kept; a site removed from the list meanwhile → 409, saying so.
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ def scan(request, token: str):
     if site is None:
         return _unknown_label(request, token)
     site = get_visible_or_404(selectors.site_page_queryset(), request.user, pk=site.pk)
-    can_patrol = site.is_listed and services.may_act_on_site(
-        request.user, site, services.PATROLLERS
-    )
+    may_patrol = services.may_act_on_site(request.user, site, services.PATROLLERS)
+    can_patrol = site.is_listed and may_patrol
     if request.method == "POST":
+        if may_patrol and not site.is_listed:  # delisted while the form was open: 409, say so
+            return _scan_page(request, site, token, None, status=409)
         if not can_patrol:
             raise PermissionDenied(_("You may not record a patrol at this site."))
         return _record(request, site, token)

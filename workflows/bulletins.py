@@ -4,7 +4,9 @@ Issuing is one transaction: the batch number comes from a counter row that stays
 commit (two task-force members issuing at once get consecutive numbers, never the same one);
 each draft ticket is assigned through the ticket service (its checks and event rows); the text
 is frozen; receipts and notifications are written. Anything refused rolls all of it back: the
-bulletin stays a draft and every ticket is as it was.
+bulletin stays a draft and every ticket is as it was. Saving the items takes the bulletin's row
+lock too, and a ticket closed or cancelled since it was put on the draft refuses the issue: an
+issued bulletin never lists what its frozen text does not, nor a ticket it could not assign.
 """
 
 from __future__ import annotations
@@ -46,8 +48,12 @@ def _require_county(user) -> None:
 
 
 def _require_draft(bulletin: Bulletin) -> None:
-    if bulletin.state != BulletinState.DRAFT:
-        raise TicketActionError(_("The bulletin was issued; it can no longer be changed."))
+    if bulletin.state != BulletinState.DRAFT:  # someone issued it meanwhile: a conflict (409)
+        raise TicketConflict(_("The bulletin was issued; it can no longer be changed."))
+
+
+def _done_numbers(tickets: Sequence[RectificationTicket]) -> str:
+    return ", ".join(t.number for t in tickets if t.state not in RECTIFICATION_OPEN_STATES)
 
 
 # --- composing --------------------------------------------------------------------------------
@@ -84,17 +90,19 @@ def bulletin_items_set(
     """Replace the items: `tickets` in this order, each printed with its wording (default: the
     ticket's description). Only open tickets can be put on a bulletin."""
     _require_county(by)
-    _require_draft(bulletin)
     wordings = wordings or {}
-    closed = [t.number for t in tickets if t.state not in RECTIFICATION_OPEN_STATES]
+    closed = _done_numbers(tickets)
     if closed:
         raise TicketActionError(
             _("Closed or cancelled tickets cannot be put on a bulletin: %(numbers)s")
-            % {"numbers": ", ".join(closed)}
+            % {"numbers": closed}
         )
     if len({t.pk for t in tickets}) != len(tickets):
         raise TicketActionError(_("A ticket is listed twice."))
     with transaction.atomic():
+        # The row lock bulletin_issue takes: a save and an issue of one draft run one after the
+        # other, so an issued bulletin's items are always those its text was frozen with.
+        _require_draft(Bulletin.objects.select_for_update().get(pk=bulletin.pk))
         bulletin.items.all().delete()
         return BulletinItem.objects.bulk_create(
             BulletinItem(
@@ -118,16 +126,17 @@ def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
         items = list(_items(bulletin))
         if not items and not bulletin.sections:
             raise TicketActionError(_("The bulletin lists no problem."))
+        closed = _done_numbers([item.ticket for item in items])
+        if closed:  # closed or cancelled on its own page since the bulletin was composed
+            raise TicketConflict(
+                _("Closed or cancelled tickets cannot be put on a bulletin: %(numbers)s")
+                % {"numbers": closed}
+            )
         drafts = [item.ticket for item in items if item.ticket.state == RectificationState.DRAFT]
         if drafts and bulletin.default_deadline is None:
             raise TicketActionError(_("Set the deadline: the bulletin assigns its draft tickets."))
         for ticket in drafts:
-            services.rectification_assign(
-                ticket=ticket,
-                by=by,
-                deadline=bulletin.default_deadline,
-                note=_("Assigned by bulletin: %(title)s") % {"title": bulletin.title},
-            )
+            _assign(ticket, by=by, bulletin=bulletin)
         batch = _batch_next(bulletin.year)
         towns = sorted({item.ticket.town_id for item in items} | _recipient_codes(bulletin))
         bulletin.recipients.set(towns)
@@ -140,6 +149,24 @@ def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
             BulletinReceipt(bulletin=bulletin, town_id=code) for code in towns
         )
     return bulletin
+
+
+def _assign(ticket: RectificationTicket, *, by, bulletin: Bulletin) -> None:
+    try:
+        services.rectification_assign(
+            ticket=ticket,
+            by=by,
+            deadline=bulletin.default_deadline,
+            note=_("Assigned by bulletin: %(title)s") % {"title": bulletin.title},
+        )
+    except TicketConflict:  # acted on on its own page since this transaction read it
+        raise TicketConflict(
+            _(
+                "Ticket %(number)s was changed by someone else meanwhile; nothing was issued. "
+                "Reload the bulletin and issue it again."
+            )
+            % {"number": ticket.number}
+        ) from None
 
 
 def _recipient_codes(bulletin: Bulletin) -> set[str]:
