@@ -27,6 +27,7 @@ from workflows.forms import NOTE_MAX, PhotosField
 from workflows.services import TicketActionError
 
 TOWN_CODE = re.compile(r"\d{12}")
+VILLAGE_CODE = re.compile(r"[0-9]{12}")  # also keeps NUL out of the query (PostgreSQL refuses it)
 
 
 def _viewer(request) -> None:
@@ -132,7 +133,8 @@ def assessment_start(request, pk: int):
     villages = selectors.villages_in_scope(request.user)
     suggested, status, error = None, 200, ""
     if request.method == "POST":
-        village = villages.filter(code=request.POST.get("village", "")).first()
+        code = request.POST.get("village", "")
+        village = villages.filter(code=code).first() if VILLAGE_CODE.fullmatch(code) else None
         if village is None:
             status, error = 400, _("Choose a village of your jurisdiction.")
         else:

@@ -734,16 +734,17 @@ def test_a_deduction_for_an_item_of_another_checklist_is_404(world):
 
 
 GARBAGE = {
-    "page": ["abc", "-1", "0", "99999999", "1e9", "9" * 100],
-    "sort": [SCRIPT, "-" * 50, "password"],
-    "town": ["../../etc", SCRIPT, "9" * 40],
-    "village": ["abc", SCRIPT],
-    "state": ["forged", SCRIPT],
+    "page": ["abc", "-1", "0", "99999999", "1e9", "9" * 100, "1\x00"],
+    "sort": [SCRIPT, "-" * 50, "password", "\x00"],
+    "town": ["../../etc", SCRIPT, "9" * 40, "37082810200\x00"],
+    "village": ["abc", SCRIPT, "\x00"],
+    "state": ["forged", SCRIPT, "\x00"],
     "q": [LONG[:5000], SCRIPT, "\x00"],
-    "month": ["2026-13", "abc"],
-    "round": ["abc", "-1"],
-    "pool": ["forged"],
-    "layer": [SCRIPT],
+    "month": ["2026-13", "abc", "\x00"],
+    "round": ["abc", "-1", "\x00"],
+    "pool": ["forged", "\x00"],
+    "layer": [SCRIPT, "\x00"],
+    "crs": ["EPSG:99999", "\x00"],
 }
 
 

@@ -372,7 +372,7 @@ def _create(request, form, service, photos_argument: str):
 
 
 def _report_page(request, form, households, *, status=200):
-    q = request.GET.get("q", "")[:100]
+    q = request.GET.get("q", "").replace("\x00", "")[:100]  # PostgreSQL refuses NUL in text
     found = selectors.household_search(households, q)
     chosen = form["household"].value()
     return render(
