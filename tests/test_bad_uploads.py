@@ -19,7 +19,6 @@ import re
 import struct
 import uuid
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -55,6 +54,7 @@ from tests.workflows.conftest import (  # noqa: F401
     make_photo,
     reported,
 )
+from tests.workflows.test_evidence import png_header_only
 from workflows.evidence import MAX_PIXELS
 from workflows.models import EvidencePhoto, RectificationTicket, TicketEvent, ToiletTicket
 
@@ -98,18 +98,6 @@ def garbage_after_the_header() -> bytes:
     scan = data.index(b"\xff\xda")
     start = scan + 2 + struct.unpack(">H", data[scan + 2 : scan + 4])[0]
     return data[:start] + random.Random(8).randbytes(len(data) - start) + b"\xff\xd9"
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A real 16×16 PNG whose header then claims width × height (CRC fixed): a few hundred bytes
-    that would decode to gigabytes."""
-    buffer = io.BytesIO()
-    Image.new("L", (16, 16)).save(buffer, "PNG")
-    data = bytearray(buffer.getvalue())
-    ihdr = 8  # after the signature: length (4), b"IHDR" (4), data (13), CRC (4)
-    data[ihdr + 8 : ihdr + 16] = struct.pack(">II", width, height)
-    data[ihdr + 21 : ihdr + 25] = struct.pack(">I", zlib.crc32(bytes(data[ihdr + 4 : ihdr + 21])))
-    return bytes(data)
 
 
 def jpeg_claiming(width: int, height: int) -> bytes:
@@ -209,7 +197,7 @@ BAD = [
     _bad("jpeg-header-then-garbage", "garbled.jpg", garbage_after_the_header, "damaged"),
     # decompression bombs: Pillow's own bomb check refuses the first two when opening, the
     # pipeline's 50-megapixel limit the third (Pillow would open 54 MP without a word)
-    _bad("png-40000x40000", "bomb.jpg", lambda: png_claiming(40000, 40000), "too_many_pixels"),
+    _bad("png-40000x40000", "bomb.jpg", lambda: png_header_only(40000, 40000), "too_many_pixels"),
     _bad("jpeg-65000x65000", "huge.jpg", lambda: jpeg_claiming(65000, 65000), "too_many_pixels"),
     _bad("jpeg-9000x6000", "54mp.jpg", lambda: jpeg_claiming(9000, 6000), "too_many_pixels"),
 ]
