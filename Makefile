@@ -41,6 +41,7 @@ test: export DEBUG ?= 1
 test: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
@@ -48,6 +49,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Needs GNU gettext (apt-get install gettext); the compiled catalogue is committed.
 messages: $(STAMP)

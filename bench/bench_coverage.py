@@ -212,4 +212,3 @@ def _save(patrols: list[Patrol]) -> int:
     saved = len(patrols)
     patrols.clear()
     return saved
-

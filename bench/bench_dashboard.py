@@ -418,4 +418,3 @@ def generate_grades(inspector, *, rng: random.Random) -> int:
             )
         )
     return made
-

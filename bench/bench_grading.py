@@ -248,4 +248,3 @@ def picked(items: list[ChecklistItem], rng: random.Random) -> list[ChecklistItem
     """0–10 distinct items (5 on average); the veto item in 1 % of assessments."""
     chosen = rng.sample(items[:-1], rng.randint(0, 10))
     return [*chosen, items[-1]] if rng.random() < 0.01 else chosen
-

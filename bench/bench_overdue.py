@@ -149,7 +149,6 @@ def officers(as_of) -> None:
             Membership.objects.create(user=user, role=Role.TOWN_OFFICER, town=town)
 
 
-
 def floor(as_of) -> tuple[float, int]:
     """One INSERT … SELECT of every notice the job issues today, into documents made first."""
     steps = list(OverdueStep.objects.order_by("number"))

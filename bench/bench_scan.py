@@ -309,7 +309,7 @@ def multipart(fields: dict[str, str], photos: list[bytes]) -> bytes:
     ]
     for n, photo in enumerate(photos, 1):
         head = (
-            f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"photos\"; "
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; '
             f'filename="IMG_20250603_0941{n:02d}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
         )
         parts += [head.encode(), photo, b"\r\n"]

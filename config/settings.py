@@ -39,7 +39,6 @@ DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var"))
 
 
-
 def persistent_secret_key(path: Path) -> str:
     """SECRET_KEY from the environment, else a random key made once and kept in DATA_DIR, so
     every manage.py command works out of the box and sessions survive restarts. Several web

@@ -200,8 +200,9 @@ def _patrol(site: WaterSite, day: date, rng: random.Random, inspector) -> Patrol
         color_abnormal=result == PatrolResult.REBOUND,
         result=result,
         note="水面有漂浮物，岸边有生活垃圾" if problem else "",
-        flags=[{"code": "too_far", "distance_m": round(distance), "limit_m": 200,
-                "accuracy_m": 20}] if flagged else [],
+        flags=[{"code": "too_far", "distance_m": round(distance), "limit_m": 200, "accuracy_m": 20}]
+        if flagged
+        else [],
         flagged=flagged,
     )
 

@@ -22,9 +22,7 @@ class PatrolForm(forms.Form):
     key = forms.UUIDField(widget=forms.HiddenInput)
     # Filled by the page's script from the browser's geolocation; empty without GPS.
     lat = forms.FloatField(min_value=-90, max_value=90, required=False, widget=forms.HiddenInput)
-    lng = forms.FloatField(
-        min_value=-180, max_value=180, required=False, widget=forms.HiddenInput
-    )
+    lng = forms.FloatField(min_value=-180, max_value=180, required=False, widget=forms.HiddenInput)
     accuracy = forms.FloatField(
         min_value=0, max_value=1_000_000, required=False, widget=forms.HiddenInput
     )
@@ -35,9 +33,7 @@ class PatrolForm(forms.Form):
         label=_("What you see"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        choices=[
-            (name, Patrol._meta.get_field(name).verbose_name) for name in PatrolCheck
-        ],
+        choices=[(name, Patrol._meta.get_field(name).verbose_name) for name in PatrolCheck],
     )
     signboard = forms.ChoiceField(
         label=_("Signboard (公示牌)"),

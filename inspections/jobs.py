@@ -17,8 +17,11 @@ def issue_missed_patrol_notices(*, as_of: date | None = None) -> Outcome:
     """From the county's reminder day on: sites short of valid patrols this month → a notice
     to their towns, once per site and month. Every day: last month's misses recorded."""
     counts = missed_patrols_issue(as_of=as_of or timezone.localdate())
-    message = _(
-        "%(reminded)d sites short of patrols in %(documents)d new notices; "
-        "%(recorded)d misses of last month recorded."
-    ) % counts
+    message = (
+        _(
+            "%(reminded)d sites short of patrols in %(documents)d new notices; "
+            "%(recorded)d misses of last month recorded."
+        )
+        % counts
+    )
     return message, counts

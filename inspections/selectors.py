@@ -61,9 +61,7 @@ def all_tickets(*, site: WaterSite):
 
 def patrol_page_queryset() -> QuerySet[Patrol]:
     return (
-        Patrol.objects.select_related(
-            "site", "site__town", "site__village", "inspector", "ticket"
-        )
+        Patrol.objects.select_related("site", "site__town", "site__village", "inspector", "ticket")
         .defer("site__town__boundary", "site__village__boundary")
         .prefetch_related(_thumbnails())
     )

@@ -210,8 +210,11 @@ def _open_ticket(patrol, *, site, policy, by, photos) -> RectificationTicket:
 
 
 def patrol_ticket_description(patrol: Patrol) -> str:
-    seen = [str(Patrol._meta.get_field(check).verbose_name) for check in PatrolCheck
-            if getattr(patrol, check)]
+    seen = [
+        str(Patrol._meta.get_field(check).verbose_name)
+        for check in PatrolCheck
+        if getattr(patrol, check)
+    ]
     if patrol.signboard != Signboard.GOOD:
         seen.append(f"{_('signboard')}: {patrol.get_signboard_display()}")
     parts = [
@@ -234,8 +237,10 @@ def patrol_ticket_description(patrol: Patrol) -> str:
 
 def site_tickets(*, site: WaterSite):
     """Tickets opened by the site's patrols, newest first."""
-    return RectificationTicket.objects.filter(patrols__site=site).distinct().order_by(
-        "-created_at", "-id"
+    return (
+        RectificationTicket.objects.filter(patrols__site=site)
+        .distinct()
+        .order_by("-created_at", "-id")
     )
 
 

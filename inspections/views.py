@@ -177,9 +177,7 @@ def site_detail(request, code: str):
 
 
 def _site_page(request, site, *, status=200, error=""):
-    page = paginate(
-        selectors.site_patrols(site=site), request.GET.get("page"), per_page=PAGE_SIZE
-    )
+    page = paginate(selectors.site_patrols(site=site), request.GET.get("page"), per_page=PAGE_SIZE)
     user = request.user
     context = {
         "site": site,
@@ -187,8 +185,7 @@ def _site_page(request, site, *, status=200, error=""):
         "tickets": list(selectors.all_tickets(site=site)[:PAGE_SIZE]),
         "actions": _site_actions(user, site),
         "can_print": services.may_act_on_site(user, site, services.LABEL_PRINTERS),
-        "can_patrol": site.is_listed
-        and services.may_act_on_site(user, site, services.PATROLLERS),
+        "can_patrol": site.is_listed and services.may_act_on_site(user, site, services.PATROLLERS),
         "error": error,
     }
     return render(request, "inspections/site_detail.html", context, status=status)

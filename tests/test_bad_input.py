@@ -749,9 +749,7 @@ def test_garbage_query_strings_are_never_a_500(world, key):
     for name, values in GARBAGE.items():
         for value in values[:1] if pdf else values:
             response = client.get(url, {name: value})
-            body = (
-                b"".join(response.streaming_content) if response.streaming else response.content
-            )
+            body = b"".join(response.streaming_content) if response.streaming else response.content
             query = urlencode({name: value[:40]})
             assert response.status_code in (200, 400, 404), f"{url}?{query}"
             assert b"<script>alert(" not in body, f"{url}?{query}"
@@ -770,9 +768,7 @@ ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=2500)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(description=ANY_TEXT, site_label=ANY_TEXT, village=st.one_of(ANY_TEXT, st.just(None)))
-def test_any_new_ticket_is_stored_as_sent_or_refused_whole(
-    world, description, site_label, village
-):
+def test_any_new_ticket_is_stored_as_sent_or_refused_whole(world, description, site_label, village):
     w = world
     client = _client(w.users["task_force"])
     body = {"town": w.town["huji"].code, "description": description, "site_label": site_label}
@@ -806,9 +802,7 @@ PATROL_FIELDS = ("lat", "lng", "accuracy", "result", "signboard", "previous_fixe
     values=st.fixed_dictionaries(
         {},
         optional={
-            name: st.one_of(
-                ANY_TEXT, st.floats(allow_nan=True).map(str), st.integers().map(str)
-            )
+            name: st.one_of(ANY_TEXT, st.floats(allow_nan=True).map(str), st.integers().map(str))
             for name in PATROL_FIELDS
         },
     )

@@ -137,9 +137,7 @@ def test_a_benchmark_that_raises_is_failed_and_the_others_still_run(capsys):
 
     def run_one(name):
         ran.append(name)
-        common.record(
-            benchmark=name, measured="m", value=2, unit="ms", floor="f", floor_value=1
-        )
+        common.record(benchmark=name, measured="m", value=2, unit="ms", floor="f", floor_value=1)
         if name == "bench_broken":
             raise RuntimeError("bench_broken: 3 errors\nserver log follows")
 

@@ -59,9 +59,7 @@ def test_a_100_mb_upload_is_refused_without_reading_it(officer_client, huji):
 
 
 @pytest.mark.django_db
-def test_the_limit_is_the_setting_and_a_form_under_it_goes_through(
-    officer_client, huji, settings
-):
+def test_the_limit_is_the_setting_and_a_form_under_it_goes_through(officer_client, huji, settings):
     url = reverse("ticket_new")
     data = {
         "town": huji.code,

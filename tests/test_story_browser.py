@@ -283,9 +283,9 @@ def _inspector_reports(page, base, shots, site, inspector, patrol_photo) -> Rect
     shots(page, "phone-ticket-draft")
 
     page.goto(base + scan)  # the next inspector at this site sees the open ticket
-    open_tickets = page.locator("section.card", has=page.locator(
-        f"h2:text-is('{zh('Open tickets of this site')}')"
-    ))
+    open_tickets = page.locator(
+        "section.card", has=page.locator(f"h2:text-is('{zh('Open tickets of this site')}')")
+    )
     assert f"{ticket.number} {state_label('draft')}" in open_tickets.inner_text()
     return ticket
 
@@ -353,8 +353,10 @@ def _assert_stored(ticket, site, inspector, task_force, officer, patrol_photo, a
         assert (photo.width, photo.height) == (1200, 900)
         assert photo.display.storage.exists(photo.display.name)
         assert photo.thumbnail.storage.exists(photo.thumbnail.name)
-    assert list(patrol.photos.all()) == list(ticket.before_photos.all()) == list(
-        events[0].photos.all()
+    assert (
+        list(patrol.photos.all())
+        == list(ticket.before_photos.all())
+        == list(events[0].photos.all())
     )
 
     site.refresh_from_db()

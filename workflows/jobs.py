@@ -122,15 +122,21 @@ def issue_sla_notices(*, as_of: date | None = None) -> Outcome:
 def deliver_outbox(*, as_of: date | None = None) -> Outcome:
     """Send what the outbox holds (e-mail, webhook); as_of is unused."""
     counts = notices.outbox_deliver()
-    message = _(
-        "Sent %(sent)d, failed %(failed)d, left to other workers %(skipped)d; "
-        "stuck (claimed over an hour ago, never sent) %(stuck)d."
-    ) % counts
+    message = (
+        _(
+            "Sent %(sent)d, failed %(failed)d, left to other workers %(skipped)d; "
+            "stuck (claimed over an hour ago, never sent) %(stuck)d."
+        )
+        % counts
+    )
     return message, counts
 
 
 def _issued_message(counts: dict[str, int]) -> str:
-    return _(
-        "%(notices)d notices in %(documents)d new documents; "
-        "%(notifications)d notifications, %(outbox)d messages to deliver."
-    ) % counts
+    return (
+        _(
+            "%(notices)d notices in %(documents)d new documents; "
+            "%(notifications)d notifications, %(outbox)d messages to deliver."
+        )
+        % counts
+    )

@@ -172,9 +172,7 @@ class Patrol(models.Model):
     )
     result = models.CharField(_("result"), max_length=8, choices=PatrolResult.choices)
     note = models.TextField(_("note"), blank=True)
-    photos = models.ManyToManyField(
-        EvidencePhoto, related_name="+", verbose_name=_("photos")
-    )
+    photos = models.ManyToManyField(EvidencePhoto, related_name="+", verbose_name=_("photos"))
     # [{"code": Presence, …measured values}]: why the presence is in doubt; empty when not.
     flags = models.JSONField(_("flags"), default=list, blank=True)
     flagged = models.BooleanField(_("flagged"), default=False)

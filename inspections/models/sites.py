@@ -58,7 +58,6 @@ SITE_VIEWER_ROLES = ("task_force", "inspector", "town_officer", "village_admin")
 
 
 class WaterSiteQuerySet(ScopedQuerySet):
-
     def visible_to(self, user) -> WaterSiteQuerySet:
         return self.scoped(
             user,

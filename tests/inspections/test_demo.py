@@ -33,7 +33,9 @@ def test_the_demo_register(outline, inspector, hj_officer, make_photo):
 
     photos = [make_photo(inspector) for _ in range(3)]
     patrols = demo_patrols_seed(
-        rng=rng, inspector=inspector, officers={hj_officer.memberships.get().town_id: hj_officer},
+        rng=rng,
+        inspector=inspector,
+        officers={hj_officer.memberships.get().town_id: hj_officer},
         photos=photos,
     )
     listed = WaterSite.objects.listed().count()

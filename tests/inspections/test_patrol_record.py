@@ -50,8 +50,9 @@ def policy(db) -> PatrolPolicy:
 
 @pytest.fixture
 def record(huji_site, inspector, make_photo):
-    def record(observation=NORMAL, *, position=None, photos=None, by=inspector, site=huji_site,
-               key=None):
+    def record(
+        observation=NORMAL, *, position=None, photos=None, by=inspector, site=huji_site, key=None
+    ):
         photos = [make_photo(by)] if photos is None else photos
         return services.patrol_record(
             by=by,
@@ -114,7 +115,11 @@ def test_no_position_refused_per_policy(huji_site, inspector, make_photo, policy
     policy.save()
     with pytest.raises(PatrolRefused):
         services.patrol_record(
-            by=inspector, site=huji_site, key=uuid.uuid4(), observation=NORMAL, position=None,
+            by=inspector,
+            site=huji_site,
+            key=uuid.uuid4(),
+            observation=NORMAL,
+            position=None,
             photos=[make_photo(inspector)],
         )
 
@@ -127,9 +132,7 @@ def test_no_photo_is_refused_by_default(record):
 
 def test_an_old_photo_is_flagged(record, make_photo, inspector):
     photo = make_photo(inspector, name="old.jpg")
-    EvidencePhoto.objects.filter(pk=photo.pk).update(
-        taken_at=timezone.now() - timedelta(days=3)
-    )
+    EvidencePhoto.objects.filter(pk=photo.pk).update(taken_at=timezone.now() - timedelta(days=3))
     photo.refresh_from_db()
     patrol, _ = record(photos=[photo])
     assert codes(patrol) == [Presence.OLD_PHOTO]

@@ -36,7 +36,13 @@ def artifacts():
 
 
 def test_inspector_scans_logs_in_and_reports_a_rebound(
-    live_server, browser, artifacts, photo_file, huji_site, inspector, huji  # noqa: F811
+    live_server,
+    browser,  # noqa: F811 — the fixture imported above
+    artifacts,
+    photo_file,  # noqa: F811
+    huji_site,
+    inspector,
+    huji,
 ):
     lat, lng = moved(HUJI_SITE, north_m=40)
     phone = browser.new_context(

@@ -118,9 +118,7 @@ def test_ticket_numbers_are_unique_under_concurrency(huji, inspector):
 @postgres_only
 def test_two_closes_at_once_one_wins(submitted, task_force):
     copies = [RectificationTicket.objects.get(pk=submitted.pk) for _ in range(2)]
-    results = together(
-        2, lambda i: services.rectification_close(ticket=copies[i], by=task_force)
-    )
+    results = together(2, lambda i: services.rectification_close(ticket=copies[i], by=task_force))
     conflicts = [r for r in results if isinstance(r, TicketConflict)]
     assert len(conflicts) == 1, results
     assert TicketEvent.objects.filter(rectification=submitted, action="close").count() == 1
@@ -403,9 +401,10 @@ def test_two_task_force_members_issue_one_bulletin_on_its_page_at_once(
     assert (won.status_code, lost.status_code) == (303, 409)
     assert won["Location"] == reverse("bulletin_detail", args=[bulletin.pk])
     said = body(lost)
-    assert zh("The bulletin was already issued.") in said or zh(
-        "The bulletin was issued; it can no longer be changed."
-    ) in said
+    assert (
+        zh("The bulletin was already issued.") in said
+        or zh("The bulletin was issued; it can no longer be changed.") in said
+    )
     assert_issued(bulletin, on_bulletin[:3])
     for ticket in on_bulletin[:3]:
         assert events(ticket, "assign") == 1
@@ -430,8 +429,9 @@ def test_issue_against_cancel_on_the_pages(bulletin, on_bulletin, task_force):
         assert fresh(target).state == "assigned"
     else:
         said = body(issue)
-        assert zh(ISSUE_STOPPED, number=target.number) in said or zh(
-            DONE_LISTED, numbers=target.number
-        ) in said
+        assert (
+            zh(ISSUE_STOPPED, number=target.number) in said
+            or zh(DONE_LISTED, numbers=target.number) in said
+        )
         assert fresh(target).state == "cancelled"
         assert_still_a_draft(bulletin, on_bulletin[:LAST])

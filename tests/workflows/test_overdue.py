@@ -274,9 +274,7 @@ def test_the_task_force_sees_every_notice(client, notice, task_force):
     assert client.get(reverse("notice_detail", args=[notice.pk])).status_code == 200
 
 
-def test_the_badge_counts_unread_and_opening_the_notice_marks_it_read(
-    client, notice, hj_officer
-):
+def test_the_badge_counts_unread_and_opening_the_notice_marks_it_read(client, notice, hj_officer):
     client.force_login(hj_officer)
     listing = client.get(reverse("notification_list")).content.decode()
     assert 'data-unread="1"' in listing
