@@ -35,7 +35,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inspections.coverage import add_months, months_ending
+from core.dates import add_months, months_ending
+from inspections.coverage import MONTHS
 from inspections.models import Patrol, WaterSite
 from villages.models import Village
 
@@ -121,7 +122,7 @@ def median_ms(fn) -> float:
 def raw_aggregate(today: date) -> int:
     """Valid, flagged and problem patrols per listed site and month of the 12 months ending
     this month: the essential query of the page, with nothing around it."""
-    months = months_ending(today)
+    months = months_ending(today, MONTHS)
     ops = connection.ops
     patrol = ops.quote_name(Patrol._meta.db_table)
     site = ops.quote_name(WaterSite._meta.db_table)
@@ -182,7 +183,7 @@ def generate(count: int, *, start: int, inspector, today: date, rng: random.Rand
 
 
 def site_patrols(site, inspector, *, today: date, rng: random.Random):
-    for month in months_ending(today):
+    for month in months_ending(today, MONTHS):
         last_day = today.day if month.month == today.month else 28
         valid, flagged = _outcome(site.patrols_per_month, rng)
         for n in range(valid + flagged):

@@ -35,7 +35,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inspections.coverage import add_months, months_ending
+from core.dates import add_months, local_midnight, months_ending
+from inspections.coverage import MONTHS
 from inspections.dashboard import window_months
 from inspections.models import (
     Assessment,
@@ -153,14 +154,14 @@ def _d(value: date):
 
 
 def _month_case(column: str, months: list[date]) -> tuple[str, list]:
-    starts = [timezone.make_aware(datetime.combine(m, clock.min)) for m in months]
+    starts = [local_midnight(m) for m in months]
     branches = " ".join(f"WHEN {column} >= %s THEN {i}" for i in range(len(starts) - 1, 0, -1))
     return f"CASE {branches} ELSE 0 END", [_dt(s) for s in reversed(starts[1:])]
 
 
 def floor_queries(today: date) -> list[tuple[str, str, list]]:
     months = window_months(today)
-    start = _dt(timezone.make_aware(datetime.combine(months[0], clock.min)))
+    start = _dt(local_midnight(months[0]))
     ticket, toilet = _table(RectificationTicket), _table(ToiletTicket)
     running = ", ".join(f"'{s}'" for s in RECTIFICATION_RUNNING_STATES)
     open_states = "'draft', 'assigned', 'submitted', 'rejected', 'extension_requested'"
@@ -369,10 +370,10 @@ def generate_sites(count: int, *, inspector, today: date, rng: random.Random) ->
     WaterSite.objects.bulk_create(sites, batch_size=BATCH)
     patrols, made = [], 0
     for site_id in WaterSite.objects.values_list("pk", flat=True):
-        for month in months_ending(today):
+        for month in months_ending(today, MONTHS):
             if rng.random() < 0.9:
                 day = month.replace(day=min(rng.randint(1, 28), today.day))
-                if month != months_ending(today)[-1]:
+                if month != months_ending(today, MONTHS)[-1]:
                     day = month.replace(day=rng.randint(1, 28))
                 patrols.append(
                     Patrol(

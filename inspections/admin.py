@@ -7,6 +7,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.xlsx import XLSX
 from inspections.checklists import checklist_copy, checklist_export, points_text
 from inspections.models import (
     Campaign,
@@ -92,9 +93,6 @@ class ChecklistItemInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return not _in_use(obj) and super().has_delete_permission(request, obj)
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @admin.register(ChecklistTemplate)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from core.errors import ApplicationError, Conflict, Forbidden
 from inspections import grading
 from inspections.models import (
     Assessment,
@@ -23,33 +24,27 @@ from inspections.models import (
     Round,
     RoundState,
 )
-from inspections.services import InspectionError, InspectionForbidden, SiteConflict
+from villages import access
 from villages.models import Village
-from villages.scope import scope_of
 from workflows import services as tickets
 from workflows.models import EvidencePhoto, RectificationTicket, Source
 
-TASK_FORCE = ("task_force",)
-ASSESSORS = ("task_force", "inspector")
 MAX_COUNT = 99
 
 
-def _require_county(user) -> None:
-    if not scope_of(user).for_roles(*TASK_FORCE).county_wide:
-        raise InspectionForbidden(_("Only the county task force may do this."))
+def _require_county(user, perm: str) -> None:
+    if not access.allows(user, perm):
+        raise Forbidden(_("Only the county task force may do this."))
 
 
 def may_assess(user, village: Village) -> bool:
-    scope = scope_of(user).for_roles(*ASSESSORS)
-    if scope.county_wide:
-        return True
-    return village.town_id in scope.town_codes or village.code in scope.village_codes
+    return access.allows(user, "assessment.make", village)
 
 
 def _transition(obj, action: str, **kwargs):
     method = getattr(obj, action)
     if not can_proceed(method):
-        raise InspectionError(
+        raise ApplicationError(
             _("It is %(state)s now; this is not possible.") % {"state": obj.get_state_display()}
         )
     try:
@@ -57,7 +52,7 @@ def _transition(obj, action: str, **kwargs):
             method(**kwargs)
             obj.save()
     except ConcurrentTransition:
-        raise SiteConflict(_("Someone else changed this meanwhile. Reload the page.")) from None
+        raise Conflict(_("Someone else changed this meanwhile. Reload the page.")) from None
     return obj
 
 
@@ -66,18 +61,18 @@ def _transition(obj, action: str, **kwargs):
 
 def round_start(*, round: Round, by) -> Round:
     """The round takes the campaign's checklist version and keeps it."""
-    _require_county(by)
+    _require_county(by, "round.manage")
     return _transition(round, "start", template=round.campaign.template)
 
 
 def round_close(*, round: Round, by) -> Round:
-    _require_county(by)
+    _require_county(by, "round.manage")
     return _transition(round, "close")
 
 
 def round_publish(*, round: Round, by) -> int:
     """Publish the grades of the round's approved assessments (frozen with today's bands)."""
-    _require_county(by)
+    _require_county(by, "round.manage")
     with transaction.atomic():
         _transition(round, "publish")
         grading.round_scores_refresh(round=round)
@@ -92,9 +87,9 @@ def assessment_open(
 ) -> Assessment:
     """The village's assessment in this round (a new draft, or the one already open)."""
     if not may_assess(by, village):
-        raise InspectionForbidden(_("You may not assess this village."))
+        raise Forbidden(_("You may not assess this village."))
     if round.state != RoundState.ACTIVE:
-        raise InspectionError(_("The round is not active."))
+        raise ApplicationError(_("The round is not active."))
     try:
         with transaction.atomic():
             return Assessment.objects.create(
@@ -110,9 +105,9 @@ def assessment_open(
 
 def _require_draft(assessment: Assessment, by) -> None:
     if not may_assess(by, assessment.village):
-        raise InspectionForbidden(_("You may not assess this village."))
+        raise Forbidden(_("You may not assess this village."))
     if assessment.state != AssessmentState.DRAFT:
-        raise InspectionError(_("The assessment was submitted; it can no longer be changed."))
+        raise ApplicationError(_("The assessment was submitted; it can no longer be changed."))
 
 
 def deduction_record(
@@ -127,21 +122,21 @@ def deduction_record(
     """Set the item's deduction (count 0 removes it) and recompute the score."""
     _require_draft(assessment, by)
     if item.template_id != assessment.round.template_id:
-        raise InspectionError(_("This item is not on the round's checklist."))
+        raise ApplicationError(_("This item is not on the round's checklist."))
     if not 0 <= count <= MAX_COUNT:
-        raise InspectionError(_("Count between 0 and %(max)d.") % {"max": MAX_COUNT})
+        raise ApplicationError(_("Count between 0 and %(max)d.") % {"max": MAX_COUNT})
     with transaction.atomic():
         existing = Deduction.objects.filter(assessment=assessment, item=item).first()
         if count == 0:
             if existing and existing.ticket_id:
-                raise InspectionError(_("A ticket was opened for it; it cannot be removed."))
+                raise ApplicationError(_("A ticket was opened for it; it cannot be removed."))
             if existing:
                 existing.delete()
             deduction = None
         else:
             has_photos = bool(photos) or (existing is not None and existing.photos.exists())
             if item.photos_required and not has_photos:
-                raise InspectionError(_("This item needs a photo as evidence."))
+                raise ApplicationError(_("This item needs a photo as evidence."))
             deduction, _new = Deduction.objects.update_or_create(
                 assessment=assessment, item=item, defaults={"count": count, "note": note.strip()}
             )
@@ -163,12 +158,12 @@ def assessment_submit(*, assessment: Assessment, by) -> Assessment:
 
 
 def assessment_send_back(*, assessment: Assessment, by) -> Assessment:
-    _require_county(by)
+    _require_county(by, "assessment.review")
     return _transition(assessment, "send_back")
 
 
 def assessment_approve(*, assessment: Assessment, by) -> Assessment:
-    _require_county(by)
+    _require_county(by, "assessment.review")
     return _transition(assessment, "approve", by=by)
 
 
@@ -178,7 +173,7 @@ def deduction_open_ticket(*, deduction: Deduction, by) -> RectificationTicket:
         return deduction.ticket
     village = deduction.assessment.village
     if not may_assess(by, village):
-        raise InspectionForbidden(_("You may not assess this village."))
+        raise Forbidden(_("You may not assess this village."))
     item = deduction.item
     description = _("%(round)s: %(item)s (%(count)d×). %(note)s") % {
         "round": deduction.assessment.round,

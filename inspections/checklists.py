@@ -2,7 +2,7 @@
 
 A county keeps its scoring table as a spreadsheet: a row per item with its code, dimension,
 points, deduction per occurrence, cap, and whether photos are required or a hit is a veto
-(一票否决). It is read like the other registers (villages/households.py): headers as offices
+(一票否决). It is read like the other registers (core.tables): headers as offices
 write them, a title row above the header allowed, every row checked before anything is
 written, each error naming its line and column.
 
@@ -34,20 +34,23 @@ from django.utils.translation import gettext_noop
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from inspections.imports import check_unique_codes, in_column, label_choice
-from inspections.models import ChecklistItem, ChecklistTemplate, Dimension
-from villages.households import (
+from core.tables import (
     Problems,
     RowError,
+    Table,
     TableImportError,
     TableLayout,
     cell_plain,
     cell_text,
     find_header,
+    in_column,
+    label_choice,
     parse_rows,
     quantity,
     read_table,
 )
+from inspections.imports import check_unique_codes
+from inspections.models import ChecklistItem, ChecklistTemplate, Dimension
 
 DEFAULT_CHECKLIST = settings.BASE_DIR / "inspections" / "fixtures" / "checklist_default.csv"
 DEFAULT_NAME = "村村到检查表"
@@ -171,9 +174,7 @@ def template_content(template: ChecklistTemplate) -> list[tuple]:
 # --- reading -------------------------------------------------------------------------------
 
 
-def parse_checklist(
-    table: list[tuple[int, list[Any]]], problems: Problems
-) -> tuple[list[ItemRow], dict[str, str]]:
+def parse_checklist(table: Table, problems: Problems) -> tuple[list[ItemRow], dict[str, str]]:
     """The item rows below the header, parsed; each column the file carries, with its header as
     written there (what messages call it)."""
     header_line, columns = find_header(table, TABLE)

@@ -11,6 +11,10 @@ Everything else — statuses, totals, pages — is computed in Python from those
 
 A patrol's month is the calendar month of Patrol.local_date (Asia/Shanghai), so no time-zone
 arithmetic happens in SQL; months are compared as plain dates on both SQLite and PostgreSQL.
+
+Which months a site owes patrols for is inspections.rules.owes_patrols (from the first full month
+after its registration; the 漏巡 job applies the same rule): the site rows carry it as the index
+of the first month owed, computed in SQL from that rule.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -29,11 +33,11 @@ from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.dates import add_months, month_start, months_ending
 from inspections.models import Patrol, PatrolResult, WaterSite
-from inspections.models.sites import SITE_VIEWER_ROLES
+from inspections.rules import first_month_owed
 from villages.geo import geometry_wgs84_to_gcj02, wgs84_to_gcj02
 from villages.models import County, Town
 
@@ -67,20 +71,6 @@ class CellStatus:
 # --- months ------------------------------------------------------------------------------------
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def months_ending(month: date, count: int = MONTHS) -> list[date]:
-    """The first days of the `count` months ending with `month`, oldest first."""
-    return [add_months(month_start(month), n) for n in range(1 - count, 1)]
-
-
 def month_index(field: str, starts: Sequence) -> Case:
     """The largest i with `field` >= starts[i] (`starts` ascending), else 0.
 
@@ -110,8 +100,8 @@ class SiteRow(NamedTuple):
     town_code: str
     village_name: str | None
     patrols_per_month: int
-    # Index of the first of the 12 months the site counts in (12: registered after them all):
-    # a site registered on 20 May is due in May, not missed in April.
+    # Index of the first of the 12 months the site owes patrols for (rules.first_month_owed;
+    # 12: none of them): a site registered on 20 May is first due in June.
     first_index: int
 
 
@@ -156,8 +146,7 @@ class Tally:
     due: int = 0
 
     def add(self, status: str) -> None:
-        if status == CellStatus.UNLISTED:
-            return
+        """Count a site that owes patrols in the month (the caller leaves the others out)."""
         self.listed += 1
         setattr(self, status, getattr(self, status) + 1)
 
@@ -206,7 +195,7 @@ def coverage_towns(*, user) -> list[Town]:
 
 
 def _towns_in_scope(user) -> QuerySet[Town]:
-    return Town.objects.scoped(user, town="code", village="villages__code", roles=SITE_VIEWER_ROLES)
+    return Town.objects.scoped(user, town="code", village="villages__code", perm="site.view")
 
 
 def coverage_sites(*, user, town: Town | None = None) -> QuerySet[WaterSite]:
@@ -218,18 +207,12 @@ def coverage_sites(*, user, town: Town | None = None) -> QuerySet[WaterSite]:
 
 
 def _site_rows(sites: QuerySet[WaterSite], months: Sequence[date]) -> list[SiteRow]:
-    # The registration month as an index computed in SQL: reading 5,000 created_at values and
-    # converting each to a local date cost more than the rest of the page. Boundaries are local
-    # midnights, so a site registered at 01:00 on 1 June (Beijing) counts from June on.
-    starts = [_local_midnight(m) for m in [*months, add_months(months[-1], 1)]]
-    rows = sites.annotate(first_index=month_index("created_at", starts)).values_list(
+    # The first month owed as an index computed in SQL: reading 5,000 created_at values and
+    # converting each to a local date cost more than the rest of the page.
+    rows = sites.annotate(first_index=first_month_owed(months)).values_list(
         "pk", "code", "name", "town_id", "village__name", "patrols_per_month", "first_index"
     )
     return list(map(SiteRow._make, _raw_rows(rows)))
-
-
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 COUNTS = {
@@ -304,18 +287,18 @@ def _raw_rows(query: QuerySet) -> list[tuple]:
 # --- statuses ----------------------------------------------------------------------------------
 
 
-def cell_status(*, counts: Counts, required: int, listed: bool, over: bool) -> str:
-    """The status of one site in one month. `listed`: registered by the end of the month;
-    `over`: the month has ended."""
+def cell_status(*, counts: Counts, required: int, owed: bool, over: bool) -> str:
+    """The status of one site in one month. `owed`: the site owes patrols in the month
+    (rules.owes_patrols); `over`: the month has ended."""
     if counts.valid >= required:
         return CellStatus.DONE
     if counts.valid:
         return CellStatus.PARTIAL
     if counts.flagged:
         return CellStatus.FLAGGED
-    # Before its registration a site is neither missed nor due; patrols recorded anyway (a site
-    # registered late, with its history) still show above.
-    if not listed:
+    # Before it owes patrols (up to its registration month) a site is neither missed nor due;
+    # patrols recorded anyway (a site registered late, with its history) still show above.
+    if not owed:
         return CellStatus.UNLISTED
     return CellStatus.MISSED if over else CellStatus.DUE
 
@@ -325,11 +308,15 @@ class _Months:
     dates: list[date]
     current: int  # index of the month not over yet; len(dates) when all are over
 
+    @staticmethod
+    def owed(site: SiteRow, index: int) -> bool:
+        return index >= site.first_index
+
     def status(self, site: SiteRow, index: int, counts: dict) -> str:
         return cell_status(
             counts=counts.get((site.id, index), NO_PATROLS),
             required=site.patrols_per_month,
-            listed=index >= site.first_index,
+            owed=self.owed(site, index),
             over=index < self.current,
         )
 
@@ -342,11 +329,13 @@ class _Months:
 def _tallies(
     rows: list[SiteRow], months: _Months, counts: dict, towns: list[Town]
 ) -> tuple[Tally, list[TownTally]]:
-    """Totals of the chosen (last) month over every site in scope."""
+    """Totals of the chosen (last) month over every site in scope that owes patrols in it."""
     by_town = {town.code: TownTally(town) for town in towns}
     county = Tally()
     last = len(months.dates) - 1
     for site in rows:
+        if not months.owed(site, last):
+            continue
         status = months.status(site, last, counts)
         county.add(status)
         if site.town_code in by_town:
@@ -381,7 +370,7 @@ def site_coverage(
     """Coverage of the 12 months ending with `month` for the sites `user` may see (optionally
     one town's). `towns` is coverage_towns(user=user): fetched once by the caller, which also
     checks a town filter against it. `today` decides which month is not over yet."""
-    dates = months_ending(month)
+    dates = months_ending(month, MONTHS)
     current = month_start(today)
     months = _Months(dates, dates.index(current) if current in dates else len(dates))
     sites = coverage_sites(user=user, town=town)

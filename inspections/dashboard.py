@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 
 from django.db import connection
 from django.db.models import (
@@ -43,11 +43,12 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from core.dates import local_midnight, months_ending
 from inspections import coverage as coverage_selectors
 from inspections.grades import GRADES, Tally
 from inspections.models import Assessment, AssessmentState, Round, RoundMode, RoundState
+from villages import access
 from villages.models import Town
-from villages.scope import scope_of
 from workflows.models import (
     RECTIFICATION_OPEN_STATES,
     RectificationState,
@@ -57,7 +58,6 @@ from workflows.models import (
     ToiletTicket,
 )
 
-DASHBOARD_ROLES = ("task_force", "town_officer")
 MONTHS = 12
 # Share of A+B counts as "good" in the rankings' grade measure.
 GOOD_GRADES = ("A", "B")
@@ -82,7 +82,7 @@ COUNTY = DashboardScope(county_wide=True)
 
 def dashboard_scope(user) -> DashboardScope | None:
     """The towns whose numbers the user may see here; None: none at all (→ 403)."""
-    scope = scope_of(user).for_roles(*DASHBOARD_ROLES)
+    scope = access.scope(user, "dashboard.view")
     if scope.county_wide:
         return COUNTY
     if scope.town_codes:
@@ -194,16 +194,12 @@ class Dashboard:
 
 def window_months(as_of: date) -> list[date]:
     """The first days of the 12 months ending with as_of's month, oldest first."""
-    return coverage_selectors.months_ending(as_of, MONTHS)
-
-
-def _midnight(day: date) -> datetime:
-    # Local (Beijing) midnight: a ticket opened at 01:00 on 1 June counts in June.
-    return timezone.make_aware(datetime.combine(day, time.min))
+    return months_ending(as_of, MONTHS)
 
 
 def _month_of(field_name: str, months: list[date]) -> Case:
-    return coverage_selectors.month_index(field_name, [_midnight(m) for m in months])
+    # Local midnights: a ticket opened at 01:00 on 1 June (Beijing) counts in June.
+    return coverage_selectors.month_index(field_name, [local_midnight(m) for m in months])
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -269,7 +265,7 @@ def opened_by_town_and_month(
     """Tickets opened per month (the trend); per town, how many of them are closed or open."""
     rows = (
         _tickets(scope)
-        .filter(created_at__gte=_midnight(months[0]))
+        .filter(created_at__gte=local_midnight(months[0]))
         .annotate(month=_month_of("created_at", months))
         .values_list("town_id", "month")
         .annotate(
@@ -303,7 +299,7 @@ def closed_by_month(scope: DashboardScope, months: list[date]) -> list[int]:
 
 def _closed_in_window(scope: DashboardScope, months: list[date]) -> QuerySet:
     return _tickets(scope).filter(
-        state=RectificationState.CLOSED, closed_at__gte=_midnight(months[0])
+        state=RectificationState.CLOSED, closed_at__gte=local_midnight(months[0])
     )
 
 

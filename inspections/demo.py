@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from shapely.geometry import Point, shape
 
+from core.dates import months_ending
 from inspections.models import Patrol, PatrolResult, SiteKind, SiteState, WaterSite
 from inspections.services import patrol_ticket_description
 from villages.models import County, Town
@@ -122,15 +123,6 @@ def demo_sites_seed(*, rng: random.Random) -> int:
     return len(sites)
 
 
-def _months(today: date) -> list[date]:
-    first = today.replace(day=1)
-    months = []
-    for _ in range(MONTHS):
-        months.append(first)
-        first = (first - timedelta(days=1)).replace(day=1)
-    return sorted(months)
-
-
 def demo_patrols_seed(*, rng: random.Random, inspector, officers: dict, photos: list) -> int:
     """12 months of patrols of every listed site (bulk), with their photos; by the county's
     inspector or the site's town officer."""
@@ -139,7 +131,7 @@ def demo_patrols_seed(*, rng: random.Random, inspector, officers: dict, photos: 
     today = timezone.localdate()
     sites = list(WaterSite.objects.listed().order_by("code"))
     rows = []
-    for month in _months(today):
+    for month in months_ending(today, MONTHS):
         current = month == today.replace(day=1)
         for site in sites:
             if rng.random() < (0.45 if current else 0.07):

@@ -33,12 +33,8 @@ from inspections.models import (
     RoundMode,
     RoundState,
 )
-from inspections.models.grading import GRADE_VIEWER_ROLES
 from villages.models import Village
 
-# Who sees grades: the task force county-wide, inspectors and town officers their jurisdiction
-# (the roles of Assessment.objects.visible_to).
-GRADE_VIEWERS = GRADE_VIEWER_ROLES
 GRADES = (Grade.A, Grade.B, Grade.C, Grade.WEAK)
 # Higher is better: movement between rounds compares these.
 RANK = {Grade.A: 4, Grade.B: 3, Grade.C: 2, Grade.WEAK: 1}
@@ -268,7 +264,7 @@ def campaign_results(
 
 def village_or_404(*, user, code: str) -> Village:
     """The village if its grades are within the user's jurisdiction; 404 otherwise."""
-    villages = Village.objects.scoped(user, town="town_id", roles=GRADE_VIEWERS)
+    villages = Village.objects.scoped(user, town="town_id", perm="grade.view")
     try:
         return villages.select_related("town").get(code=code)
     except Village.DoesNotExist:

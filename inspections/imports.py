@@ -2,10 +2,10 @@
 
 The county keeps the register in Excel: a row per site, keyed by its code (编号), in its town and
 (optionally) village, with a position, list level, treatment and the three responsible people
-printed on its signboard. It is read like the household ledger (villages/households.py):
-headers as offices write them, every row checked before anything is written, each error naming
-its line and column, then upserts in bulk on the code, so a second run of the same file
-changes nothing and says so.
+printed on its signboard. It is read like every register (core.tables): headers as offices
+write them, every row checked before anything is written, each error naming its line and
+column, then upserts in bulk on the code, so a second run of the same file changes nothing and
+says so.
 
 Positions are stored in WGS-84. Rows whose 坐标系 says GCJ-02 (copied from AMap or Tencent
 maps), or a whole file declared GCJ-02 with `--crs gcj02`, are converted on import. A position
@@ -34,27 +34,32 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from shapely.geometry import shape
 
-from inspections.models import ListLevel, SiteKind, SiteState, WaterSite
-from villages.geo import gcj02_to_wgs84, out_of_china
-from villages.households import (
-    VILLAGE_CODE,
+from core.tables import (
     Problems,
     RowError,
+    Table,
     TableImportError,
     TableLayout,
     cell_plain,
     cell_text,
     find_header,
-    load_villages,
-    normalise_phone,
-    one_town,
+    in_column,
+    label_choice,
     parse_rows,
     quantity,
     read_table,
+    write_upserts,
+)
+from inspections.models import ListLevel, SiteKind, SiteState, WaterSite
+from villages.geo import gcj02_to_wgs84, out_of_china
+from villages.households import (
+    VILLAGE_CODE,
+    load_villages,
+    normalise_phone,
+    one_town,
     town_forms,
     village_of,
     villages_by_name,
-    write_upserts,
 )
 from villages.models import County, Town
 
@@ -158,7 +163,6 @@ CRS_LABELS = {
     "高德": GCJ02,
     "腾讯": GCJ02,
 }
-LABEL_NOISE = re.compile(r"[\s·・.\-_/]")
 DEGREES = re.compile(r"[0-9]{1,3}(?:\.[0-9]+)?°?")
 # 116°14′20.5″ or 116度14分20.5秒; NFKC has turned ″ into ′′ and full-width digits into ASCII.
 DMS = re.compile(
@@ -256,7 +260,7 @@ def water_sites_import(*, path: Path, crs: str = WGS84, progress=None) -> WaterS
 
 
 def parse_register(
-    table: list[tuple[int, list[Any]]], problems: Problems, crs: str
+    table: Table, problems: Problems, crs: str
 ) -> tuple[list[SiteRow], dict[str, str]]:
     """The rows below the header, parsed; each column the file carries, with its header as
     written there (what messages call it)."""
@@ -308,10 +312,6 @@ def _parse_row(
     )
 
 
-def in_column(header: str, message: str) -> str:
-    return _("%(column)s: %(error)s") % {"column": header, "error": message}
-
-
 # --- one cell ------------------------------------------------------------------------------
 
 
@@ -326,22 +326,6 @@ def _required(text: str, name: str) -> str:
 
 def _required_text(name: str) -> Callable[[Any], str]:
     return lambda cell: _required(cell_text(cell), name)
-
-
-def _label(cell: Any) -> str:
-    return LABEL_NOISE.sub("", unicodedata.normalize("NFKC", cell_text(cell))).lower()
-
-
-def label_choice(labels: dict[str, str], message: str) -> Callable[[Any], str]:
-    """A parser for a column of labels; `message` (marked with gettext_noop, with a
-    %(value)s) refuses anything else."""
-
-    def parse(cell: Any) -> str:
-        if (value := labels.get(_label(cell))) is None:
-            raise RowError(_(message) % {"value": cell_text(cell)})
-        return value
-
-    return parse
 
 
 def parse_degrees(cell: Any) -> float:

@@ -10,37 +10,30 @@ a second worker (they queue on the job lock) or a re-run after a crash adds noth
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.dates import month_start, previous_month
 from inspections.models import PatrolMiss, WaterSite
+from inspections.rules import owes_patrols
 from workflows import notices
 from workflows.models import NoticeKind
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def previous_month(day: date) -> date:
-    return month_start(month_start(day) - timedelta(days=1))
-
-
 def short_sites(*, month: date, until: date, stage: str) -> QuerySet[WaterSite]:
-    """Listed sites, registered before `until`, with fewer valid patrols from `month` to
+    """Sites that owe patrols in `month` (rules.owes_patrols: listed, registered before the
+    month began — the coverage page's rule too) with fewer valid patrols from `month` to
     `until` than they need, and no `stage` record for the month yet."""
     valid = Q(
         patrols__local_date__gte=month, patrols__local_date__lte=until, patrols__flagged=False
     )
     recorded = PatrolMiss.objects.filter(site=OuterRef("pk"), month=month, stage=stage)
     return (
-        WaterSite.objects.listed()
-        .filter(created_at__lt=_day_start(month))
+        WaterSite.objects.filter(owes_patrols(month))
         .exclude(Exists(recorded))
         .annotate(
             valid=Count("patrols", filter=valid),
@@ -50,11 +43,6 @@ def short_sites(*, month: date, until: date, stage: str) -> QuerySet[WaterSite]:
         .select_related("village")
         .order_by("town_id", "code")
     )
-
-
-def _day_start(day: date) -> datetime:
-    # A site registered during the month is not counted short for that month.
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def missed_patrols_issue(*, as_of: date) -> dict[str, int]:

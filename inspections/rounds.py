@@ -18,11 +18,9 @@ from inspections.models import (
     Round,
     RoundState,
 )
-from inspections.models.grading import GRADE_VIEWER_ROLES
 from villages.models import Village
 
 MATRIX_PAGE = 100
-VIEWER_ROLES = GRADE_VIEWER_ROLES
 # A round still running or over: a village without an assessment in it is "not yet" or missed.
 STARTED = (RoundState.ACTIVE, RoundState.CLOSED, RoundState.PUBLISHED)
 OVER = (RoundState.CLOSED, RoundState.PUBLISHED)
@@ -31,7 +29,7 @@ OVER = (RoundState.CLOSED, RoundState.PUBLISHED)
 def villages_in_scope(user) -> QuerySet[Village]:
     return (
         Village.objects.administrative()
-        .scoped(user, town="town_id", village="code", roles=VIEWER_ROLES)
+        .scoped(user, town="town_id", village="code", perm="grade.view")
         .select_related("town")
         .only("code", "name", "town__code", "town__name")
         .order_by("town_id", "code")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from core.errors import ApplicationError, Conflict, Forbidden
 from inspections import presence
 from inspections.models import (
     Patrol,
@@ -30,6 +31,7 @@ from inspections.models import (
     TicketMode,
     WaterSite,
 )
+from villages import access
 from workflows import services as tickets
 from workflows.models import (
     RECTIFICATION_OPEN_STATES,
@@ -39,20 +41,8 @@ from workflows.models import (
     Source,
 )
 
-PATROLLERS = tickets.FINDERS  # task force, inspectors, town officers — in their jurisdiction
-SITE_MANAGERS = ("task_force",)
-LABEL_PRINTERS = ("task_force", "town_officer")
 
-
-class InspectionError(Exception):
-    """Something the user can act on; the message says what, in his language."""
-
-    def __init__(self, message: str):
-        self.message = message
-        super().__init__(message)
-
-
-class PatrolRefused(InspectionError):
+class PatrolRefused(ApplicationError):
     """The county's policy refuses the patrol; `doubts` say why. Nothing was stored."""
 
     def __init__(self, doubts: Sequence[presence.Doubt]):
@@ -61,25 +51,13 @@ class PatrolRefused(InspectionError):
         super().__init__(_("The patrol was not recorded: %(reasons)s") % {"reasons": reasons})
 
 
-class SiteConflict(InspectionError):
-    pass
-
-
-class InspectionForbidden(InspectionError):
-    pass
-
-
 # --- who may act ------------------------------------------------------------------------------
 
 
-def may_act_on_site(user, site: WaterSite, roles: Sequence[str]) -> bool:
+def _require(user, site: WaterSite, perm: str) -> None:
     # A site has a town and a village like a ticket: the same jurisdiction rule applies.
-    return tickets.may_act(user, site, roles)
-
-
-def _require(user, site: WaterSite, roles: Sequence[str]) -> None:
-    if not may_act_on_site(user, site, roles):
-        raise InspectionForbidden(_("Your role may not do this at this site."))
+    if not access.allows(user, perm, site):
+        raise Forbidden(_("Your role may not do this at this site."))
 
 
 # --- patrols ----------------------------------------------------------------------------------
@@ -106,13 +84,13 @@ def patrol_record(
     photos: Sequence[EvidencePhoto],
 ) -> tuple[Patrol, bool]:
     """Record a patrol, or return the one already recorded with this key (a retried POST):
-    (patrol, created). Raises PatrolRefused or InspectionError, storing nothing."""
-    _require(by, site, PATROLLERS)
+    (patrol, created). Raises PatrolRefused or ApplicationError, storing nothing."""
+    _require(by, site, "site.patrol")
     earlier = Patrol.objects.filter(inspector=by, key=key).first()
     if earlier is not None:
         return earlier, False
     if not site.is_listed:
-        raise InspectionError(_("This site was removed from the list; it is not patrolled."))
+        raise ApplicationError(_("This site was removed from the list; it is not patrolled."))
     _check_observation(observation)
     now = timezone.now()
     policy = PatrolPolicy.current()
@@ -135,17 +113,17 @@ def patrol_record(
 
 def _check_observation(observation: Observation) -> None:
     if observation.result not in PatrolResult.values:
-        raise InspectionError(_("Choose the result of the patrol."))
+        raise ApplicationError(_("Choose the result of the patrol."))
     if observation.signboard not in Signboard.values:
-        raise InspectionError(_("Choose the state of the signboard."))
+        raise ApplicationError(_("Choose the state of the signboard."))
     if observation.previous_fixed not in PreviousFixed.values:
-        raise InspectionError(_("Say whether the earlier problem was rectified."))
+        raise ApplicationError(_("Say whether the earlier problem was rectified."))
     if not observation.checks <= set(PatrolCheck):
-        raise InspectionError(_("Unknown check."))
+        raise ApplicationError(_("Unknown check."))
     if observation.result != PatrolResult.NORMAL and not (
         observation.checks or observation.note.strip() or observation.signboard != Signboard.GOOD
     ):
-        raise InspectionError(_("Say what the problem is: tick what you saw or write a note."))
+        raise ApplicationError(_("Say what the problem is: tick what you saw or write a note."))
 
 
 def _store(by, site, key, observation, position, photos, found, now) -> Patrol:
@@ -270,10 +248,10 @@ SITE_TRANSITIONS = {
 
 def site_transition(*, site: WaterSite, by, action: str) -> WaterSite:
     """Run a state change of the register (task force only)."""
-    _require(by, site, SITE_MANAGERS)
+    _require(by, site, f"site.{action}")
     method = getattr(site, SITE_TRANSITIONS[action])
     if not can_proceed(method):
-        raise InspectionError(
+        raise ApplicationError(
             _("The site is %(state)s now; this is not possible.")
             % {"state": site.get_state_display()}
         )
@@ -282,13 +260,13 @@ def site_transition(*, site: WaterSite, by, action: str) -> WaterSite:
             method()
             site.save()
     except ConcurrentTransition:
-        raise SiteConflict(_("This site was changed by someone else. Reload it.")) from None
+        raise Conflict(_("This site was changed by someone else. Reload it.")) from None
     return site
 
 
 def site_rotate_token(*, site: WaterSite, by) -> WaterSite:
     """A new QR label: the old one stops working and says it was replaced."""
-    _require(by, site, LABEL_PRINTERS)
+    _require(by, site, "site.labels")
     with transaction.atomic():
         site = WaterSite.objects.select_for_update().get(pk=site.pk)
         old = site.rotate_token()

@@ -17,21 +17,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
+from core.errors import ApplicationError, Conflict
 from inspections import presence, selectors, services
 from inspections.filtersets import WaterSiteFilterSet
 from inspections.forms import PatrolForm
 from inspections.models import Patrol, PatrolCheck, PatrolPolicy
-from inspections.services import (
-    InspectionError,
-    InspectionForbidden,
-    PatrolRefused,
-    SiteConflict,
-)
+from inspections.services import PatrolRefused
+from villages import access
 from villages.http import see_other
-from villages.scope import get_visible_or_404, scope_of
+from villages.scope import get_visible_or_404
 from workflows.evidence import EvidenceError, evidence_photos_create, evidence_photos_discard
 from workflows.selectors import paginate
-from workflows.services import TicketActionError
 
 PAGE_SIZE = 50
 
@@ -46,7 +42,7 @@ def scan(request, token: str):
     if site is None:
         return _unknown_label(request, token)
     site = get_visible_or_404(selectors.site_page_queryset(), request.user, pk=site.pk)
-    may_patrol = services.may_act_on_site(request.user, site, services.PATROLLERS)
+    may_patrol = access.allows(request.user, "site.patrol", site)
     can_patrol = site.is_listed and may_patrol
     if request.method == "POST":
         if may_patrol and not site.is_listed:  # delisted while the form was open: 409, say so
@@ -101,7 +97,7 @@ def _record(request, site, token):
             position=form.position(),
             photos=photos,
         )
-    except (InspectionError, TicketActionError) as error:
+    except ApplicationError as error:
         evidence_photos_discard(photos)
         refusal = [presence.message(d.as_flag()) for d in getattr(error, "doubts", [])]
         if not isinstance(error, PatrolRefused):
@@ -156,12 +152,11 @@ def site_list(request):
     page = paginate(filterset.qs, request.GET.get("page"), per_page=PAGE_SIZE)
     query = filterset.data.copy()
     query.pop("page", None)
-    scope = scope_of(request.user)
     context = {
         "filter": filterset,
         "page": page,
         "query": query.urlencode(),
-        "can_print": scope.has_role(*services.LABEL_PRINTERS),
+        "can_print": access.allows(request.user, "site.labels"),
     }
     return render(request, "inspections/site_list.html", context, status=status)
 
@@ -184,8 +179,8 @@ def _site_page(request, site, *, status=200, error=""):
         "page": page,
         "tickets": list(selectors.all_tickets(site=site)[:PAGE_SIZE]),
         "actions": _site_actions(user, site),
-        "can_print": services.may_act_on_site(user, site, services.LABEL_PRINTERS),
-        "can_patrol": site.is_listed and services.may_act_on_site(user, site, services.PATROLLERS),
+        "can_print": access.allows(user, "site.labels", site),
+        "can_patrol": site.is_listed and access.allows(user, "site.patrol", site),
         "error": error,
     }
     return render(request, "inspections/site_detail.html", context, status=status)
@@ -200,12 +195,11 @@ SITE_ACTIONS = {
 
 
 def _site_actions(user, site) -> list[tuple[str, str]]:
-    if not services.may_act_on_site(user, site, services.SITE_MANAGERS):
-        return []
     return [
         (name, label)
         for name, label in SITE_ACTIONS.items()
-        if can_proceed(getattr(site, services.SITE_TRANSITIONS[name]))
+        if access.allows(user, f"site.{name}", site)
+        and can_proceed(getattr(site, services.SITE_TRANSITIONS[name]))
     ]
 
 
@@ -226,10 +220,7 @@ def site_action(request, code: str, action: str):
         else:
             services.site_transition(site=site, by=request.user, action=action)
             messages.success(request, _("Site updated."))
-    except SiteConflict as error:
-        return _site_page(request, _site(request, code), status=409, error=error.message)
-    except InspectionForbidden as error:
-        return _site_page(request, site, status=403, error=error.message)
-    except InspectionError as error:
-        return _site_page(request, site, status=400, error=error.message)
+    except ApplicationError as error:
+        site = _site(request, code) if isinstance(error, Conflict) else site  # as it is now
+        return _site_page(request, site, status=error.status, error=error.message)
     return see_other(reverse("site_detail", args=[site.code]))

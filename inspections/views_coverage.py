@@ -25,15 +25,15 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from core.dates import add_months, month_start
 from inspections import coverage as selectors
 from inspections.coverage import CellStatus
-from inspections.grades import GRADE_VIEWERS, GRADES, grade_label
+from inspections.grades import GRADES, grade_label
 from inspections.models import Assessment, AssessmentState, SiteState
+from villages import access
 from villages.models import Town, Village
-from villages.scope import require_role
 from workflows.models import RectificationTicket
 
-COVERAGE_ROLES = ("task_force", "inspector", "town_officer")
 MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
 FIRST_YEAR = 2000  # nothing was patrolled with this system before; keeps date() in range
 
@@ -55,7 +55,7 @@ class CoverageFilter(forms.Form):
 
     def clean_month(self) -> date:
         value = self.cleaned_data["month"].strip()
-        current = selectors.month_start(self.today)
+        current = month_start(self.today)
         if not value:
             return current
         month = _parse_month(value)
@@ -88,7 +88,7 @@ def _parse_month(value: str) -> date | None:
 
 @login_required
 def coverage(request):
-    require_role(request.user, *COVERAGE_ROLES, action=_("see the patrol coverage"))
+    access.require(request.user, "coverage.view", action=_("see the patrol coverage"))
     today = timezone.localdate()
     towns = selectors.coverage_towns(user=request.user)
     form = CoverageFilter(request.GET, towns=towns, today=today)
@@ -107,9 +107,9 @@ def coverage(request):
     context |= {
         "coverage": result,
         "town": town,
-        "is_current": month == selectors.month_start(today),
-        "previous_month": selectors.add_months(month, -1),
-        "next_month": selectors.add_months(month, 1) if result.month_over else None,
+        "is_current": month == month_start(today),
+        "previous_month": add_months(month, -1),
+        "next_month": add_months(month, 1) if result.month_over else None,
         "query": _query_without_page(request),
         "legend": _legend(),
         "matrix": _matrix(result.groups),
@@ -198,7 +198,7 @@ def _tiles_gcj02() -> bool:
 
 @login_required
 def site_map(request):
-    require_role(request.user, *COVERAGE_ROLES, action=_("see the map of water sites"))
+    access.require(request.user, "coverage.view", action=_("see the map of water sites"))
     crs = selectors.GCJ02 if _tiles_gcj02() else selectors.WGS84
     geojson_url = reverse("site_geojson")
     village_url = reverse("village_geojson")
@@ -246,7 +246,7 @@ def site_map(request):
 def site_geojson(request):
     """The sites the user may see as GeoJSON points. `?crs=gcj02` shifts them for display on
     GCJ-02 tiles; the default (and what the database stores) is WGS-84."""
-    require_role(request.user, *COVERAGE_ROLES, action=_("see the map of water sites"))
+    access.require(request.user, "coverage.view", action=_("see the map of water sites"))
     crs = request.GET.get("crs") or selectors.WGS84
     if crs not in (selectors.WGS84, selectors.GCJ02):
         message = _("Unknown coordinate system %(crs)s: use wgs84 or gcj02.") % {"crs": crs}
@@ -281,7 +281,7 @@ def _ticket_bands() -> list[tuple[str, str]]:
 def _map_villages(user):
     """The administrative villages whose grades the user may see (the roles of the map and the
     village grades page). Grades, and so the map, are per administrative village."""
-    return Village.objects.scoped(user, town="town_id", roles=GRADE_VIEWERS).filter(
+    return Village.objects.scoped(user, town="town_id", perm="grade.view").filter(
         level=Village.Level.ADMINISTRATIVE
     )
 
@@ -362,7 +362,7 @@ def village_geojson(request):
     """The villages the user may see, with a position, as GeoJSON: each with its latest published
     grade and its open tickets. `?crs=gcj02` as for the sites; `?shape=1` gives the boundaries
     (heavy) instead of the centre points."""
-    require_role(request.user, *COVERAGE_ROLES, action=_("see the map of villages"))
+    access.require(request.user, "coverage.view", action=_("see the map of villages"))
     crs = request.GET.get("crs") or selectors.WGS84
     if crs not in (selectors.WGS84, selectors.GCJ02):
         message = _("Unknown coordinate system %(crs)s: use wgs84 or gcj02.") % {"crs": crs}

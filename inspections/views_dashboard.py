@@ -5,8 +5,8 @@ reason. Every number links to the list behind it, filtered the same way: the tic
 the parameters of workflows.filtersets (state, source_kind, town_id, overdue, kind), coverage
 and the grade pages their own (?town=, ?grade=).
 
-Charts are inline SVG drawn here from the numbers (no JavaScript, nothing from a CDN), each with
-a table of the same numbers beside it.
+Charts are inline SVG drawn on the server from the numbers (core.charts; no JavaScript, nothing
+from a CDN), each with a table of the same numbers beside it.
 """
 
 from __future__ import annotations
@@ -23,18 +23,19 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from core.charts import Bar, BarChart, bar_chart, nice_ceiling
+from core.xlsx import XLSX, Column, ledger_write
 from inspections import dashboard as selectors
-from inspections.dashboard import DASHBOARD_ROLES, Dashboard, DashboardScope, RankRow, TownStats
+from inspections.dashboard import Dashboard, DashboardScope, RankRow, TownStats
 from inspections.grades import GRADES, grade_label
-from villages.scope import require_role
-from workflows.exports import XLSX, Column, ledger_write
+from villages import access
 from workflows.models import RECTIFICATION_OPEN_STATES, RectificationState, ToiletState
 
 # --- access ------------------------------------------------------------------------------------
 
 
 def _scope(request) -> DashboardScope:
-    require_role(request.user, *DASHBOARD_ROLES, action=_("see the dashboard"))
+    access.require(request.user, "dashboard.view", action=_("see the dashboard"))
     scope = selectors.dashboard_scope(request.user)
     if scope is None:
         raise PermissionDenied(_("Your membership names no town whose dashboard you may see."))
@@ -61,66 +62,6 @@ def all_states() -> list[str]:
 
 
 # --- charts ------------------------------------------------------------------------------------
-
-BAR_ROW = 26
-BAR_LABEL = 190  # px for the labels on the left
-BAR_SPACE = 240  # px for the longest bar
-BAR_WIDTH = BAR_LABEL + BAR_SPACE + 70  # room for the value after the bar
-
-
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    value: float
-    text: str  # the value as shown
-    url: str | None
-    y: int = 0
-    width: float = 0
-
-    @property
-    def text_y(self) -> int:
-        return self.y + BAR_ROW // 2 + 5
-
-    @property
-    def text_x(self) -> float:
-        return BAR_LABEL + self.width + 6
-
-
-@dataclass(frozen=True)
-class BarChart:
-    id: str
-    title: str
-    value_heading: str
-    bars: list[Bar]
-    # False: the numbers are in a table nearby already (the towns' table), not repeated.
-    table: bool = True
-    label_x: int = BAR_LABEL - 8
-    bar_x: int = BAR_LABEL
-    width: int = BAR_WIDTH
-    bar_height: int = BAR_ROW - 6
-
-    @property
-    def height(self) -> int:
-        return len(self.bars) * BAR_ROW + 4
-
-
-def bar_chart(
-    chart_id: str, title: str, heading: str, bars: list[Bar], *, table: bool = True
-) -> BarChart:
-    top = max((bar.value for bar in bars), default=0) or 1
-    placed = [
-        Bar(
-            bar.label,
-            bar.value,
-            bar.text,
-            bar.url,
-            y=2 + i * BAR_ROW,
-            width=round(BAR_SPACE * bar.value / top, 1),
-        )
-        for i, bar in enumerate(bars)
-    ]
-    return BarChart(chart_id, title, heading, placed, table)
-
 
 TREND_W, TREND_H = 640, 240
 TREND_LEFT, TREND_RIGHT, TREND_TOP, TREND_BOTTOM = 48, 16, 16, 36
@@ -152,7 +93,7 @@ class TrendChart:
 
 def trend_chart(dashboard: Dashboard) -> TrendChart:
     top = max([max(p.opened, p.closed) for p in dashboard.trend] + [1])
-    top = _nice(top)
+    top = nice_ceiling(top)
     plot_h = TREND_H - TREND_TOP - TREND_BOTTOM
     step = (TREND_W - TREND_LEFT - TREND_RIGHT) / max(len(dashboard.trend) - 1, 1)
 
@@ -176,16 +117,6 @@ def trend_chart(dashboard: Dashboard) -> TrendChart:
         closed_line=" ".join(f"{p.x},{p.y_closed}" for p in points),
         ticks=[(y(top * k // 4), top * k // 4) for k in range(5)],
     )
-
-
-def _nice(value: int) -> int:
-    """The smallest of 1, 2, 2.5, 5 × 10ⁿ at or above value: round grid lines."""
-    magnitude = 1
-    while True:
-        for factor in (1, 2, 4, 5, 10):  # 4: divisible into four grid steps
-            if factor * magnitude >= value:
-                return factor * magnitude
-        magnitude *= 10
 
 
 # --- formatting --------------------------------------------------------------------------------

@@ -23,17 +23,17 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from core.pdf import render_pdf
+from core.xlsx import XLSX, Column, ledger_write
 from inspections import grades as selectors
-from inspections.grades import GRADE_VIEWERS, GRADES, GradeRow, Tally
-from villages.scope import require_role
-from workflows.documents import render_pdf
-from workflows.exports import XLSX, Column, ledger_write
+from inspections.grades import GRADES, GradeRow, Tally
+from villages import access
 
 TOWN_CODE = re.compile(r"\d{12}")
 
 
 def _require_viewer(request) -> None:
-    require_role(request.user, *GRADE_VIEWERS, action=_("see village grades"))
+    access.require(request.user, "grade.view", action=_("see village grades"))
 
 
 def _filters(query) -> tuple[str | None, str | None]:

@@ -20,16 +20,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from core.pdf import render_pdf
 from inspections.labels import label_sheet_context
 from inspections.models import WaterSite
-from inspections.services import LABEL_PRINTERS
+from villages import access
 from villages.models import Town
-from villages.scope import require_role
-from workflows.documents import render_pdf
 
 # Labels are issued by the offices that put up the signboards: the task force county-wide, a
 # town officer for his town. Inspectors and village admins see sites but issue no labels.
-PRINTERS = LABEL_PRINTERS
 TOWN_CODE = re.compile(r"\d{12}")
 SITE_CODE = re.compile(r"[\w.-]{1,32}")  # WaterSite.code is at most 32 characters
 
@@ -37,7 +35,7 @@ SITE_CODE = re.compile(r"[\w.-]{1,32}")  # WaterSite.code is at most 32 characte
 @login_required
 @require_safe
 def labels_pdf(request):
-    require_role(request.user, *PRINTERS, action=_("print QR labels"))
+    access.require(request.user, "site.labels", action=_("print QR labels"))
     town_code, site_codes = _parameters(request.GET)
     sites = _printable_sites(request.user, town_code=town_code, site_codes=site_codes)
     context = label_sheet_context(sites=sites, base_url=_base_url(request))
@@ -63,7 +61,7 @@ def _printable_sites(user, *, town_code: str | None, site_codes: list[str]) -> l
     """The listed sites `user` may print, narrowed by town and codes; 404 if any is missing."""
     # Only the printing memberships count: an officer of 胡集镇 who is also a county-wide
     # inspector still prints 胡集镇's labels only.
-    sites = WaterSite.objects.scoped(user, town="town_id", roles=PRINTERS).listed()
+    sites = WaterSite.objects.scoped(user, town="town_id", perm="site.labels").listed()
     if town_code:
         _check_town(user, town_code)
         sites = sites.filter(town_id=town_code)
@@ -82,7 +80,7 @@ def _printable_sites(user, *, town_code: str | None, site_codes: list[str]) -> l
 
 def _check_town(user, code: str) -> None:
     # One answer for a town that does not exist and a town of someone else's.
-    if not Town.objects.scoped(user, town="code", roles=PRINTERS).filter(code=code).exists():
+    if not Town.objects.scoped(user, town="code", perm="site.labels").filter(code=code).exists():
         raise Http404(_("No such town in your jurisdiction: %(code)s") % {"code": code})
 
 

@@ -16,22 +16,22 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.errors import ApplicationError
 from inspections import assessments as svc
 from inspections import rounds as selectors
 from inspections.models import Assessment, Campaign, ChecklistItem, Deduction, Round
-from inspections.services import InspectionError, InspectionForbidden, SiteConflict
+from villages import access
 from villages.http import see_other
-from villages.scope import get_visible_or_404, require_role, scope_of
+from villages.scope import get_visible_or_404
 from workflows.evidence import EvidenceError, evidence_photos_create, evidence_photos_discard
 from workflows.forms import NOTE_MAX, PhotosField
-from workflows.services import TicketActionError
 
 TOWN_CODE = re.compile(r"\d{12}")
 VILLAGE_CODE = re.compile(r"[0-9]{12}")  # also keeps NUL out of the query (PostgreSQL refuses it)
 
 
 def _viewer(request) -> None:
-    require_role(request.user, *selectors.VIEWER_ROLES, action=_("see inspection rounds"))
+    access.require(request.user, "grade.view", action=_("see inspection rounds"))
 
 
 # --- campaigns and rounds ---------------------------------------------------------------------
@@ -71,7 +71,7 @@ def campaign_detail(request, pk: int):
         "query": query.urlencode(),
         "missed_only": missed_only,
         "missed": selectors.missed_counts(campaign=campaign, user=request.user),
-        "is_county": scope_of(request.user).for_roles("task_force").county_wide,
+        "is_county": access.allows(request.user, "round.manage"),
         "error": _("Choose a town by its 12-digit code.") if status == 400 else "",
     }
     return render(request, "inspections/campaign_detail.html", context, status=status)
@@ -85,12 +85,11 @@ def _round(pk: int) -> Round:
 def round_detail(request, pk: int, *, status=200, error=""):
     _viewer(request)
     round = _round(pk)
-    scope = scope_of(request.user)
     context = {
         "round": round,
         "assessments": selectors.round_assessments(round=round, user=request.user),
-        "is_county": scope.for_roles("task_force").county_wide,
-        "can_assess": round.state == "active" and scope.has_role(*svc.ASSESSORS),
+        "is_county": access.allows(request.user, "round.manage"),
+        "can_assess": round.state == "active" and access.allows(request.user, "assessment.make"),
         "error": error,
     }
     return render(request, "inspections/round_detail.html", context, status=status)
@@ -112,12 +111,8 @@ def round_action(request, pk: int, action: str):
     service, done = ROUND_ACTIONS[action]
     try:
         service(round=round, by=request.user)
-    except InspectionForbidden as error:
-        return round_detail(request, pk, status=403, error=error.message)
-    except SiteConflict as error:
-        return round_detail(request, pk, status=409, error=error.message)
-    except InspectionError as error:
-        return round_detail(request, pk, status=400, error=error.message)
+    except ApplicationError as error:
+        return round_detail(request, pk, status=error.status, error=error.message)
     messages.success(request, done)
     return see_other(reverse("round_detail", args=[pk]))
 
@@ -129,7 +124,7 @@ def round_action(request, pk: int, action: str):
 def assessment_start(request, pk: int):
     """Pick the village (the phone's GPS suggests the one it stands in), then its page."""
     round = _round(pk)
-    require_role(request.user, *svc.ASSESSORS, action=_("assess villages"))
+    access.require(request.user, "assessment.make", action=_("assess villages"))
     villages = selectors.villages_in_scope(request.user)
     suggested, status, error = None, 200, ""
     if request.method == "POST":
@@ -142,11 +137,8 @@ def assessment_start(request, pk: int):
                 assessment = svc.assessment_open(
                     round=round, village=village, by=request.user, position=_position(request)
                 )
-            except InspectionError as failure:
-                status, error = (
-                    (403 if isinstance(failure, InspectionForbidden) else 400),
-                    (failure.message),
-                )
+            except ApplicationError as failure:
+                status, error = failure.status, failure.message
             else:
                 return see_other(reverse("assessment_detail", args=[assessment.pk]))
     position = _position(request, source=request.GET)
@@ -188,7 +180,7 @@ def assessment_detail(request, pk: int, *, status=200, error="", form_item=None,
         "assessment": assessment,
         "lines": lines,
         "editable": editable,
-        "is_county": scope_of(request.user).for_roles("task_force").county_wide,
+        "is_county": access.allows(request.user, "assessment.review"),
         "grade": selectors.provisional_grade(assessment),
         "error": error,
         "form_item": form_item,
@@ -213,12 +205,8 @@ def assessment_action(request, pk: int, action: str):
     service, done = ASSESSMENT_ACTIONS[action]
     try:
         service(assessment=assessment, by=request.user)
-    except InspectionForbidden as error:
-        return assessment_detail(request, pk, status=403, error=error.message)
-    except SiteConflict as error:
-        return assessment_detail(request, pk, status=409, error=error.message)
-    except InspectionError as error:
-        return assessment_detail(request, pk, status=400, error=error.message)
+    except ApplicationError as error:
+        return assessment_detail(request, pk, status=error.status, error=error.message)
     messages.success(request, done)
     return see_other(reverse("assessment_detail", args=[pk]))
 
@@ -258,11 +246,10 @@ def deduction_save(request, pk: int, item: int):
             note=form.cleaned_data.get("note", ""),
             photos=photos,
         )
-    except InspectionError as failure:
+    except ApplicationError as failure:
         evidence_photos_discard(photos)
-        status = 403 if isinstance(failure, InspectionForbidden) else 400
         return assessment_detail(
-            request, pk, status=status, error=failure.message, form_item=item, form=form
+            request, pk, status=failure.status, error=failure.message, form_item=item, form=form
         )
     return see_other(reverse("assessment_detail", args=[pk]) + f"#item-{item}")
 
@@ -274,9 +261,10 @@ def deduction_ticket(request, pk: int):
     assessment = _assessment(request, deduction.assessment_id)  # scope check
     try:
         ticket = svc.deduction_open_ticket(deduction=deduction, by=request.user)
-    except (InspectionError, TicketActionError) as failure:
-        status = 403 if isinstance(failure, InspectionForbidden) else 400
-        return assessment_detail(request, assessment.pk, status=status, error=failure.message)
+    except ApplicationError as failure:
+        return assessment_detail(
+            request, assessment.pk, status=failure.status, error=failure.message
+        )
     messages.success(request, _("Ticket %(number)s opened.") % {"number": ticket.number})
     return see_other(
         reverse("assessment_detail", args=[assessment.pk]) + f"#item-{deduction.item_id}"

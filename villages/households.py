@@ -8,32 +8,41 @@ changes nothing and says so.
 
 The ID number is validated, then only its masked form and keyed digest are kept; the full
 number never reaches the database.
+
+Reading the file (xlsx or CSV, the header by its aliases) is core.tables'; this module says what
+a ledger row means.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import re
 import unicodedata
-import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cached_property
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from django.db import transaction
-from django.db.models import Model, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
-from villages.imports import DivisionImportError, read_csv_text
+from core.tables import (
+    Problems,
+    RowError,
+    Table,
+    TableImportError,
+    TableLayout,
+    cell_plain,
+    cell_text,
+    find_header,
+    parse_rows,
+    quantity,
+    read_table,
+    write_upserts,
+)
 from villages.models import Household, Town, Village, id_number_digest, mask_id_number
 
 # Headers as county offices write them (after normalising: no spaces, no "*" marking required
@@ -98,9 +107,6 @@ PROBLEMS = {
     **{choice.value: choice for choice in Problem if choice.value},
 }
 REQUIRED_COLUMNS = ("number", "head_name")
-HEADER_SEARCH_ROWS = 10  # ledgers often carry a title row or two above the header
-MAX_REPORTED_ERRORS = 20
-BATCH = 500
 MAX_LENGTH = {
     name: Household._meta.get_field(name).max_length
     for name in ("number", "head_name", "address", "phone")
@@ -124,36 +130,8 @@ MAX_VOLUME = Decimal("100")
 CENT = Decimal("0.01")
 
 
-class TableImportError(Exception):
-    """Rows of a register kept in Excel that cannot be imported; `errors` holds one message
-    per bad line."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
-
-
 class HouseholdImportError(TableImportError):
     """Rows of a household ledger that cannot be imported."""
-
-
-class RowError(ValueError):
-    """A bad cell; the caller adds the line number."""
-
-
-@dataclass(frozen=True)
-class TableLayout:
-    """How a register kept in Excel is recognised: each column's names as offices write them
-    (the first is the one messages show; the internal name is accepted too), the columns that
-    mark the header row, and the error its import raises."""
-
-    aliases: dict[str, tuple[str, ...]]
-    required: tuple[str, ...]
-    error: type[TableImportError]
-
-    @cached_property
-    def header_of(self) -> dict[str, str]:
-        return {alias: name for name, names in self.aliases.items() for alias in (name, *names)}
 
 
 LEDGER = TableLayout(COLUMN_ALIASES, REQUIRED_COLUMNS, HouseholdImportError)
@@ -182,32 +160,14 @@ class HouseholdImportSummary:
         return bool(self.created or self.updated)
 
 
-@dataclass
-class Problems:
-    """Errors as (line, message), reported in line order whichever check found them."""
-
-    items: list[tuple[int, str]] = field(default_factory=list)
-    error: type[TableImportError] = HouseholdImportError
-
-    def add(self, line: int, message: str) -> None:
-        self.items.append((line, message))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            ordered = sorted(self.items, key=lambda item: item[0])[:MAX_REPORTED_ERRORS]
-            raise self.error(
-                [_("Line %(line)d: %(error)s") % {"line": n, "error": m} for n, m in ordered]
-            )
-
-
 # --- reading -------------------------------------------------------------------------------
 
 
 def households_import(*, path: Path, progress=None) -> HouseholdImportSummary:
     """Raises HouseholdImportError, with nothing written, if any row is bad. `progress`, if
     given, is a tqdm-like bar: its total is set to the row count."""
-    problems = Problems()
-    rows, columns = parse_ledger(read_table(path), problems)
+    problems = Problems(error=HouseholdImportError)
+    rows, columns = parse_ledger(read_table(path, error=HouseholdImportError), problems)
     resolve_villages(rows, problems)
     check_duplicates(rows, problems)
     problems.raise_if_any()
@@ -217,54 +177,7 @@ def households_import(*, path: Path, progress=None) -> HouseholdImportSummary:
     return _upsert(rows, columns, progress)
 
 
-def read_table(
-    path: Path, *, error: type[TableImportError] = HouseholdImportError
-) -> list[tuple[int, list[Any]]]:
-    """(line, cells) for each row of the first sheet of an .xlsx or of a CSV file; `error` is
-    raised for a file that is neither."""
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, error)
-    if suffix == ".csv":
-        return _read_csv(path, error)
-    raise error(
-        [
-            _("%(file)s: only .xlsx workbooks and CSV files are read (save an .xls as .xlsx).")
-            % {"file": path.name}
-        ]
-    )
-
-
-def _read_xlsx(path: Path, error: type[TableImportError]) -> list[tuple[int, list[Any]]]:
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError):
-        raise error(
-            [_("%(file)s is not a readable .xlsx workbook.") % {"file": path.name}]
-        ) from None
-    try:
-        sheet = workbook.active
-        # Files saved by some tools declare a wrong sheet size, and read-only mode trusts it.
-        sheet.reset_dimensions()
-        # Read-only mode yields empty rows for gaps too, so the count is the Excel row number.
-        return list(enumerate((list(r) for r in sheet.iter_rows(values_only=True)), 1))
-    finally:
-        workbook.close()  # read-only mode keeps the file open until closed
-
-
-def _read_csv(path: Path, error: type[TableImportError]) -> list[tuple[int, list[Any]]]:
-    try:
-        text = read_csv_text(path)
-    except DivisionImportError as exc:
-        raise error(exc.errors) from None
-    reader = csv.reader(io.StringIO(text))
-    # The reader's own line count: a quoted line break would otherwise shift every later line.
-    return [(reader.line_num, row) for row in reader]
-
-
-def parse_ledger(
-    table: list[tuple[int, list[Any]]], problems: Problems
-) -> tuple[list[HouseholdRow], set[str]]:
+def parse_ledger(table: Table, problems: Problems) -> tuple[list[HouseholdRow], set[str]]:
     """The rows below the header, parsed; the set of columns the file carries."""
     header_line, columns = find_header(table, LEDGER)
     _check_village_columns(header_line, columns)
@@ -277,77 +190,6 @@ def parse_ledger(
             [_("Line %(line)d: no households below the header.") % {"line": header_line}]
         )
     return rows, present
-
-
-def find_header(
-    table: list[tuple[int, list[Any]]], layout: TableLayout
-) -> tuple[int, dict[int, str]]:
-    """The header's line and its columns (cell index → column name)."""
-    for line, cells in table[:HEADER_SEARCH_ROWS]:
-        columns = {
-            i: layout.header_of[key]
-            for i, cell in enumerate(cells)
-            if (key := header_key(cell, layout.header_of))
-        }
-        if set(layout.required) <= set(columns.values()):
-            _check_no_column_twice(line, columns, layout.error)
-            return line, columns
-    raise layout.error(
-        [
-            _("No header row in the first %(n)d lines: columns %(columns)s are required.")
-            % {
-                "n": HEADER_SEARCH_ROWS,
-                "columns": ", ".join(layout.aliases[name][0] for name in layout.required),
-            }
-        ]
-    )
-
-
-def header_key(cell: Any, header_of: dict[str, str]) -> str:
-    text = re.sub(r"[\s*]", "", unicodedata.normalize("NFKC", cell_text(cell))).lower()
-    if text not in header_of:
-        # "化粪池容积(m³)", "联系电话(手机)": the unit or note in brackets is not the name.
-        text = re.sub(r"\(.*\)$", "", text)
-    return text if text in header_of else ""
-
-
-def _check_no_column_twice(
-    line: int, columns: dict[int, str], error: type[TableImportError]
-) -> None:
-    names = list(columns.values())
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise error(
-            [
-                _("Line %(line)d: more than one column for %(columns)s.")
-                % {"line": line, "columns": ", ".join(twice)}
-            ]
-        )
-
-
-def parse_rows(
-    table: list[tuple[int, list[Any]]],
-    header_line: int,
-    columns: dict[int, str],
-    problems: Problems,
-    parse: Callable[[int, dict[str, Any]], Any],
-) -> list:
-    """parse(line, cells by column name) of each non-blank row below the header; a row whose
-    parse raises RowError is reported on its line and left out."""
-    rows = []
-    for line, cells in table:
-        if line <= header_line:
-            continue
-        by_name = {name: cells[i] for i, name in columns.items() if i < len(cells)}
-        if all(cell_text(v) == "" for v in by_name.values()):
-            continue
-        try:
-            rows.append(parse(line, by_name))
-        except RowError as exc:
-            problems.add(line, str(exc))
-            if len(problems.items) >= MAX_REPORTED_ERRORS:
-                break
-    return rows
 
 
 def _check_village_columns(line: int, columns: dict[int, str]) -> None:
@@ -490,16 +332,6 @@ def _tank_volume(cell: Any) -> dict:
     return {"tank_volume_m3": volume}
 
 
-def quantity(text: str, pattern: re.Pattern, step: Decimal) -> Decimal | None:
-    """The number in `pattern`'s first group, rounded to `step` as its column keeps it (so a
-    re-import compares equal); None if `text` is not one."""
-    match = pattern.fullmatch(text)
-    try:
-        return Decimal(match[1]).quantize(step, rounding=ROUND_HALF_UP) if match else None
-    except InvalidOperation:
-        return None
-
-
 def _last_pumped_on(cell: Any) -> dict:
     if isinstance(cell, datetime.datetime):
         day = cell.date()
@@ -545,19 +377,6 @@ PARSERS = {
     "last_pumped_on": _last_pumped_on,
     "problem": _problem,
 }
-
-
-def cell_text(cell: Any) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))  # Excel keeps every number as a float: 1001 arrives as 1001.0
-    return str(cell).strip()
-
-
-def cell_plain(cell: Any) -> str:
-    """Codes, numbers, phones: full-width characters from Chinese input methods made ASCII."""
-    return re.sub(r"\s", "", unicodedata.normalize("NFKC", cell_text(cell)))
 
 
 def column_label(name: str) -> str:
@@ -762,31 +581,3 @@ def _stored(rows: list[HouseholdRow], names: list[str]) -> dict[tuple[str, str],
     return {
         (h["village_id"], h["number"]): h for h in households.values("village_id", "number", *names)
     }
-
-
-def write_upserts(
-    changed: list[Model],
-    *,
-    unique_fields: list[str],
-    update_fields: list[str],
-    progress,
-    unchanged: int,
-) -> None:
-    """Inserts or updates `changed` (instances of one model) on their unique key, in one
-    transaction; `progress` (tqdm-like or None) advances by `unchanged` first, then by batch."""
-    if progress is not None:
-        progress.update(unchanged)
-    if not changed:
-        return
-    model = type(changed[0])
-    with transaction.atomic():
-        for start in range(0, len(changed), BATCH):
-            batch = changed[start : start + BATCH]
-            model.objects.bulk_create(
-                batch,
-                update_conflicts=True,
-                unique_fields=unique_fields,
-                update_fields=update_fields,
-            )
-            if progress is not None:
-                progress.update(len(batch))

@@ -18,6 +18,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.tables import MAX_REPORTED_ERRORS, read_csv_text, write_upserts
 from villages.models import County, Town, Village
 
 LEVEL_ALIASES = {
@@ -67,8 +68,6 @@ NAME_LENGTH = {
     "natural": Village._meta.get_field("name").max_length,
 }
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
-MAX_REPORTED_ERRORS = 20
-BATCH = 500
 
 
 class DivisionImportError(Exception):
@@ -100,17 +99,6 @@ class ImportSummary:
     @property
     def changed_anything(self) -> bool:
         return bool(sum(self.created.values()) or sum(self.updated.values()))
-
-
-def read_csv_text(path: Path) -> str:
-    """Statistics offices hand out UTF-8 and, from Excel, GB18030; accept both."""
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise DivisionImportError([_("%(file)s is neither UTF-8 nor GB18030 text.") % {"file": path}])
 
 
 def parse_divisions(text: str) -> list[DivisionRow]:
@@ -258,7 +246,7 @@ def _level_conflicts(rows: list[DivisionRow]) -> list[str]:
 
 def divisions_import(*, path: Path, progress=None) -> ImportSummary:
     """`progress`, if given, is a tqdm-like bar: its total is set to the row count."""
-    rows = parse_divisions(read_csv_text(path))
+    rows = parse_divisions(read_csv_text(path, error=DivisionImportError))
     check_hierarchy(rows)
     if progress is not None:
         progress.total = len(rows)
@@ -351,12 +339,10 @@ def _upsert(model, fields_of, rows: list[DivisionRow], summary: ImportSummary, p
         else:
             summary.updated[label] += 1
         changed.append(model(code=row.code, **values))
-    for start in range(0, len(changed), BATCH):
-        model.objects.bulk_create(
-            changed[start : start + BATCH],
-            update_conflicts=True,
-            unique_fields=["code"],
-            update_fields=names,
-        )
-    if progress is not None:
-        progress.update(len(rows))
+    write_upserts(
+        changed,
+        unique_fields=["code"],
+        update_fields=names,
+        progress=progress,
+        unchanged=len(rows) - len(changed),
+    )

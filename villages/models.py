@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from villages.scope import ScopedQuerySet
+from villages.access import MEMBERSHIP_JURISDICTION, Role, ScopedQuerySet
 
 CODE_12 = RegexValidator(r"^\d{12}$", _("A division code has exactly 12 digits."))
 VILLAGE_CODE = RegexValidator(
@@ -248,14 +248,6 @@ class Household(models.Model):
         self.id_number_digest = id_number_digest(id_number) if id_number else ""
 
 
-class Role(models.TextChoices):
-    INSPECTOR = "inspector", _("inspector (巡查员)")
-    TOWN_OFFICER = "town_officer", _("town officer (乡镇专干)")
-    TASK_FORCE = "task_force", _("county task force (县专班)")
-    SERVICE_WORKER = "service_worker", _("service worker (管护员)")
-    VILLAGE_ADMIN = "village_admin", _("village admin (村管员)")
-
-
 class Membership(models.Model):
     """What a user may do (role) and where (jurisdiction). No town and no village means the
     whole county. A user may hold several memberships; their scopes add up."""
@@ -295,18 +287,10 @@ class Membership(models.Model):
                 condition=Q(village__isnull=False),
                 name="membership_unique_village",
             ),
-            # The jurisdiction each role must have (DESIGN §2).
-            models.CheckConstraint(
-                condition=~Q(role="town_officer") | Q(town__isnull=False, village__isnull=True),
-                name="membership_town_officer_has_town",
-            ),
-            models.CheckConstraint(
-                condition=~Q(role="village_admin") | Q(village__isnull=False),
-                name="membership_village_admin_has_village",
-            ),
-            models.CheckConstraint(
-                condition=~Q(role="task_force") | Q(town__isnull=True, village__isnull=True),
-                name="membership_task_force_county_wide",
+            # The jurisdiction each role must have (DESIGN §2; villages.access).
+            *(
+                models.CheckConstraint(condition=~Q(role=role.value) | needed, name=name)
+                for role, (name, needed) in MEMBERSHIP_JURISDICTION.items()
             ),
             models.CheckConstraint(
                 condition=Q(town__isnull=True) | Q(village__isnull=True),

@@ -4,21 +4,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from villages import selectors
+from villages import access, selectors
 from villages.filtersets import VillageFilterSet
-from villages.models import Role, Town
-from villages.scope import get_visible_or_404, scope_of
+from villages.models import Town
+from villages.scope import get_visible_or_404
 
 PAGE_SIZE = 50
 
 
 @login_required
 def home(request):
-    scope = scope_of(request.user)
+    scope = access.scope_of(request.user)
     towns = list(selectors.town_list(user=request.user)) if not scope.is_empty else []
     context = {
         "towns": towns,
-        "role_labels": [Role(role).label for role in sorted(scope.roles) if role in Role.values],
+        "role_labels": [role.label for role in access.held_roles(request.user)],
+        "held_roles": [role.value for role in access.held_roles(request.user)],
         "own_villages": selectors.village_list(user=request.user).filter(
             code__in=scope.village_codes
         )

@@ -7,6 +7,10 @@ is frozen; receipts and notifications are written. Anything refused rolls all of
 bulletin stays a draft and every ticket is as it was. Saving the items takes the bulletin's row
 lock too, and a ticket closed or cancelled since it was put on the draft refuses the issue: an
 issued bulletin never lists what its frozen text does not, nor a ticket it could not assign.
+
+The text is built by one function, `bulletin_text`: at issue it is frozen into `snapshot`; before
+that it is the draft's preview (workflows/bulletin_selectors.py), so the task force previews
+exactly what issuing prints. The bulletin pages' other reads are bulletin_selectors'.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
+from core.counters import counter_take
+from core.errors import ApplicationError, Conflict, Forbidden
+from villages import access
 from villages.models import Town
-from villages.scope import scope_of
 from workflows import services
 from workflows.models import (
+    RECTIFICATION_DONE_STATES,
     RECTIFICATION_OPEN_STATES,
     Bulletin,
     BulletinItem,
@@ -34,22 +41,21 @@ from workflows.models import (
     EvidencePhoto,
     RectificationState,
     RectificationTicket,
+    TicketCounter,
 )
-from workflows.models.bulletins import BULLETIN_VIEWER_ROLES
-from workflows.services import TicketActionError, TicketConflict, TicketForbidden
 
 COUNTER = "TB"  # TicketCounter prefix of bulletin batch numbers, per year
 PHOTOS_PER_ITEM = 2
 
 
 def _require_county(user) -> None:
-    if not scope_of(user).for_roles("task_force").county_wide:
-        raise TicketForbidden(_("Only the county task force may compose and issue bulletins."))
+    if not access.allows(user, "bulletin.compose"):
+        raise Forbidden(_("Only the county task force may compose and issue bulletins."))
 
 
 def _require_draft(bulletin: Bulletin) -> None:
     if bulletin.state != BulletinState.DRAFT:  # someone issued it meanwhile: a conflict (409)
-        raise TicketConflict(_("The bulletin was issued; it can no longer be changed."))
+        raise Conflict(_("The bulletin was issued; it can no longer be changed."))
 
 
 def _done_numbers(tickets: Sequence[RectificationTicket]) -> str:
@@ -72,7 +78,7 @@ def bulletin_create(
     _require_county(by)
     title = (title or "").strip()
     if not title:
-        raise TicketActionError(_("Give the bulletin a title."))
+        raise ApplicationError(_("Give the bulletin a title."))
     return Bulletin.objects.create(
         year=year or timezone.localdate().year,
         kind=kind,
@@ -93,12 +99,12 @@ def bulletin_items_set(
     wordings = wordings or {}
     closed = _done_numbers(tickets)
     if closed:
-        raise TicketActionError(
+        raise ApplicationError(
             _("Closed or cancelled tickets cannot be put on a bulletin: %(numbers)s")
             % {"numbers": closed}
         )
     if len({t.pk for t in tickets}) != len(tickets):
-        raise TicketActionError(_("A ticket is listed twice."))
+        raise ApplicationError(_("A ticket is listed twice."))
     with transaction.atomic():
         # The row lock bulletin_issue takes: a save and an issue of one draft run one after the
         # other, so an issued bulletin's items are always those its text was frozen with.
@@ -125,26 +131,26 @@ def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
         _require_draft(bulletin)
         items = list(_items(bulletin))
         if not items and not bulletin.sections:
-            raise TicketActionError(_("The bulletin lists no problem."))
+            raise ApplicationError(_("The bulletin lists no problem."))
         closed = _done_numbers([item.ticket for item in items])
         if closed:  # closed or cancelled on its own page since the bulletin was composed
-            raise TicketConflict(
+            raise Conflict(
                 _("Closed or cancelled tickets cannot be put on a bulletin: %(numbers)s")
                 % {"numbers": closed}
             )
         drafts = [item.ticket for item in items if item.ticket.state == RectificationState.DRAFT]
         if drafts and bulletin.default_deadline is None:
-            raise TicketActionError(_("Set the deadline: the bulletin assigns its draft tickets."))
+            raise ApplicationError(_("Set the deadline: the bulletin assigns its draft tickets."))
         for ticket in drafts:
             _assign(ticket, by=by, bulletin=bulletin)
         batch = _batch_next(bulletin.year)
         towns = sorted({item.ticket.town_id for item in items} | _recipient_codes(bulletin))
         bulletin.recipients.set(towns)
         try:
-            bulletin.issue(batch=batch, by=by, snapshot=_snapshot(bulletin, items, batch))
+            bulletin.issue(batch=batch, by=by, snapshot=bulletin_text(bulletin, items, batch=batch))
             bulletin.save()
         except ConcurrentTransition:
-            raise TicketConflict(_("Someone else changed this bulletin. Reload it.")) from None
+            raise Conflict(_("Someone else changed this bulletin. Reload it.")) from None
         BulletinReceipt.objects.bulk_create(
             BulletinReceipt(bulletin=bulletin, town_id=code) for code in towns
         )
@@ -159,8 +165,8 @@ def _assign(ticket: RectificationTicket, *, by, bulletin: Bulletin) -> None:
             deadline=bulletin.default_deadline,
             note=_("Assigned by bulletin: %(title)s") % {"title": bulletin.title},
         )
-    except TicketConflict:  # acted on on its own page since this transaction read it
-        raise TicketConflict(
+    except Conflict:  # acted on on its own page since this transaction read it
+        raise Conflict(
             _(
                 "Ticket %(number)s was changed by someone else meanwhile; nothing was issued. "
                 "Reload the bulletin and issue it again."
@@ -174,9 +180,8 @@ def _recipient_codes(bulletin: Bulletin) -> set[str]:
 
 
 def _batch_next(year: int) -> int:
-    # The counter row stays locked by its UPDATE until commit (ticket_number_next's pattern).
-    number = services.ticket_number_next(prefix=COUNTER, year=year)
-    return int(number.rsplit("-", 1)[1])
+    # The counter row stays locked by its UPDATE until commit: concurrent issues queue on it.
+    return counter_take(TicketCounter, key={"prefix": COUNTER, "year": year})
 
 
 def _items(bulletin: Bulletin) -> QuerySet[BulletinItem]:
@@ -189,15 +194,22 @@ def _items(bulletin: Bulletin) -> QuerySet[BulletinItem]:
     )
 
 
-def _snapshot(bulletin: Bulletin, items: list[BulletinItem], batch: int) -> dict:
-    """The text as issued. Later edits of the tickets do not change the document."""
+def bulletin_text(
+    bulletin: Bulletin, items: Sequence[BulletinItem], *, batch: int | None = None
+) -> dict:
+    """The bulletin's text from `items` (as `_items` loads them) and their tickets as they are now.
+
+    Issuing (with the batch) freezes it into `snapshot`: later edits of the tickets do not change
+    the document. A draft's preview is this text without a batch: no number, no issue date. A
+    draft ticket shows the bulletin's deadline, which issuing assigns it with."""
+    deadline = bulletin.default_deadline.isoformat() if bulletin.default_deadline else ""
     return {
         "title": bulletin.title,
-        "number": f"{bulletin.year}年第{batch}批",
+        "number": f"{bulletin.year}年第{batch}批" if batch else "",
         "issuer": bulletin.issuer,
-        "issued_on": timezone.localdate().isoformat(),
+        "issued_on": timezone.localdate().isoformat() if batch else "",
         "intro": bulletin.intro,
-        "deadline": bulletin.default_deadline.isoformat() if bulletin.default_deadline else "",
+        "deadline": deadline,
         "items": [
             {
                 "position": item.position,
@@ -206,7 +218,7 @@ def _snapshot(bulletin: Bulletin, items: list[BulletinItem], batch: int) -> dict
                 "village": item.ticket.village.short_name if item.ticket.village else "",
                 "site": item.ticket.site_label,
                 "text": item.wording,
-                "deadline": item.ticket.deadline.isoformat() if item.ticket.deadline else "",
+                "deadline": _item_deadline(item.ticket, default=deadline),
                 "photos": [
                     photo.display.name
                     for photo in list(item.ticket.before_photos.all())[:PHOTOS_PER_ITEM]
@@ -218,11 +230,17 @@ def _snapshot(bulletin: Bulletin, items: list[BulletinItem], batch: int) -> dict
     }
 
 
+def _item_deadline(ticket: RectificationTicket, *, default: str) -> str:
+    if ticket.state == RectificationState.DRAFT:  # issuing assigns it with the bulletin's
+        return default
+    return ticket.deadline.isoformat() if ticket.deadline else ""
+
+
 def bulletin_acknowledge(*, bulletin: Bulletin, by) -> int:
     """The user's towns confirm receipt (回执); returns how many receipts this acknowledged."""
-    scope = scope_of(by).for_roles("town_officer")
+    scope = access.scope(by, "bulletin.acknowledge")
     if not scope.town_codes:
-        raise TicketForbidden(_("Only a town officer acknowledges a bulletin for his town."))
+        raise Forbidden(_("Only a town officer acknowledges a bulletin for his town."))
     return BulletinReceipt.objects.filter(
         bulletin=bulletin, town_id__in=scope.town_codes, acknowledged_at=None
     ).update(acknowledged_at=timezone.now(), acknowledged_by=by)
@@ -231,7 +249,7 @@ def bulletin_acknowledge(*, bulletin: Bulletin, by) -> int:
 def unacknowledged_count(user) -> int:
     if user is None or not user.is_authenticated:
         return 0
-    towns = scope_of(user).for_roles("town_officer").town_codes
+    towns = access.scope(user, "bulletin.acknowledge").town_codes
     if not towns:
         return 0
     return BulletinReceipt.objects.filter(town_id__in=towns, acknowledged_at=None).count()
@@ -265,7 +283,7 @@ def bulletin_follow_up(*, bulletin: Bulletin, user, as_of: date | None = None) -
     """Each item's ticket as it is now, and per town: closed, overdue, in progress."""
     as_of = as_of or timezone.localdate()
     items = list(_items(bulletin))
-    scope = scope_of(user).for_roles(*BULLETIN_VIEWER_ROLES)
+    scope = access.scope(user, "bulletin.view")
     if not scope.county_wide:  # a town sees its own items' progress
         items = [item for item in items if item.ticket.town_id in scope.town_codes]
     progress: dict[str, TownProgress] = {}
@@ -282,6 +300,6 @@ def bulletin_follow_up(*, bulletin: Bulletin, user, as_of: date | None = None) -
 
 
 def _status(ticket: RectificationTicket, as_of: date) -> str:
-    if ticket.state in (RectificationState.CLOSED, RectificationState.CANCELLED):
+    if ticket.state in RECTIFICATION_DONE_STATES:
         return "closed"
     return "overdue" if ticket.is_overdue(as_of=as_of) else "in_progress"

@@ -26,6 +26,9 @@ from workflows import services
 from workflows.evidence import evidence_photo_create
 from workflows.models import EvidencePhoto, RectificationTicket, TicketEvent, ToiletTicket
 
+C = ToiletTicket.Channel
+CHANNELS = [C.PHONE, C.VILLAGE_ADMIN, C.QR, C.PATROL]
+
 PROBLEMS = [
     "河道岸边堆放生活垃圾",
     "坑塘水面漂浮物较多",
@@ -168,7 +171,7 @@ def demo_toilet_seed(*, staff: Staff, count: int, rng, photos) -> int:
                 by=staff.officers[household.village.town_id],
                 household=household,
                 kind=rng.choice(["pumping"] * 8 + ["repair", "unblocking"]),
-                channel=rng.choice(["phone", "village_admin", "qr", "patrol"]),
+                channel=rng.choice(CHANNELS),
             )
             goal = _pick(TOILET_PATHS, rng)
             _move_toilet(ticket, goal, staff, rng, photos)

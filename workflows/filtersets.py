@@ -13,8 +13,8 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from villages import access
 from villages.models import Town, Village
-from villages.scope import scope_of
 from workflows.models import (
     RECTIFICATION_OPEN_STATES,
     TOILET_OPEN_STATES,
@@ -100,7 +100,7 @@ class ScopedPlaceFilters(django_filters.FilterSet):
         self.filters["village_id"].queryset = villages
         # A county-wide user would get a select of every village in the county: offered only
         # once a town is chosen (a village_id in the URL is still accepted and checked).
-        self.show_village = bool(town) or not scope_of(user).county_wide
+        self.show_village = bool(town) or not access.scope_of(user).county_wide
 
 
 class RectificationFilterSet(ScopedPlaceFilters):
@@ -220,6 +220,6 @@ class ToiletFilterSet(ScopedPlaceFilters):
         data = QueryDict(mutable=True)
         data.setlist("state", list(TOILET_OPEN_STATES))
         data["o"] = "due"
-        if scope_of(user).has_role("service_worker"):
+        if access.allows(user, "toilet.work"):
             data["mine"] = "true"
         return data

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from villages.scope import scope_of
+from villages import access
 from workflows import selectors
 from workflows.models import Source, ToiletTicket
 
@@ -283,8 +283,8 @@ class RectificationCreateForm(forms.Form):
             towns_of=dict(villages.values_list("code", "town_id")),
         )
         self.fields["village"].widget.choices = self.fields["village"].choices
-        if not scope_of(user).has_role("task_force"):
-            del self.fields["deadline"]  # only the task force assigns (services.TASK_FORCE)
+        if not access.allows(user, "ticket.assign"):
+            del self.fields["deadline"]  # assigning at once needs the right to assign
 
     def clean_deadline(self):
         deadline = self.cleaned_data.get("deadline")
@@ -344,7 +344,7 @@ class ToiletReportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["household"].queryset = households
         # A village admin reports on a household's behalf; officers take calls and patrols.
-        self.officer = scope_of(user).has_role("town_officer", "task_force")
+        self.officer = access.allows(user, "toilet.channel")
         if not self.officer:
             del self.fields["channel"]
 

@@ -20,22 +20,23 @@ import os
 import socket
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from urllib.request import Request, urlopen
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from villages.models import Membership, Role
+from core.counters import counter_take
+from core.dates import local_midnight
+from villages import access
+from villages.models import Membership
 from workflows.models import (
-    RECTIFICATION_RUNNING_STATES,
-    TOILET_PENDING_STATES,
     JobLock,
     NoticeDocument,
     NoticeKind,
@@ -95,7 +96,9 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
         _lock("overdue_notices")
         documents: list[NoticeDocument] = []
         for step in OverdueStep.objects.order_by("number"):
-            # Step reached: at least `days_past` local days after the deadline.
+            # Step reached: at least `days_past` local days after the deadline, i.e. overdue
+            # as of day `days_past - 1` after as_of's (days_past 1: overdue today). The same
+            # queryset picks the towns here and, compiled, the rows of the INSERT below.
             reached = RectificationTicket.objects.overdue(
                 as_of=as_of - timedelta(step.days_past - 1)
             )
@@ -107,7 +110,7 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
             if not towns:
                 continue
             documents += _documents_create(towns=towns, kind=step.kind, as_of=as_of)
-            counts["notices"] += _overdue_insert(step=step, as_of=as_of)
+            counts["notices"] += _overdue_insert(step=step, reached=reached, as_of=as_of)
         counts["documents"] = len(documents)
         counts.update(_recipients_add(documents))
     return counts
@@ -119,12 +122,13 @@ def sla_notices_issue(*, as_of: date) -> dict[str, int]:
     counts = {"notices": 0, "documents": 0, "notifications": 0, "outbox": 0}
     with transaction.atomic():
         _lock("sla_notices")
-        fresh = ToiletTicket.objects.sla_breached(now=cutoff).filter(sla_notice__isnull=True)
+        breached = ToiletTicket.objects.sla_breached(now=cutoff)
+        fresh = breached.filter(sla_notice__isnull=True)
         towns = list(fresh.order_by().values_list("town_id", flat=True).distinct())
         if not towns:
             return counts
         documents = _documents_create(towns=towns, kind=NoticeKind.SLA, as_of=as_of)
-        counts["notices"] = _sla_insert(as_of=as_of, cutoff=cutoff)
+        counts["notices"] = _sla_insert(as_of=as_of, breached=breached)
         counts["documents"] = len(documents)
         counts.update(_recipients_add(documents))
     return counts
@@ -158,8 +162,7 @@ def _sla_cutoff(as_of: date) -> datetime:
     """Now when running for today; the end of the local day when re-running for another."""
     if as_of == timezone.localdate():
         return timezone.now()
-    next_day = datetime.combine(as_of + timedelta(days=1), time(0))
-    return timezone.make_aware(next_day)
+    return local_midnight(as_of + timedelta(days=1))
 
 
 def job_lock(name: str) -> None:
@@ -184,7 +187,8 @@ def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[N
     missing = sorted(set(towns) - existing)
     if not missing:
         return []
-    first = _counter_take(prefix=COUNTER_PREFIX[kind], year=as_of.year, count=len(missing))
+    key = {"prefix": COUNTER_PREFIX[kind], "year": as_of.year}
+    first = counter_take(TicketCounter, key=key, count=len(missing))
     documents = [
         NoticeDocument(
             number=document_number(kind=kind, year=as_of.year, value=first + i),
@@ -195,19 +199,6 @@ def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[N
         for i, town in enumerate(missing)
     ]
     return NoticeDocument.objects.bulk_create(documents)
-
-
-def _counter_take(*, prefix: str, year: int, count: int) -> int:
-    """The first of `count` consecutive numbers (services.ticket_number_next's pattern: the
-    UPDATE locks the counter row until commit)."""
-    counter = TicketCounter.objects.filter(prefix=prefix, year=year)
-    if not counter.update(value=F("value") + count):
-        try:
-            with transaction.atomic():
-                TicketCounter.objects.create(prefix=prefix, year=year, value=count)
-        except IntegrityError:
-            counter.update(value=F("value") + count)
-    return counter.values_list("value", flat=True).get() - count + 1
 
 
 def _table(model) -> str:
@@ -224,42 +215,59 @@ def _execute(sql: str, params: Sequence) -> int:
         return cursor.rowcount
 
 
-def _overdue_insert(*, step: OverdueStep, as_of: date) -> int:
-    """INSERT … SELECT of the step's notices, each into its town's document of the day."""
-    ops = connection.ops
-    day = ops.adapt_datefield_value(as_of)
-    last_deadline = ops.adapt_datefield_value(as_of - timedelta(days=step.days_past))
-    states = list(RECTIFICATION_RUNNING_STATES)
+def rule_where(queryset: QuerySet) -> tuple[str, list]:
+    """The WHERE clause of a queryset filtering one table on its own columns, as SQL (columns
+    qualified by the table's name) and parameters (adapted for the database).
+
+    The raw INSERT … SELECT statements below take their WHERE from here, compiled from the
+    ORM's rule (rectification_overdue / toilet_sla_breached in workflows/models/tickets.py), so
+    the states, the column and the comparison are written once, there, and the job selects
+    exactly the rows RectificationTicket.objects.overdue() / ToiletTicket.objects.sla_breached()
+    do."""
+    query = queryset.query
+    if len(query.alias_map) != 1:
+        raise ValueError("a condition with joins cannot be reused in the raw statements")
+    sql, params = query.get_compiler(connection=connection).compile(query.where)
+    return sql, list(params)
+
+
+def _overdue_insert(*, step: OverdueStep, reached: QuerySet, as_of: date) -> int:
+    """INSERT … SELECT of the step's notices (the tickets `reached` selects), each into its
+    town's document of the day."""
+    day = connection.ops.adapt_datefield_value(as_of)
+    where, where_params = rule_where(reached)
+    tickets = _table(RectificationTicket)
     # The WHERE clause is required by SQLite before ON CONFLICT in an INSERT … SELECT (it would
     # otherwise read ON CONFLICT as the join's ON).
     sql = f"""
         INSERT INTO {_table(OverdueNotice)}
             (ticket_id, step, deadline, kind, issued_on, document_id)
-        SELECT t.id, %s, t.deadline, %s, %s, d.id
-        FROM {_table(RectificationTicket)} t
+        SELECT {tickets}.id, %s, {tickets}.deadline, %s, %s, d.id
+        FROM {tickets}
         JOIN {_table(NoticeDocument)} d
-          ON d.town_id = t.town_id AND d.issued_on = %s AND d.kind = %s
-        WHERE t.state IN ({_in(states)}) AND t.deadline <= %s
+          ON d.town_id = {tickets}.town_id AND d.issued_on = %s AND d.kind = %s
+        WHERE {where}
         ON CONFLICT (ticket_id, step, deadline) DO NOTHING
     """
-    params = [step.number, step.kind, day, day, step.kind, *states, last_deadline]
+    params = [step.number, step.kind, day, day, step.kind, *where_params]
     return _execute(sql, params)
 
 
-def _sla_insert(*, as_of: date, cutoff: datetime) -> int:
-    ops = connection.ops
-    day = ops.adapt_datefield_value(as_of)
-    states = list(TOILET_PENDING_STATES)
+def _sla_insert(*, as_of: date, breached: QuerySet) -> int:
+    """INSERT … SELECT of a notice for each ticket `breached` selects (once per ticket)."""
+    day = connection.ops.adapt_datefield_value(as_of)
+    where, where_params = rule_where(breached)
+    tickets = _table(ToiletTicket)
     sql = f"""
         INSERT INTO {_table(SlaNotice)} (ticket_id, issued_on, document_id)
-        SELECT t.id, %s, d.id
-        FROM {_table(ToiletTicket)} t
+        SELECT {tickets}.id, %s, d.id
+        FROM {tickets}
         JOIN {_table(NoticeDocument)} d
-          ON d.town_id = t.town_id AND d.issued_on = %s AND d.kind = %s
-        WHERE t.state IN ({_in(states)}) AND t.sla_due_at < %s
+          ON d.town_id = {tickets}.town_id AND d.issued_on = %s AND d.kind = %s
+        WHERE {where}
         ON CONFLICT (ticket_id) DO NOTHING
     """
-    params = [day, day, NoticeKind.SLA, *states, ops.adapt_datetimefield_value(cutoff)]
+    params = [day, day, NoticeKind.SLA, *where_params]
     return _execute(sql, params)
 
 
@@ -272,11 +280,12 @@ def _recipients_add(documents: Sequence[NoticeDocument]) -> dict[str, int]:
     ids = [document.pk for document in documents]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     users = _table(get_user_model())
+    receivers = access.roles("notice.receive")
     officers = f"""
         SELECT m.user_id AS user_id, d.id AS document_id FROM {_table(NoticeDocument)} d
         JOIN {_table(Membership)} m ON m.town_id = d.town_id
         JOIN {users} u ON u.id = m.user_id
-        WHERE m.role = %s AND u.is_active AND d.id IN ({_in(ids)})
+        WHERE m.role IN ({_in(receivers)}) AND u.is_active AND d.id IN ({_in(ids)})
     """
     workers = f"""
         SELECT t.assigned_worker_id AS user_id, s.document_id AS document_id
@@ -292,7 +301,7 @@ def _recipients_add(documents: Sequence[NoticeDocument]) -> dict[str, int]:
         WHERE who.user_id IS NOT NULL
         ON CONFLICT (user_id, document_id) DO NOTHING
         """,
-        [now, Role.TOWN_OFFICER, *ids, *ids],
+        [now, *receivers, *ids, *ids],
     )
     outbox = _execute(
         f"""

@@ -22,11 +22,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django_fsm import can_proceed
 
+from villages import access
 from villages.models import Household, Membership, Town, Village
-from villages.scope import scope_of
-from workflows import services
 from workflows.models import (
-    TOILET_PENDING_STATES,
     EvidencePhoto,
     RectificationTicket,
     TicketEvent,
@@ -71,7 +69,7 @@ def mark_overdue(tickets: Iterable[RectificationTicket], *, as_of: date) -> None
 
 def mark_sla(tickets: Iterable[ToiletTicket], *, now: datetime) -> None:
     for ticket in tickets:
-        ticket.sla_breached = ticket.state in TOILET_PENDING_STATES and ticket.sla_due_at < now
+        ticket.sla_breached = ticket.is_sla_breached(now=now)
 
 
 # --- one ticket -------------------------------------------------------------------------------
@@ -163,16 +161,14 @@ def latest_photos(timeline: list[TicketEvent], action: str) -> list[EvidencePhot
 def may_see_full_phone(*, user, ticket: ToiletTicket) -> bool:
     """The assigned worker calls the household; town and county officers call back (回访).
     Everyone else — a village admin included — sees the masked number."""
-    return ticket.assigned_worker_id == user.pk or services.may_act(
-        user, ticket, services.TOWN_OR_COUNTY
-    )
+    return ticket.assigned_worker_id == user.pk or access.allows(user, "toilet.full_phone", ticket)
 
 
 def service_workers_for(ticket: ToiletTicket) -> QuerySet:
     """Users a ticket may be dispatched to: the rule of services.toilet_dispatch, as a query."""
     parent = getattr(ticket.village, "parent_id", None)
     village_codes = [code for code in (ticket.village_id, parent) if code]
-    serving = Membership.objects.filter(role=services.WORKER).filter(
+    serving = Membership.objects.filter(access.holders("toilet.work")).filter(
         Q(town__isnull=True, village__isnull=True)
         | Q(town_id=ticket.town_id)
         | Q(village_id__in=village_codes)
@@ -194,7 +190,7 @@ class ActionRule:
     name: str  # in the URL: /tickets/<number>/do/<name>/
     transition: str  # the FSM transition the service runs
     label: Promise
-    roles: tuple[str, ...] = ()  # services' role tuple, checked with services.may_act
+    perm: str | None = None  # the permission the service checks (villages.access)
     worker: bool = False  # the worker the ticket is dispatched to may take it
     primary: bool = False  # the step forward (a filled button)
     danger: bool = False  # cancelling and sending back: set apart
@@ -203,34 +199,34 @@ class ActionRule:
 RECTIFICATION_ACTIONS: dict[str, ActionRule] = {
     rule.name: rule
     for rule in (
-        ActionRule("assign", "assign", gettext_lazy("Assign"), services.TASK_FORCE, primary=True),
+        ActionRule("assign", "assign", gettext_lazy("Assign"), "ticket.assign", primary=True),
         ActionRule(
-            "submit", "submit", gettext_lazy("Submit for review"), services.TOWN, primary=True
+            "submit", "submit", gettext_lazy("Submit for review"), "ticket.submit", primary=True
         ),
-        ActionRule("close", "close", gettext_lazy("Close"), services.TASK_FORCE, primary=True),
-        ActionRule("reject", "reject", gettext_lazy("Send back"), services.TASK_FORCE, danger=True),
+        ActionRule("close", "close", gettext_lazy("Close"), "ticket.close", primary=True),
+        ActionRule("reject", "reject", gettext_lazy("Send back"), "ticket.reject", danger=True),
         ActionRule(
             "request_extension",
             "request_extension",
             gettext_lazy("Request an extension"),
-            services.TOWN,
+            "ticket.request_extension",
         ),
         ActionRule(
             "approve_extension",
             "approve_extension",
             gettext_lazy("Approve the extension"),
-            services.TASK_FORCE,
+            "ticket.approve_extension",
             primary=True,
         ),
         ActionRule(
             "refuse_extension",
             "refuse_extension",
             gettext_lazy("Refuse the extension"),
-            services.TASK_FORCE,
+            "ticket.refuse_extension",
             danger=True,
         ),
         ActionRule(
-            "cancel", "cancel", gettext_lazy("Cancel the ticket"), services.TASK_FORCE, danger=True
+            "cancel", "cancel", gettext_lazy("Cancel the ticket"), "ticket.cancel", danger=True
         ),
     )
 }
@@ -239,27 +235,19 @@ TOILET_ACTIONS: dict[str, ActionRule] = {
     rule.name: rule
     for rule in (
         ActionRule(
-            "dispatch",
-            "dispatch",
-            gettext_lazy("Dispatch"),
-            services.TOWN_OR_COUNTY,
-            primary=True,
+            "dispatch", "dispatch", gettext_lazy("Dispatch"), "toilet.dispatch", primary=True
         ),
         ActionRule("accept", "accept", gettext_lazy("Accept the job"), worker=True, primary=True),
         ActionRule("start", "start", gettext_lazy("Start work"), worker=True, primary=True),
         ActionRule("complete", "complete", gettext_lazy("Complete"), worker=True, primary=True),
         ActionRule(
-            "confirm",
-            "confirm",
-            gettext_lazy("Callback: confirm"),
-            services.TOWN_OR_COUNTY,
-            primary=True,
+            "confirm", "confirm", gettext_lazy("Callback: confirm"), "toilet.confirm", primary=True
         ),
         ActionRule(
             "reopen",
             "reopen",
             gettext_lazy("Callback: not done, reopen"),
-            services.TOWN_OR_COUNTY,
+            "toilet.reopen",
             danger=True,
         ),
         # services.toilet_return: the assigned worker, or the town/county.
@@ -267,16 +255,12 @@ TOILET_ACTIONS: dict[str, ActionRule] = {
             "return",
             "return_for_redispatch",
             gettext_lazy("Return for re-dispatch"),
-            services.TOWN_OR_COUNTY,
+            "toilet.return",
             worker=True,
             danger=True,
         ),
         ActionRule(
-            "cancel",
-            "cancel",
-            gettext_lazy("Cancel the job"),
-            services.TOWN_OR_COUNTY,
-            danger=True,
+            "cancel", "cancel", gettext_lazy("Cancel the job"), "toilet.cancel", danger=True
         ),
     )
 }
@@ -290,9 +274,9 @@ def role_refusal(*, user, ticket, rule: ActionRule) -> str | None:
     """Why `user` may never take `rule` on `ticket` (role, scope, not his job), or None."""
     if rule.worker and ticket.assigned_worker_id == user.pk:
         return None
-    if rule.roles and services.may_act(user, ticket, rule.roles):
+    if rule.perm and access.allows(user, rule.perm, ticket):
         return None
-    if rule.roles:
+    if rule.perm:
         return _("Your role may not take this action on this ticket.")
     return _("Only the service worker this ticket is dispatched to may do this.")
 
@@ -327,26 +311,24 @@ def action_label(ticket, rule: ActionRule) -> Promise:
 
 
 def towns_for_new_ticket(*, user) -> QuerySet[Town]:
-    """Towns where the user may open a rectification ticket (services.FINDERS)."""
-    condition = scope_of(user).for_roles(*services.FINDERS).q(town="code")
+    """Towns where the user may open a rectification ticket."""
+    condition = access.scope(user, "ticket.open").q(town="code")
     if condition is None:
         return Town.objects.none()
     return Town.objects.filter(condition).only("code", "name").order_by("code")
 
 
 def villages_for_new_ticket(*, user) -> QuerySet[Village]:
-    condition = scope_of(user).for_roles(*services.FINDERS).q(town="town_id")
+    condition = access.scope(user, "ticket.open").q(town="town_id")
     if condition is None:
         return Village.objects.none()
     return Village.objects.filter(condition).only("code", "name", "town_id").order_by("code")
 
 
 def reportable_households(*, user) -> QuerySet[Household]:
-    """Households the user may report a toilet request for (services.REPORTERS)."""
-    condition = (
-        scope_of(user)
-        .for_roles(*services.REPORTERS)
-        .q(town="village__town_id", village=("village_id", "village__parent_id"))
+    """Households the user may report a toilet request for."""
+    condition = access.scope(user, "toilet.report").q(
+        town="village__town_id", village=("village_id", "village__parent_id")
     )
     if condition is None:
         return Household.objects.none()

@@ -2,7 +2,7 @@
 
 Each checks the actor's role and scope, runs the FSM transition, saves, and writes the event row
 in one transaction; side effects go through `transaction.on_commit`. Errors a user can act on
-are `TicketActionError` (message shown as is); a stale copy is `TicketConflict`.
+are `ApplicationError` (message shown as is); a stale copy is `Conflict`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from core.counters import counter_take
+from core.errors import ApplicationError, Conflict, Forbidden
+from villages import access
 from villages.models import Household, Town, Village
-from villages.scope import scope_of
 from workflows.models import (
     EvidencePhoto,
     RectificationTicket,
@@ -34,29 +35,6 @@ from workflows.models import (
 # 已验收·管护中 (the only use of signals for state: workflows may not import inspections).
 ticket_closed = Signal()  # sender=RectificationTicket, ticket=...
 
-TASK_FORCE = ("task_force",)
-TOWN = ("town_officer",)
-TOWN_OR_COUNTY = ("town_officer", "task_force")
-FINDERS = ("task_force", "inspector", "town_officer")
-REPORTERS = ("village_admin", "town_officer", "task_force")
-WORKER = "service_worker"
-
-
-class TicketActionError(Exception):
-    """An action that cannot be done now; the message says why, for the user."""
-
-    def __init__(self, message: str):
-        self.message = message
-        super().__init__(message)
-
-
-class TicketConflict(TicketActionError):
-    pass
-
-
-class TicketForbidden(TicketActionError):
-    pass
-
 
 # --- numbers ----------------------------------------------------------------------------------
 
@@ -64,45 +42,27 @@ class TicketForbidden(TicketActionError):
 def ticket_number_next(*, prefix: str, year: int) -> str:
     """Next "一件一号" number. Must run inside the creating transaction: the counter row stays
     locked by the UPDATE until commit, so concurrent creators wait instead of sharing a value."""
-    counter = TicketCounter.objects.filter(prefix=prefix, year=year)
-    if not counter.update(value=F("value") + 1):
-        try:
-            with transaction.atomic():  # savepoint: a concurrent first insert may win
-                TicketCounter.objects.create(prefix=prefix, year=year, value=1)
-        except IntegrityError:
-            counter.update(value=F("value") + 1)
-    value = counter.values_list("value", flat=True).get()
+    value = counter_take(TicketCounter, key={"prefix": prefix, "year": year})
     return f"{prefix}-{year}-{value:06d}"
 
 
 # --- who may act ------------------------------------------------------------------------------
 
 
-def may_act(user, ticket, roles: Sequence[str]) -> bool:
-    """True if `user` holds one of `roles` with a jurisdiction covering the ticket's place."""
-    scope = scope_of(user).for_roles(*roles)
-    if scope.county_wide:
-        return True
-    village_codes = {ticket.village_id, getattr(ticket.village, "parent_id", None)} - {None}
-    return ticket.town_id in scope.town_codes or bool(village_codes & scope.village_codes)
-
-
-def _require(user, ticket, roles: Sequence[str]) -> None:
-    if not may_act(user, ticket, roles):
-        raise TicketForbidden(_("Your role may not take this action on this ticket."))
+def _require(user, ticket, perm: str) -> None:
+    if not access.allows(user, perm, ticket):
+        raise Forbidden(_("Your role may not take this action on this ticket."))
 
 
 def _require_worker(user, ticket: ToiletTicket) -> None:
     if ticket.assigned_worker_id != user.pk:
-        raise TicketForbidden(
-            _("Only the service worker this ticket is dispatched to may do this.")
-        )
+        raise Forbidden(_("Only the service worker this ticket is dispatched to may do this."))
 
 
 def _require_text(value: str, message: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise TicketActionError(message)
+        raise ApplicationError(message)
     return value
 
 
@@ -122,7 +82,7 @@ def _transition(
     """Run transition `action` with `args`, save, and log it; all or nothing."""
     method = getattr(ticket, action)
     if not can_proceed(method):
-        raise TicketActionError(
+        raise ApplicationError(
             _("Ticket %(number)s is %(state)s now; this action is not possible.")
             % {"number": ticket.number, "state": ticket.get_state_display()}
         )
@@ -133,7 +93,7 @@ def _transition(
             ticket.save()
             _event(ticket, by=by, action=action, source=source, note=note, photos=photos, data=data)
     except ConcurrentTransition:
-        raise TicketConflict(
+        raise Conflict(
             _("This ticket was changed by someone else. Reload it; what you typed is kept below.")
         ) from None
     return ticket
@@ -178,10 +138,10 @@ def rectification_create(
     anyone, when the county's `standing_rule` (e.g. "tickets from patrols are assigned at once",
     its wording recorded on the event) assigns it: the caller has checked that rule applies."""
     draft = RectificationTicket(town=town, village=village)
-    _require(by, draft, FINDERS)
+    _require(by, draft, "ticket.open")
     description = _require_text(description, _("Describe the problem."))
     if village is not None and village.town_id != town.code:
-        raise TicketActionError(_("The village does not belong to the town."))
+        raise ApplicationError(_("The village does not belong to the town."))
     with transaction.atomic():
         ticket = RectificationTicket(
             number=ticket_number_next(prefix="ZG", year=timezone.localdate().year),
@@ -209,7 +169,7 @@ def rectification_create(
 
 def _assign_by_rule(ticket, *, by, deadline: date, rule: str):
     if deadline < timezone.localdate():
-        raise TicketActionError(_("The deadline cannot be in the past."))
+        raise ApplicationError(_("The deadline cannot be in the past."))
     return _transition(
         ticket,
         by=by,
@@ -221,9 +181,9 @@ def _assign_by_rule(ticket, *, by, deadline: date, rule: str):
 
 
 def rectification_assign(*, ticket, by, deadline: date, note: str = ""):
-    _require(by, ticket, TASK_FORCE)
+    _require(by, ticket, "ticket.assign")
     if deadline < timezone.localdate():
-        raise TicketActionError(_("The deadline cannot be in the past."))
+        raise ApplicationError(_("The deadline cannot be in the past."))
     return _transition(
         ticket,
         by=by,
@@ -235,23 +195,23 @@ def rectification_assign(*, ticket, by, deadline: date, note: str = ""):
 
 
 def rectification_submit(*, ticket, by, note: str, photos: Sequence[EvidencePhoto]):
-    _require(by, ticket, TOWN)
+    _require(by, ticket, "ticket.submit")
     note = _require_text(note, _("Write what was done (the rectification note)."))
     if not photos:
-        raise TicketActionError(_("Add at least one photo after rectification."))
+        raise ApplicationError(_("Add at least one photo after rectification."))
     return _transition(
         ticket, by=by, action="submit", note=note, photos=photos, args={"note": note}
     )
 
 
 def rectification_reject(*, ticket, by, reason: str):
-    _require(by, ticket, TASK_FORCE)
+    _require(by, ticket, "ticket.reject")
     reason = _require_text(reason, _("Give the reason for sending it back."))
     return _transition(ticket, by=by, action="reject", note=reason)
 
 
 def rectification_close(*, ticket, by, note: str = ""):
-    _require(by, ticket, TASK_FORCE)
+    _require(by, ticket, "ticket.close")
     with transaction.atomic():
         _transition(ticket, by=by, action="close", note=note)
         ticket_closed.send(sender=RectificationTicket, ticket=ticket)
@@ -259,10 +219,10 @@ def rectification_close(*, ticket, by, note: str = ""):
 
 
 def rectification_request_extension(*, ticket, by, new_deadline: date, reason: str):
-    _require(by, ticket, TOWN)
+    _require(by, ticket, "ticket.request_extension")
     reason = _require_text(reason, _("Give the reason for the extension."))
     if ticket.deadline and new_deadline <= ticket.deadline:
-        raise TicketActionError(_("The new deadline must be later than the current one."))
+        raise ApplicationError(_("The new deadline must be later than the current one."))
     return _transition(
         ticket,
         by=by,
@@ -274,19 +234,19 @@ def rectification_request_extension(*, ticket, by, new_deadline: date, reason: s
 
 
 def rectification_approve_extension(*, ticket, by, note: str = ""):
-    _require(by, ticket, TASK_FORCE)
+    _require(by, ticket, "ticket.approve_extension")
     data = {"deadline": ticket.requested_deadline.isoformat() if ticket.requested_deadline else ""}
     return _transition(ticket, by=by, action="approve_extension", note=note, data=data)
 
 
 def rectification_refuse_extension(*, ticket, by, reason: str):
-    _require(by, ticket, TASK_FORCE)
+    _require(by, ticket, "ticket.refuse_extension")
     reason = _require_text(reason, _("Give the reason for refusing the extension."))
     return _transition(ticket, by=by, action="refuse_extension", note=reason)
 
 
 def rectification_cancel(*, ticket, by, reason: str):
-    _require(by, ticket, TASK_FORCE)
+    _require(by, ticket, "ticket.cancel")
     reason = _require_text(reason, _("Give the reason for cancelling."))
     return _transition(ticket, by=by, action="cancel", note=reason)
 
@@ -311,11 +271,11 @@ def toilet_report(
     village = household.village
     town_code = village.town_id
     probe = ToiletTicket(town_id=town_code, village=village)
-    _require(by, probe, REPORTERS)
+    _require(by, probe, "toilet.report")
     if kind not in ToiletTicket.Kind.values:
-        raise TicketActionError(_("Choose what the household needs."))
+        raise ApplicationError(_("Choose what the household needs."))
     if channel not in ToiletTicket.Channel.values:
-        raise TicketActionError(_("Choose how the request came in."))
+        raise ApplicationError(_("Choose how the request came in."))
     now = timezone.now()
     with transaction.atomic():
         ticket = ToiletTicket(
@@ -336,9 +296,9 @@ def toilet_report(
 
 
 def toilet_dispatch(*, ticket, by, worker, note: str = ""):
-    _require(by, ticket, TOWN_OR_COUNTY)
-    if not may_act(worker, ticket, (WORKER,)):
-        raise TicketActionError(
+    _require(by, ticket, "toilet.dispatch")
+    if not access.allows(worker, "toilet.work", ticket):
+        raise ApplicationError(
             _("%(name)s is not a service worker for this town.") % {"name": worker}
         )
     return _transition(
@@ -375,13 +335,13 @@ def toilet_complete(
     disposal_site, parts_used = (disposal_site or "").strip(), (parts_used or "").strip()
     if ticket.kind == ToiletTicket.Kind.PUMPING:
         if volume_m3 is None or volume_m3 <= 0:
-            raise TicketActionError(_("Enter the pumped volume in m³."))
+            raise ApplicationError(_("Enter the pumped volume in m³."))
         if not disposal_site:
-            raise TicketActionError(_("Enter where the waste was disposed of."))
+            raise ApplicationError(_("Enter where the waste was disposed of."))
     if ticket.kind == ToiletTicket.Kind.REPAIR and not parts_used:
-        raise TicketActionError(_("Enter the parts used (or “none”)."))
+        raise ApplicationError(_("Enter the parts used (or “none”)."))
     if not photos:
-        raise TicketActionError(_("Add at least one photo of the finished work."))
+        raise ApplicationError(_("Add at least one photo of the finished work."))
     data = {
         "volume_m3": str(volume_m3) if volume_m3 is not None else "",
         "disposal_site": disposal_site,
@@ -399,11 +359,11 @@ def toilet_complete(
 
 
 def toilet_confirm(*, ticket, by, satisfaction: str, note: str = ""):
-    _require(by, ticket, TOWN_OR_COUNTY)
+    _require(by, ticket, "toilet.confirm")
     if satisfaction not in ToiletTicket.Satisfaction.values:
-        raise TicketActionError(_("Record the household's satisfaction."))
+        raise ApplicationError(_("Record the household's satisfaction."))
     if satisfaction == ToiletTicket.Satisfaction.UNSATISFIED:
-        raise TicketActionError(
+        raise ApplicationError(
             _("An unsatisfied household means the job is reopened, not confirmed.")
         )
     return _transition(
@@ -417,19 +377,19 @@ def toilet_confirm(*, ticket, by, satisfaction: str, note: str = ""):
 
 
 def toilet_reopen(*, ticket, by, note: str):
-    _require(by, ticket, TOWN_OR_COUNTY)
+    _require(by, ticket, "toilet.reopen")
     note = _require_text(note, _("Write what the household said."))
     return _transition(ticket, by=by, action="reopen", note=note)
 
 
 def toilet_return(*, ticket, by, reason: str):
     if ticket.assigned_worker_id != by.pk:
-        _require(by, ticket, TOWN_OR_COUNTY)
+        _require(by, ticket, "toilet.return")
     reason = _require_text(reason, _("Give the reason for returning it."))
     return _transition(ticket, by=by, action="return_for_redispatch", note=reason)
 
 
 def toilet_cancel(*, ticket, by, reason: str):
-    _require(by, ticket, TOWN_OR_COUNTY)
+    _require(by, ticket, "toilet.cancel")
     reason = _require_text(reason, _("Give the reason for cancelling."))
     return _transition(ticket, by=by, action="cancel", note=reason)

@@ -21,13 +21,15 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.errors import ApplicationError, Conflict, Forbidden
+from core.xlsx import XLSX
+from villages import access
 from villages.http import see_other
-from villages.scope import get_visible_or_404, require_role, scope_of
+from villages.scope import get_visible_or_404
 from workflows import exports, forms, selectors, services
 from workflows.evidence import EvidenceError, evidence_photos_create, evidence_photos_discard
 from workflows.filtersets import RectificationFilterSet, ToiletFilterSet
 from workflows.models import EvidencePhoto, RectificationTicket, ToiletTicket
-from workflows.services import TicketActionError, TicketConflict, TicketForbidden
 
 PAGE_SIZE = 50
 HOUSEHOLDS_SHOWN = 100
@@ -69,7 +71,7 @@ def ticket_list(request):
     page = _page(request, filterset.qs)
     selectors.mark_overdue(page, as_of=timezone.localdate())
     context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
-    context["can_create"] = scope_of(request.user).has_role(*services.FINDERS)
+    context["can_create"] = access.allows(request.user, "ticket.open")
     return render(request, "workflows/ticket_list.html", context, status=status)
 
 
@@ -79,7 +81,7 @@ def toilet_list(request):
     page = _page(request, filterset.qs)
     selectors.mark_sla(page, now=timezone.now())
     context = _list_context(filterset, page, sorts=("number", "town", "due", "created"))
-    context["can_report"] = scope_of(request.user).has_role(*services.REPORTERS)
+    context["can_report"] = access.allows(request.user, "toilet.report")
     context["my_jobs"] = filterset.data.get("mine") == "true"
     return render(request, "workflows/toilet_list.html", context, status=status)
 
@@ -107,7 +109,7 @@ def _xlsx(handle, name: str) -> FileResponse:
         handle,
         as_attachment=True,
         filename=exports.ledger_filename(name),
-        content_type=exports.XLSX,
+        content_type=XLSX,
     )
 
 
@@ -276,12 +278,12 @@ def _act(request, ticket, action: str, service_calls: dict):
     arguments = form.arguments() | ({"photos": photos} if form.has_photos else {})
     try:
         service_calls[action](ticket=ticket, by=request.user, **arguments)
-    except TicketActionError as error:
+    except ApplicationError as error:
         evidence_photos_discard(photos)
-        if isinstance(error, TicketConflict):
+        if isinstance(error, Conflict):
             return _conflict(request, ticket, action, error.message)
-        if isinstance(error, TicketForbidden):
-            return _ticket_page(request, ticket, status=403, error=error.message)
+        if isinstance(error, Forbidden):
+            return _ticket_page(request, ticket, status=error.status, error=error.message)
         return _invalid(request, ticket, action, form, error.message)
     messages.success(
         request,
@@ -326,7 +328,7 @@ def _photos(request, form) -> list[EvidencePhoto]:
 
 @login_required
 def ticket_new(request):
-    require_role(request.user, *services.FINDERS, action=_("open a rectification ticket"))
+    access.require(request.user, "ticket.open", action=_("open a rectification ticket"))
     if request.method != "POST":
         form = forms.RectificationCreateForm(user=request.user)
         return render(request, "workflows/ticket_new.html", {"form": form})
@@ -340,7 +342,7 @@ def ticket_new(request):
 
 @login_required
 def toilet_new(request):
-    require_role(request.user, *services.REPORTERS, action=_("report a toilet service request"))
+    access.require(request.user, "toilet.report", action=_("report a toilet service request"))
     households = selectors.reportable_households(user=request.user)
     form_kwargs = {"user": request.user, "households": households}
     if request.method != "POST":
@@ -365,7 +367,7 @@ def _create(request, form, service, photos_argument: str):
         return None
     try:
         return service(by=request.user, **form.arguments(), **{photos_argument: photos})
-    except TicketActionError as error:
+    except ApplicationError as error:
         evidence_photos_discard(photos)
         form.add_error(None, error.message)
         return None

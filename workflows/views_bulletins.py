@@ -5,9 +5,11 @@ the two PDFs (the bulletin in official layout, the follow-up report).
 An issued bulletin is an official document: every page and PDF of it prints `snapshot`, never
 the tickets as they are now. Only the follow-up (整改情况) reads the live tickets.
 
-Writes go through workflows/bulletins.py. A refused write stores nothing and answers with the
-page and a message: 400 bad input, 403 role or scope, 404 out of scope, 409 the bulletin moved on
-(issued meanwhile).
+Writes go through workflows/bulletins.py; reads (the tickets a draft may name, the text printed:
+a draft's preview is built by the code that freezes the snapshot at issue) through
+workflows/bulletin_selectors.py. A refused write stores nothing and answers with the page and a
+message: 400 bad input, 403 role or scope, 404 out of scope, 409 the bulletin moved on (issued
+meanwhile).
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -30,35 +30,27 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.errors import ApplicationError, Conflict, Forbidden
+from core.pdf import render_pdf
+from villages import access
 from villages.http import see_other
 from villages.models import County, Town
-from villages.scope import get_visible_or_404, require_role, scope_of
+from villages.scope import get_visible_or_404
+from workflows import bulletin_selectors, selectors
 from workflows import bulletins as svc
-from workflows import selectors
-from workflows.documents import render_pdf
 from workflows.models import (
-    RECTIFICATION_OPEN_STATES,
     Bulletin,
     BulletinItem,
     BulletinKind,
-    BulletinReceipt,
     BulletinState,
-    EvidencePhoto,
-    NoticeKind,
-    OverdueNotice,
     RectificationState,
     RectificationTicket,
     Source,
-    TicketEvent,
 )
-from workflows.services import TicketActionError, TicketConflict, TicketForbidden
 
 PAGE_SIZE = 50
 CANDIDATES_SHOWN = 300
 WORDING_MAX = 2000
-# Findings that come to the task force as drafts and go out to the towns through a bulletin.
-FINDING_SOURCES = (Source.PATROL, Source.ASSESSMENT, Source.REPORT)
-DONE_STATES = (RectificationState.CLOSED, RectificationState.CANCELLED)
 FOLLOW_UP_LABELS = {
     "closed": pgettext_lazy("bulletin follow-up", "Closed"),
     "in_progress": pgettext_lazy("bulletin follow-up", "In progress"),
@@ -75,56 +67,23 @@ def _bulletin(request, pk: int) -> Bulletin:
 
 
 def _require_task_force(request, action) -> None:
-    require_role(request.user, "task_force", action=action)
+    access.require(request.user, "bulletin.compose", action=action)
 
 
 # --- list -------------------------------------------------------------------------------------
 
 
-def _count(queryset) -> Coalesce:
-    """Per-bulletin count as a subquery: two joined counts would multiply each other's rows."""
-    counted = (
-        queryset.filter(bulletin=OuterRef("pk"))
-        .order_by()
-        .values("bulletin")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
-def bulletin_list_queryset(user):
-    towns = scope_of(user).for_roles("town_officer").town_codes
-    mine = BulletinReceipt.objects.filter(town_id__in=towns).select_related("town")
-    return (
-        Bulletin.objects.visible_to(user)
-        .annotate(
-            item_count=_count(BulletinItem.objects),
-            closed_count=_count(BulletinItem.objects.filter(ticket__state__in=DONE_STATES)),
-            receipt_count=_count(BulletinReceipt.objects),
-            acknowledged_count=_count(BulletinReceipt.objects.exclude(acknowledged_at=None)),
-        )
-        .prefetch_related(
-            Prefetch("receipts", queryset=mine.defer("town__boundary"), to_attr="my_receipts")
-        )
-        .order_by("-year", F("batch").desc(nulls_first=True), "-created_at", "-pk")
-    )
-
-
 @login_required
 def bulletin_list(request):
     page = selectors.paginate(
-        bulletin_list_queryset(request.user), request.GET.get("page"), per_page=PAGE_SIZE
+        bulletin_selectors.bulletin_list(request.user), request.GET.get("page"), per_page=PAGE_SIZE
     )
-    for bulletin in page:
-        bulletin.all_closed = bool(bulletin.item_count) and (
-            bulletin.closed_count == bulletin.item_count
-        )
-    scope = scope_of(request.user)
+    bulletin_selectors.mark_all_closed(page)
+    user = request.user
     context = {
         "page": page,
-        "is_task_force": scope.has_role("task_force"),
-        "is_town": bool(scope.for_roles("town_officer").town_codes),
+        "is_task_force": access.allows(user, "bulletin.compose"),
+        "is_town": access.allows(user, "bulletin.acknowledge"),
     }
     return render(request, "workflows/bulletin_list.html", context)
 
@@ -171,7 +130,7 @@ def bulletin_new(request):
     if form.is_valid():
         try:
             bulletin = svc.bulletin_create(by=request.user, **form.cleaned_data)
-        except TicketActionError as error:
+        except ApplicationError as error:
             form.add_error(None, error.message)
         else:
             messages.success(request, _("Draft saved. Now choose its problems."))
@@ -183,7 +142,7 @@ def bulletin_new(request):
 
 
 class CandidateFilter(forms.Form):
-    POOLS = [
+    POOLS = [  # bulletin_selectors.CANDIDATE_POOLS
         ("suggested", gettext_lazy("Suggested: new findings and overdue tickets for a bulletin")),
         ("drafts", gettext_lazy("New findings (to be assigned)")),
         ("ladder", gettext_lazy("Overdue, put on the next bulletin by the ladder")),
@@ -203,53 +162,11 @@ class CandidateFilter(forms.Form):
     )
 
 
-def _for_next_bulletin() -> Exists:
-    """The ladder's last step reached for the ticket's current deadline, and no bulletin issued
-    since that notice has carried it yet ("into the next bulletin", once). Compared with the
-    notice document's time, not its date: a bulletin issued earlier the same day did not."""
-    carried = BulletinItem.objects.filter(
-        ticket=OuterRef("ticket"),
-        bulletin__state=BulletinState.ISSUED,
-        bulletin__issued_at__gte=OuterRef("document__created_at"),
-    )
-    notices = OverdueNotice.objects.filter(
-        ticket=OuterRef("pk"), kind=NoticeKind.BULLETIN, deadline=OuterRef("deadline")
-    ).exclude(Exists(carried))
-    return Exists(notices)
-
-
-def candidate_tickets(*, bulletin: Bulletin, user, filters: dict):
-    today = timezone.localdate()
-    tickets = (
-        selectors.rectification_list(user=user)
-        .filter(state__in=RECTIFICATION_OPEN_STATES)
-        .exclude(pk__in=bulletin.items.values("ticket_id"))
-        .annotate(for_bulletin=_for_next_bulletin())
-    )
-    findings = Q(state=RectificationState.DRAFT, source_kind__in=FINDING_SOURCES)
-    ladder = Q(for_bulletin=True, pk__in=RectificationTicket.objects.overdue(as_of=today))
-    pool = filters.get("pool") or "suggested"
-    if pool == "suggested":
-        tickets = tickets.filter(findings | ladder)
-    elif pool == "drafts":
-        tickets = tickets.filter(findings)
-    elif pool == "ladder":
-        tickets = tickets.filter(ladder)
-    if filters.get("town"):
-        tickets = tickets.filter(town=filters["town"])
-    if filters.get("source_kind"):
-        tickets = tickets.filter(source_kind=filters["source_kind"])
-    return tickets.order_by("town_id", "number")
-
-
 def _compose_page(request, bulletin, *, status=200, error=""):
     filter_form = CandidateFilter(request.GET or None)
     filters = filter_form.cleaned_data if filter_form.is_valid() else {}
-    candidates = candidate_tickets(bulletin=bulletin, user=request.user, filters=filters)
-    chosen = (
-        bulletin.items.select_related("ticket", "ticket__town", "ticket__village")
-        .defer("ticket__town__boundary", "ticket__village__boundary")
-        .order_by("position")
+    candidates = bulletin_selectors.bulletin_candidates(
+        bulletin=bulletin, user=request.user, **filters
     )
     context = {
         "bulletin": bulletin,
@@ -257,7 +174,7 @@ def _compose_page(request, bulletin, *, status=200, error=""):
         "candidates": candidates[:CANDIDATES_SHOWN],
         "candidate_count": candidates.count(),
         "shown": CANDIDATES_SHOWN,
-        "chosen": chosen,
+        "chosen": bulletin_selectors.draft_items(bulletin),
         "query": request.GET.urlencode(),
         "error": error,
     }
@@ -320,7 +237,7 @@ def bulletin_compose(request, pk: int):
     bulletin = _bulletin(request, pk)
     _require_task_force(request, _("compose a bulletin"))
     if bulletin.state != BulletinState.DRAFT:
-        return _refused(request, bulletin, TicketConflict(_("The bulletin was issued.")))
+        return _refused(request, bulletin, Conflict(_("The bulletin was issued.")))
     if request.method != "POST":
         return _compose_page(request, bulletin)
     try:
@@ -333,11 +250,11 @@ def bulletin_compose(request, pk: int):
         svc.bulletin_items_set(
             bulletin=bulletin, by=request.user, tickets=tickets, wordings=wordings
         )
-    except TicketActionError as error:
+    except ApplicationError as error:
         bulletin.refresh_from_db()
         if bulletin.state != BulletinState.DRAFT:
-            return _refused(request, bulletin, TicketConflict(error.message))
-        if isinstance(error, TicketForbidden):
+            return _refused(request, bulletin, Conflict(error.message))
+        if isinstance(error, Forbidden):
             return _refused(request, bulletin, error)
         return _compose_page(request, bulletin, status=400, error=error.message)
     count = len(tickets)
@@ -371,40 +288,9 @@ def _date(value) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _preview(bulletin: Bulletin, items) -> dict:
-    """A draft shown the way it will be frozen (bulletins._snapshot), from the live tickets."""
-    default = bulletin.default_deadline.isoformat() if bulletin.default_deadline else ""
-    return {
-        "title": bulletin.title,
-        "number": "",
-        "issuer": bulletin.issuer,
-        "issued_on": "",
-        "intro": bulletin.intro,
-        "deadline": default,
-        "items": [
-            {
-                "position": item.position,
-                "ticket": item.ticket.number,
-                "town": item.ticket.town.name,
-                "village": item.ticket.village.short_name if item.ticket.village else "",
-                "site": item.ticket.site_label,
-                "text": item.wording,
-                "deadline": item.ticket.deadline.isoformat() if item.ticket.deadline else default,
-                "photos": [
-                    photo.display.name
-                    for photo in list(item.ticket.before_photos.all())[: svc.PHOTOS_PER_ITEM]
-                ],
-            }
-            for item in items
-        ],
-        "sections": bulletin.sections,
-    }
-
-
 def _document(bulletin: Bulletin, follow_up) -> dict:
-    """What the page and the PDF print: the snapshot, or a draft's preview; dates as dates."""
-    issued = bulletin.state == BulletinState.ISSUED
-    doc = dict(bulletin.snapshot) if issued else _preview(bulletin, follow_up.items)
+    """What the page and the PDF print (the snapshot, or a draft's preview); dates as dates."""
+    doc = bulletin_selectors.bulletin_document(bulletin, items=follow_up.items)
     doc["items"] = [
         {**item, "deadline": _date(item.get("deadline"))} for item in doc.get("items", [])
     ]
@@ -413,14 +299,6 @@ def _document(bulletin: Bulletin, follow_up) -> dict:
     doc["official_number"] = official_number(doc.get("number", ""))
     doc["heading"] = issuer_heading(doc.get("issuer", ""))
     return doc
-
-
-def _receipts(bulletin: Bulletin) -> list[BulletinReceipt]:
-    return list(
-        bulletin.receipts.select_related("town", "acknowledged_by")
-        .defer("town__boundary")
-        .order_by("town_id")
-    )
 
 
 def _follow_up_rows(doc: dict, follow_up) -> list[tuple[dict, BulletinItem]]:
@@ -435,24 +313,17 @@ def _follow_up_rows(doc: dict, follow_up) -> list[tuple[dict, BulletinItem]]:
     return rows
 
 
-def _thumbnails(doc: dict) -> dict[str, str]:
-    """display name → thumbnail name, for the page (the PDF prints the display copies)."""
-    names = [name for item in doc["items"] for name in item["photos"]]
-    pairs = EvidencePhoto.objects.filter(display__in=names).values_list("display", "thumbnail")
-    return dict(pairs)
-
-
 def _detail_context(request, bulletin: Bulletin) -> dict:
     user = request.user
     follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=user)
     doc = _document(bulletin, follow_up)
-    thumbnails = _thumbnails(doc)
+    thumbnails = bulletin_selectors.photo_thumbnails(doc)
     for item in doc["items"]:
         item["pictures"] = [(name, thumbnails.get(name, name)) for name in item["photos"]]
-    receipts = _receipts(bulletin)
-    towns = scope_of(user).for_roles("town_officer").town_codes
+    receipts = bulletin_selectors.bulletin_receipts(bulletin)
+    towns = access.scope(user, "bulletin.acknowledge").town_codes
     is_draft = bulletin.state == BulletinState.DRAFT
-    is_task_force = scope_of(user).has_role("task_force")
+    is_task_force = access.allows(user, "bulletin.compose")
     return {
         "bulletin": bulletin,
         "doc": doc,
@@ -474,12 +345,9 @@ def _detail(request, bulletin: Bulletin, *, status: int = 200, error: str = ""):
     return render(request, "workflows/bulletin_detail.html", context, status=status)
 
 
-def _refused(request, bulletin: Bulletin, error: TicketActionError):
-    status = 409 if isinstance(error, TicketConflict) else 403
-    if not isinstance(error, TicketConflict | TicketForbidden):
-        status = 400
+def _refused(request, bulletin: Bulletin, error: ApplicationError):
     bulletin.refresh_from_db()
-    return _detail(request, bulletin, status=status, error=error.message)
+    return _detail(request, bulletin, status=error.status, error=error.message)
 
 
 @login_required
@@ -496,10 +364,10 @@ def bulletin_issue(request, pk: int):
     bulletin = _bulletin(request, pk)
     _require_task_force(request, _("issue a bulletin"))
     if bulletin.state != BulletinState.DRAFT:
-        return _refused(request, bulletin, TicketConflict(_("The bulletin was already issued.")))
+        return _refused(request, bulletin, Conflict(_("The bulletin was already issued.")))
     try:
         bulletin = svc.bulletin_issue(bulletin=bulletin, by=request.user)
-    except TicketActionError as error:
+    except ApplicationError as error:
         return _refused(request, bulletin, error)
     messages.success(
         request, _("Issued as %(number)s.") % {"number": official_number(bulletin.number_label)}
@@ -513,7 +381,7 @@ def bulletin_acknowledge(request, pk: int):
     bulletin = _bulletin(request, pk)
     try:
         count = svc.bulletin_acknowledge(bulletin=bulletin, by=request.user)
-    except TicketActionError as error:
+    except ApplicationError as error:
         return _refused(request, bulletin, error)
     if count:
         messages.success(request, _("Receipt acknowledged."))
@@ -553,24 +421,8 @@ def _print_context(request, bulletin: Bulletin) -> dict:
     return {
         "bulletin": bulletin,
         "doc": doc,
-        "recipients": [receipt.town.name for receipt in _receipts(bulletin)]
-        or list(bulletin.recipients.order_by("code").values_list("name", flat=True)),
+        "recipients": bulletin_selectors.recipient_names(bulletin),
         "MEDIA_URL": settings.MEDIA_URL,
-    }
-
-
-def after_photos(tickets) -> dict[int, list[EvidencePhoto]]:
-    """Per ticket, the photos of its latest submission (selectors.latest_photos for many
-    tickets at once: two queries)."""
-    events = (
-        TicketEvent.objects.filter(rectification__in=[t.pk for t in tickets], action="submit")
-        .prefetch_related(Prefetch("photos", queryset=EvidencePhoto.objects.order_by("id")))
-        .order_by("rectification_id", "at", "id")
-    )
-    latest = {event.rectification_id: event for event in events}  # the last one wins
-    return {
-        ticket_id: list(event.photos.all())[: svc.PHOTOS_PER_ITEM]
-        for ticket_id, event in latest.items()
     }
 
 
@@ -583,7 +435,7 @@ def bulletin_follow_up_pdf(request, pk: int):
     follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=request.user)
     doc = _document(bulletin, follow_up)
     rows = _follow_up_rows(doc, follow_up)
-    photos = after_photos([item.ticket for _printed, item in rows])
+    photos = bulletin_selectors.after_photos([item.ticket for _printed, item in rows])
     for _printed, item in rows:
         item.after_photos = photos.get(item.ticket.pk, [])
     context = {

@@ -9,9 +9,10 @@ from django.http import FileResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from villages.scope import get_visible_or_404, require_role
+from core.pdf import render_pdf
+from villages import access
+from villages.scope import get_visible_or_404
 from workflows import notices
-from workflows.documents import render_pdf
 from workflows.models import JobRun, NoticeDocument, NoticeKind
 
 NOTIFICATIONS_SHOWN = 100
@@ -63,6 +64,6 @@ def notification_list(request):
 
 @login_required
 def job_run_list(request):
-    require_role(request.user, "task_force", action=_("see the scheduled job runs"))
+    access.require(request.user, "jobs.view", action=_("see the scheduled job runs"))
     runs = JobRun.objects.all()[:JOB_RUNS_SHOWN]
     return render(request, "workflows/job_runs.html", {"runs": runs})

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from villages.access import ScopedQuerySet
 from villages.models import Village
-from villages.scope import ScopedQuerySet
 from workflows.models import EvidencePhoto, RectificationTicket
 
 POINTS = {"max_digits": 6, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
@@ -224,13 +224,9 @@ class AssessmentState(models.TextChoices):
     PUBLISHED = "published", _("published")
 
 
-# Who sees rounds, assessments and grades (each in his jurisdiction).
-GRADE_VIEWER_ROLES = ("task_force", "inspector", "town_officer")
-
-
 class AssessmentQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> AssessmentQuerySet:
-        return self.scoped(user, town="village__town_id", roles=GRADE_VIEWER_ROLES)
+        return self.scoped(user, town="village__town_id", perm="grade.view")
 
 
 class Assessment(ConcurrentTransitionMixin, models.Model):

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models.sites import SITE_VIEWER_ROLES, WaterSite
-from villages.scope import ScopedQuerySet
+from inspections.models.sites import WaterSite
+from villages.access import ScopedQuerySet
 from workflows.models import EvidencePhoto, RectificationTicket
 
 
@@ -129,7 +129,7 @@ class PatrolQuerySet(ScopedQuerySet):
             user,
             town="site__town_id",
             village=("site__village_id", "site__village__parent_id"),
-            roles=SITE_VIEWER_ROLES,
+            perm="site.view",
         )
 
     def valid(self) -> PatrolQuerySet:

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from villages.access import ScopedQuerySet
 from villages.models import Town, Village
-from villages.scope import ScopedQuerySet
 
 TOKEN_BYTES = 16  # 128 random bits: a label cannot be guessed or enumerated
 
@@ -53,17 +53,13 @@ S = SiteState
 LISTED_STATES = (S.GOVERNING, S.MAINTAINED, S.SUSPECTED, S.REBOUND)
 
 
-# Who sees the register and its patrols (each in his jurisdiction).
-SITE_VIEWER_ROLES = ("task_force", "inspector", "town_officer", "village_admin")
-
-
 class WaterSiteQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> WaterSiteQuerySet:
         return self.scoped(
             user,
             town="town_id",
             village=("village_id", "village__parent_id"),
-            roles=SITE_VIEWER_ROLES,
+            perm="site.view",
         )
 
     def listed(self) -> WaterSiteQuerySet:

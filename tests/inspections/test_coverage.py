@@ -12,12 +12,17 @@ from datetime import UTC, date, datetime
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.dates import months_ending
 from inspections import coverage as selectors
+from inspections import dashboard
 from inspections.coverage import CellStatus
+from inspections.misses import missed_patrols_issue
+from inspections.models import PatrolMiss
 from tests.inspections.conftest import JISHU_SITE, make_patrol, make_site
 
 TODAY = date(2025, 6, 15)
@@ -192,33 +197,39 @@ def test_the_current_month_counts_not_yet_patrolled_sites_as_due(
     assert "Patrolled this month" in body and "<strong data-total>1/2</strong>" in body
 
 
-def test_a_site_registered_after_a_month_is_not_missed_in_it(client, task_force, huji):
+def test_a_site_owes_patrols_from_the_first_full_month_after_its_registration(
+    client, task_force, huji
+):
+    # Registered half an hour before May ends: May is not missed, June is the first month due.
     new = site(huji, created_at=timezone.make_aware(datetime(2025, 5, 31, 23, 30)))
     site(huji)
 
     may = get(client, task_force, month="2025-05")
-    april = get(client, task_force, month="2025-04")
+    june = get(client, task_force)
 
-    assert cells(may, new.code)["2025-05"].status == CellStatus.MISSED
+    assert cells(may, new.code)["2025-05"].status == CellStatus.UNLISTED
     assert cells(may, new.code)["2025-04"].status == CellStatus.UNLISTED
-    assert may.context["coverage"].county.listed == 2
-    assert april.context["coverage"].county.listed == 1
-    assert april.context["coverage"].county.missed == 1
+    assert (may.context["coverage"].county.listed, may.context["coverage"].county.missed) == (1, 1)
+    assert cells(june, new.code)["2025-06"].status == CellStatus.DUE
+    assert (june.context["coverage"].county.listed, june.context["coverage"].county.due) == (2, 2)
 
 
 def test_patrols_before_registration_still_show(client, task_force, inspector, huji):
     late = site(huji, created_at=timezone.make_aware(datetime(2025, 5, 10)))
     make_patrol(late, inspector, on=date(2025, 3, 2))
 
-    by_month = cells(get(client, task_force), late.code)
+    response = get(client, task_force, month="2025-05")
+    by_month = cells(response, late.code)
 
     assert by_month["2025-03"].status == CellStatus.DONE
     assert by_month["2025-04"].status == CellStatus.UNLISTED
+    assert by_month["2025-05"].status == CellStatus.UNLISTED  # registered during May
+    assert response.context["coverage"].county.listed == 0
 
 
 def test_registration_month_is_the_local_one(client, task_force, huji):
-    # 2025-05-31 17:00 UTC is already 1 June in 金乡: the site is first due in June.
-    new = site(huji, created_at=datetime(2025, 5, 31, 17, 0, tzinfo=UTC))
+    # 2025-04-30 17:00 UTC is already 1 May in 金乡: registered in May, first due in June.
+    new = site(huji, created_at=datetime(2025, 4, 30, 17, 0, tzinfo=UTC))
 
     by_month = cells(get(client, task_force), new.code)
 
@@ -236,6 +247,54 @@ def test_delisted_sites_are_left_out(client, task_force, inspector, huji):
     codes = [line.site.code for line in response.context["coverage"].page.object_list]
     assert codes == [kept.code]
     assert response.context["coverage"].county.listed == 1
+
+
+# --- one rule: the page, the 漏巡 job and the dashboard -----------------------------------------
+
+
+@override_settings(PATROL_REMINDER_DAY=20)
+def test_the_page_the_missed_patrol_job_and_the_dashboard_agree_on_who_owes_a_month(
+    client, task_force, huji
+):
+    """inspections.rules.owes_patrols everywhere: a site registered on 20 May owes nothing in
+    May and owes June; a delisted site owes nothing. None of them is patrolled, so every site
+    that owes a month is missed (or due) in it. (The rankings have no patrol measure.)"""
+    new = site(huji, created_at=timezone.make_aware(datetime(2025, 5, 20, 9, 0)))
+    old = site(huji)
+    site(huji, state="delisted")
+    months = {"2025-05": date(2025, 5, 31), "2025-06": TODAY}
+
+    def on_the_page(month: str) -> set[str]:
+        result = get(client, task_force, month=month).context["coverage"]
+        owing = {
+            line.site.code
+            for line in result.page.object_list
+            if line.cells[-1].status != CellStatus.UNLISTED
+        }
+        assert result.county.listed == len(owing)
+        return owing
+
+    def on_the_dashboard(month: str) -> int:
+        board = dashboard.county_dashboard(
+            user=task_force, scope=dashboard.COUNTY, as_of=months[month]
+        )
+        return board.sites_listed
+
+    # The job: the reminder on the 20th, the misses recorded on the 1st of the next month.
+    for as_of in (date(2025, 5, 20), date(2025, 6, 1), date(2025, 6, 20), date(2025, 7, 1)):
+        missed_patrols_issue(as_of=as_of)
+
+    def by_the_job(month: str, stage: str) -> set[str]:
+        first_day = months[month].replace(day=1)
+        misses = PatrolMiss.objects.filter(month=first_day, stage=stage)
+        return set(misses.values_list("site__code", flat=True))
+
+    expected = {"2025-05": {old.code}, "2025-06": {old.code, new.code}}
+    for month, owing in expected.items():
+        assert on_the_page(month) == owing, month
+        assert by_the_job(month, PatrolMiss.Stage.REMINDER) == owing, month
+        assert by_the_job(month, PatrolMiss.Stage.MISSED) == owing, month
+        assert on_the_dashboard(month) == len(owing), month
 
 
 def test_the_totals_cover_every_site_while_the_matrix_is_paged(
@@ -359,7 +418,7 @@ def test_no_sites_says_so(client, task_force):
 def _sites_with_a_year_of_patrols(n, towns, villages, inspector):
     for i in range(n):
         pond = site(towns[i % 2], villages[i % 2])
-        for month in selectors.months_ending(TODAY):
+        for month in months_ending(TODAY, selectors.MONTHS):
             make_patrol(pond, inspector, on=month.replace(day=5))
 
 

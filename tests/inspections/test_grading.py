@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import ApplicationError, Forbidden
 from inspections import assessments as svc
 from inspections.grading import grade_of, round_scores_refresh
 from inspections.models import (
@@ -15,7 +16,6 @@ from inspections.models import (
     GradingPolicy,
     RoundState,
 )
-from inspections.services import InspectionError, InspectionForbidden
 
 
 def item(template, code) -> ChecklistItem:
@@ -42,7 +42,7 @@ def test_a_deduction_is_capped(assessment, checklist, inspector, make_photo):
 
 
 def test_an_item_needing_a_photo_refuses_without_one(assessment, checklist, inspector):
-    with pytest.raises(InspectionError):
+    with pytest.raises(ApplicationError):
         svc.deduction_record(
             assessment=assessment, item=item(checklist, "G1"), by=inspector, count=1
         )
@@ -100,7 +100,7 @@ def test_only_the_task_force_runs_rounds(campaign, inspector, hj_officer):
         ends_on=date(2024, 5, 31),
     )
     for who in (inspector, hj_officer):
-        with pytest.raises(InspectionForbidden):
+        with pytest.raises(Forbidden):
             svc.round_start(round=round, by=who)
 
 
@@ -127,7 +127,7 @@ def test_a_published_grade_does_not_change_with_the_policy(
 
 def test_a_submitted_assessment_is_frozen_for_the_inspector(assessment, checklist, inspector):
     svc.assessment_submit(assessment=assessment, by=inspector)
-    with pytest.raises(InspectionError):
+    with pytest.raises(ApplicationError):
         svc.deduction_record(
             assessment=assessment, item=item(checklist, "T1"), by=inspector, count=1
         )
@@ -137,7 +137,7 @@ def test_scope_a_town_inspector_assesses_his_town_only(
     active_round, huji_village, jishu_village, town_inspector
 ):
     assert svc.assessment_open(round=active_round, village=huji_village, by=town_inspector)
-    with pytest.raises(InspectionForbidden):
+    with pytest.raises(Forbidden):
         svc.assessment_open(round=active_round, village=jishu_village, by=town_inspector)
 
 

@@ -23,11 +23,11 @@ from inspections.models import (
 )
 from inspections.presence import Position
 from inspections.services import (
-    InspectionError,
-    InspectionForbidden,
+    ApplicationError,
+    Conflict,
+    Forbidden,
     Observation,
     PatrolRefused,
-    SiteConflict,
 )
 from tests.inspections.conftest import HUJI_SITE, make_site, moved
 from workflows import services as tickets
@@ -165,7 +165,7 @@ def test_a_retried_submission_returns_the_patrol_already_recorded(record):
 
 @pytest.mark.parametrize("who", ["other_officer", "nobody", "village_admin", "service_worker"])
 def test_only_finders_of_the_sites_town_may_patrol(record, request, who):
-    with pytest.raises(InspectionForbidden):
+    with pytest.raises(Forbidden):
         record(by=request.getfixturevalue(who))
     assert not Patrol.objects.exists()
 
@@ -177,12 +177,12 @@ def test_the_towns_own_officer_and_inspector_may_patrol(record, hj_officer, town
 
 def test_a_delisted_site_is_not_patrolled(record, huji_site, task_force):
     services.site_transition(site=huji_site, by=task_force, action="delist")
-    with pytest.raises(InspectionError):
+    with pytest.raises(ApplicationError):
         record()
 
 
 def test_a_problem_must_say_what_it_is(record):
-    with pytest.raises(InspectionError):
+    with pytest.raises(ApplicationError):
         record(Observation(result=PatrolResult.PROBLEM))
 
 
@@ -268,24 +268,24 @@ def test_a_rebound_at_a_site_under_treatment_leaves_its_state(record, huji, huji
 
 def test_task_force_accepts_a_treated_site(huji, huji_village, task_force, hj_officer):
     site = make_site(huji, huji_village)
-    with pytest.raises(InspectionForbidden):
+    with pytest.raises(Forbidden):
         services.site_transition(site=site, by=hj_officer, action="accept")
     services.site_transition(site=site, by=task_force, action="accept")
     assert site.state == SiteState.MAINTAINED
-    with pytest.raises(InspectionError):
+    with pytest.raises(ApplicationError):
         services.site_transition(site=site, by=task_force, action="accept")
 
 
 def test_a_stale_copy_of_a_site_is_a_conflict(huji_site, task_force):
     stale = WaterSite.objects.get(pk=huji_site.pk)
     services.site_transition(site=huji_site, by=task_force, action="delist")
-    with pytest.raises(SiteConflict):
+    with pytest.raises(Conflict):
         services.site_transition(site=stale, by=task_force, action="delist")
 
 
 def test_rotating_the_token_retires_the_old_one(huji_site, hj_officer, other_officer):
     old = huji_site.token
-    with pytest.raises(InspectionForbidden):
+    with pytest.raises(Forbidden):
         services.site_rotate_token(site=huji_site, by=other_officer)
     site = services.site_rotate_token(site=huji_site, by=hj_officer)
     assert site.token != old and len(site.token) >= 22

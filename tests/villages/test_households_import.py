@@ -23,9 +23,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.tables import MAX_REPORTED_ERRORS
 from tests.factories import HUJI_CODE, make_household
 from villages.households import (
-    MAX_REPORTED_ERRORS,
     HouseholdImportError,
     check_id_number,
     households_import,

@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.errors import ApplicationError, Forbidden
 from tests.workflows.test_concurrency import together
 from workflows import bulletins as svc
 from workflows import services
 from workflows.models import Bulletin, BulletinReceipt, RectificationTicket
-from workflows.services import TicketActionError, TicketForbidden
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_a_failure_leaves_the_bulletin_a_draft_and_every_ticket_unchanged(
         default_deadline=timezone.localdate() - timedelta(days=1)
     )  # assigning with a past deadline is refused, half-way through the items
     composed.refresh_from_db()
-    with pytest.raises(TicketActionError):
+    with pytest.raises(ApplicationError):
         svc.bulletin_issue(bulletin=composed, by=task_force)
     composed.refresh_from_db()
     assert (composed.state, composed.batch) == ("draft", None)
@@ -85,14 +85,14 @@ def test_a_failure_leaves_the_bulletin_a_draft_and_every_ticket_unchanged(
 
 def test_only_the_task_force_composes_and_issues(composed, hj_officer, inspector):
     for user in (hj_officer, inspector):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             svc.bulletin_issue(bulletin=composed, by=user)
 
 
 def test_closed_tickets_cannot_be_listed(composed, drafts, task_force):
     RectificationTicket.objects.filter(pk=drafts[0].pk).update(state="cancelled")
     drafts[0].refresh_from_db()
-    with pytest.raises(TicketActionError):
+    with pytest.raises(ApplicationError):
         svc.bulletin_items_set(bulletin=composed, by=task_force, tickets=drafts)
 
 
@@ -134,7 +134,7 @@ def test_a_town_officer_acknowledges_for_his_town(composed, task_force, hj_offic
     assert svc.bulletin_acknowledge(bulletin=bulletin, by=hj_officer) == 1
     assert svc.unacknowledged_count(hj_officer) == 0
     assert svc.unacknowledged_count(other_officer) == 1
-    with pytest.raises(TicketForbidden):
+    with pytest.raises(Forbidden):
         svc.bulletin_acknowledge(bulletin=bulletin, by=task_force)
 
 

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.translation import gettext, override
 
+from core.errors import Conflict
 from tests.factories import make_user, membership
 from tests.workflows.conftest import jpeg_upload
 from tests.workflows.pages import body, fresh, media_files, post_action
@@ -33,7 +34,6 @@ from workflows.models import (
     TicketCounter,
     TicketEvent,
 )
-from workflows.services import TicketConflict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgres_only = pytest.mark.skipif(
@@ -119,7 +119,7 @@ def test_ticket_numbers_are_unique_under_concurrency(huji, inspector):
 def test_two_closes_at_once_one_wins(submitted, task_force):
     copies = [RectificationTicket.objects.get(pk=submitted.pk) for _ in range(2)]
     results = together(2, lambda i: services.rectification_close(ticket=copies[i], by=task_force))
-    conflicts = [r for r in results if isinstance(r, TicketConflict)]
+    conflicts = [r for r in results if isinstance(r, Conflict)]
     assert len(conflicts) == 1, results
     assert TicketEvent.objects.filter(rectification=submitted, action="close").count() == 1
 
@@ -137,7 +137,7 @@ def test_submit_against_cancel_one_wins(assigned, hj_officer, task_force, make_p
         return services.rectification_cancel(ticket=copies[1], by=task_force, reason="重复")
 
     results = together(2, act)
-    assert sum(isinstance(r, TicketConflict) for r in results) == 1, results
+    assert sum(isinstance(r, Conflict) for r in results) == 1, results
     final = RectificationTicket.objects.get(pk=assigned.pk).state
     assert final in {"submitted", "cancelled"}
     actions = list(
@@ -262,7 +262,7 @@ def test_a_ticket_cancelled_before_the_issue_stops_it(bulletin, on_bulletin, tas
     assign, so the issue is refused and nothing of it happens."""
     target = on_bulletin[LAST]
     services.rectification_cancel(ticket=target, by=task_force, reason="重复立案")
-    with pytest.raises(TicketConflict) as refused:
+    with pytest.raises(Conflict) as refused:
         bulletin_svc.bulletin_issue(bulletin=bulletin, by=task_force)
     assert target.number in refused.value.message
     assert_still_a_draft(bulletin, on_bulletin[:LAST])
@@ -276,7 +276,7 @@ def test_a_composition_saved_from_a_copy_read_before_the_issue_is_refused(
     the issued bulletin keeps the items its text was frozen with."""
     stale = fresh(bulletin)
     bulletin_svc.bulletin_issue(bulletin=bulletin, by=task_force)
-    with pytest.raises(TicketConflict):
+    with pytest.raises(Conflict):
         bulletin_svc.bulletin_items_set(bulletin=stale, by=task_force, tickets=on_bulletin[2:])
     assert_issued(bulletin, on_bulletin[:3])
 
@@ -303,7 +303,7 @@ def test_a_cancel_committed_while_the_issue_runs_undoes_the_whole_issue(
         return real_assign(ticket=ticket, **kwargs)
 
     monkeypatch.setattr(services, "rectification_assign", assign_after_a_rival_cancel)
-    with pytest.raises(TicketConflict) as refused:
+    with pytest.raises(Conflict) as refused:
         bulletin_svc.bulletin_issue(bulletin=bulletin, by=task_force)
     assert refused.value.message == gettext(ISSUE_STOPPED) % {"number": target.number}
     assert_still_a_draft(bulletin, on_bulletin[:LAST])
@@ -320,8 +320,8 @@ def test_issue_against_cancelling_one_of_its_tickets(bulletin, on_bulletin, task
 
     issued, cancelled = together(2, act)
     losers = [r for r in (issued, cancelled) if isinstance(r, Exception)]
-    assert len(losers) == 1 and isinstance(losers[0], TicketConflict), losers
-    if isinstance(cancelled, TicketConflict):  # the issue won: the ticket went to its town
+    assert len(losers) == 1 and isinstance(losers[0], Conflict), losers
+    if isinstance(cancelled, Conflict):  # the issue won: the ticket went to its town
         assert_issued(bulletin, on_bulletin[:3])
         ticket = fresh(target)
         assert (ticket.state, ticket.deadline) == ("assigned", bulletin.default_deadline)
@@ -349,17 +349,17 @@ def test_issue_against_assigning_one_of_its_tickets_on_its_page(
 
     issued, assigned = together(2, act)
     losers = [r for r in (issued, assigned) if isinstance(r, Exception)]
-    assert all(isinstance(r, TicketConflict) for r in losers), losers
+    assert all(isinstance(r, Conflict) for r in losers), losers
     (assign,) = TicketEvent.objects.filter(rectification=target, action="assign")  # only one
     ticket = fresh(target)
     assert ticket.state == "assigned"
     assert ticket.deadline.isoformat() == assign.data["deadline"]
-    if isinstance(issued, TicketConflict):  # the page's assign slipped in while it was issuing
+    if isinstance(issued, Conflict):  # the page's assign slipped in while it was issuing
         assert ticket.deadline == own_deadline
         assert_still_a_draft(bulletin, on_bulletin[:LAST])
         return
     issued = assert_issued(bulletin, on_bulletin[:3])
-    if isinstance(assigned, TicketConflict):  # the bulletin assigned it
+    if isinstance(assigned, Conflict):  # the bulletin assigned it
         assert ticket.deadline == bulletin.default_deadline
     else:  # assigned on its page first: the bulletin found it assigned and printed its deadline
         assert ticket.deadline == own_deadline
@@ -379,7 +379,7 @@ def test_issue_against_saving_its_composition(bulletin, on_bulletin, task_force)
     issued, saved = together(2, act)
     assert not isinstance(issued, Exception), issued  # issuing what was saved last always works
     if isinstance(saved, Exception):  # issued first: the save came too late
-        assert isinstance(saved, TicketConflict), saved
+        assert isinstance(saved, Conflict), saved
         assert_issued(bulletin, on_bulletin[:3])
         assert fresh(on_bulletin[3]).state == "draft"
     else:  # saved first: the issue took the new composition

@@ -1,4 +1,4 @@
-"""The one PDF path (workflows.documents.render_pdf): Chinese comes out as text, not boxes; the
+"""The one PDF path (core.pdf.render_pdf): Chinese comes out as text, not boxes; the
 print stylesheet and media images are read from disk; nothing is fetched over the network."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from workflows.documents import BASE_URL, LocalFetcher, render_pdf
+from core.pdf import BASE_URL, LocalFetcher, render_pdf
 
 DOCUMENT = """{% load static %}<!doctype html>
 <html lang="zh-hans">
@@ -116,6 +116,6 @@ def test_weasyprint_does_not_make_pillow_accept_truncated_images():
     # WeasyPrint flips this process-wide on import; the evidence pipeline relies on it being off.
     from PIL import ImageFile
 
-    import workflows.documents  # noqa: F401
+    import core.pdf  # noqa: F401
 
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False

@@ -7,7 +7,7 @@ fixtures (today + 10), and every run names the day it runs for.
 from __future__ import annotations
 
 import importlib
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from io import StringIO
 
 import pytest
@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from tests.factories import make_household
 from tests.workflows.ladder import DEFAULT_LADDER, ladder  # noqa: F401 (autouse fixture)
 from workflows import services
 from workflows.models import (
@@ -25,8 +26,12 @@ from workflows.models import (
     Notification,
     OverdueNotice,
     OverdueStep,
+    RectificationState,
+    RectificationTicket,
     SlaNotice,
     TicketCounter,
+    ToiletState,
+    ToiletTicket,
 )
 from workflows.notices import overdue_notices_issue, sla_notices_issue
 
@@ -359,3 +364,100 @@ def test_the_notice_is_a_pdf_with_its_chinese_text(client, notice, assigned, hj_
 def test_another_towns_officer_gets_no_pdf(client, notice, other_officer):
     client.force_login(other_officer)
     assert client.get(reverse("notice_pdf", args=[notice.pk])).status_code == 404
+
+
+# --- one rule: the ORM, the jobs' raw SQL, the partial indexes and Python agree ---------------
+
+AS_OF = date(2026, 3, 10)
+
+
+def _index(model, name: str):
+    return next(index for index in model._meta.indexes if index.name == name)
+
+
+def test_overdue_is_one_rule_in_the_orm_the_jobs_sql_the_index_and_python(huji, huji_village):
+    """Every state × deadline none / before / on / after as_of: RectificationTicket.objects
+    .overdue, the overdue job's INSERT … SELECT (step 1, days_past 1: overdue as of today), the
+    rows the partial index rect_running_deadline holds with a deadline before as_of, and
+    is_overdue select the same tickets."""
+    deadlines = [None, AS_OF - timedelta(1), AS_OF, AS_OF + timedelta(1)]
+    tickets = RectificationTicket.objects.bulk_create(
+        RectificationTicket(
+            number=f"ZG-R-{i:06d}",
+            town=huji,
+            village=huji_village,
+            description="沟渠黑臭",
+            state=state,
+            deadline=deadline,
+        )
+        for i, (state, deadline) in enumerate(
+            (state, deadline)
+            for state in RectificationState.values
+            for deadline in deadlines
+            # The check constraint: only a draft or a cancelled ticket may lack a deadline.
+            if deadline is not None or state in ("draft", "cancelled")
+        )
+    )
+    index = _index(RectificationTicket, "rect_running_deadline")
+
+    orm = set(RectificationTicket.objects.overdue(as_of=AS_OF).values_list("pk", flat=True))
+    overdue_notices_issue(as_of=AS_OF)
+    job = set(OverdueNotice.objects.filter(step=1).values_list("ticket_id", flat=True))
+    indexed = set(
+        RectificationTicket.objects.filter(index.condition)
+        .filter(**{f"{index.fields[0]}__lt": AS_OF})
+        .values_list("pk", flat=True)
+    )
+    python = {t.pk for t in RectificationTicket.objects.all() if t.is_overdue(as_of=AS_OF)}
+
+    expected = {
+        t.pk
+        for t in tickets
+        if t.state in ("assigned", "rejected", "extension_requested")
+        and t.deadline == AS_OF - timedelta(1)
+    }
+    assert len(tickets) == 23 and len(expected) == 3
+    assert orm == job == indexed == python == expected
+    assert not OverdueNotice.objects.exclude(step=1).exists()  # steps 2 and 3 not reached yet
+
+
+def test_sla_breach_is_one_rule_in_the_orm_the_jobs_sql_the_index_and_python(huji_village):
+    """Every toilet state × SLA due just before / at / just after the cutoff (a run for a past
+    day counts what was due by the end of that day)."""
+    cutoff = timezone.make_aware(datetime.combine(AS_OF + timedelta(1), time.min))
+    dues = [cutoff - timedelta(seconds=1), cutoff, cutoff + timedelta(seconds=1)]
+    tickets = ToiletTicket.objects.bulk_create(
+        ToiletTicket(
+            number=f"GH-R-{i:06d}",
+            town_id=huji_village.town_id,
+            village=huji_village,
+            household=make_household(huji_village),
+            description="化粪池满",
+            kind="pumping",
+            channel="phone",
+            state=state,
+            sla_due_at=due,
+        )
+        for i, (state, due) in enumerate(
+            (state, due) for state in ToiletState.values for due in dues
+        )
+    )
+    index = _index(ToiletTicket, "toilet_pending_sla")
+
+    orm = set(ToiletTicket.objects.sla_breached(now=cutoff).values_list("pk", flat=True))
+    sla_notices_issue(as_of=AS_OF)
+    job = set(SlaNotice.objects.values_list("ticket_id", flat=True))
+    indexed = set(
+        ToiletTicket.objects.filter(index.condition)
+        .filter(**{f"{index.fields[0]}__lt": cutoff})
+        .values_list("pk", flat=True)
+    )
+    python = {t.pk for t in ToiletTicket.objects.all() if t.is_sla_breached(now=cutoff)}
+
+    expected = {
+        t.pk
+        for t in tickets
+        if t.state not in ("done", "confirmed", "cancelled") and t.sla_due_at < cutoff
+    }
+    assert len(expected) == 5
+    assert orm == job == indexed == python == expected

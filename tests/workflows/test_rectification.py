@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import ApplicationError, Conflict, Forbidden
 from workflows import services
 from workflows.models import RectificationTicket, TicketEvent
-from workflows.services import TicketActionError, TicketConflict, TicketForbidden
 
 pytestmark = pytest.mark.django_db
 
@@ -40,16 +40,16 @@ class TestCreate:
         assert (event.action, event.to_state, event.photos.count()) == ("create", "draft", 1)
 
     def test_town_officer_cannot_open_a_ticket_for_another_town(self, other_officer, huji):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.rectification_create(by=other_officer, town=huji, description="x")
         assert RectificationTicket.objects.count() == 0
 
     def test_description_is_required(self, inspector, huji):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_create(by=inspector, town=huji, description="  ")
 
     def test_village_must_be_in_the_town(self, inspector, huji, jishu_village):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_create(
                 by=inspector, town=huji, village=jishu_village, description="x"
             )
@@ -70,23 +70,23 @@ class TestAssign:
         assert events(ticket)[-1] == ("assign", "draft", "assigned")
 
     def test_only_the_task_force(self, draft, hj_officer, deadline):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.rectification_assign(ticket=draft, by=hj_officer, deadline=deadline)
         assert fresh(draft).state == "draft"
 
     def test_deadline_not_in_the_past(self, draft, task_force):
         yesterday = timezone.localdate() - timedelta(days=1)
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_assign(ticket=draft, by=task_force, deadline=yesterday)
 
     def test_wrong_state(self, assigned, task_force, deadline):
-        with pytest.raises(TicketActionError, match=assigned.number):
+        with pytest.raises(ApplicationError, match=assigned.number):
             services.rectification_assign(ticket=assigned, by=task_force, deadline=deadline)
 
     def test_stale_copy(self, draft, task_force, deadline):
         stale = fresh(draft)
         services.rectification_assign(ticket=draft, by=task_force, deadline=deadline)
-        with pytest.raises(TicketConflict):
+        with pytest.raises(Conflict):
             services.rectification_cancel(ticket=stale, by=task_force, reason="重复")
         assert fresh(draft).state == "assigned"
         assert [a for a, _f, _t in events(draft)] == ["create", "assign"]
@@ -101,30 +101,30 @@ class TestSubmit:
         assert (event.action, event.photos.count()) == ("submit", 1)
 
     def test_needs_an_after_photo(self, assigned, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_submit(ticket=assigned, by=hj_officer, note="done", photos=[])
         assert fresh(assigned).state == "assigned"
 
     def test_needs_a_note(self, assigned, hj_officer, make_photo):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_submit(
                 ticket=assigned, by=hj_officer, note=" ", photos=[make_photo()]
             )
 
     def test_other_town_officer_may_not(self, assigned, other_officer, make_photo):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.rectification_submit(
                 ticket=assigned, by=other_officer, note="x", photos=[make_photo()]
             )
 
     def test_inspector_may_not(self, assigned, inspector, make_photo):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.rectification_submit(
                 ticket=assigned, by=inspector, note="x", photos=[make_photo()]
             )
 
     def test_wrong_state(self, draft, hj_officer, make_photo):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_submit(
                 ticket=draft, by=hj_officer, note="x", photos=[make_photo()]
             )
@@ -132,7 +132,7 @@ class TestSubmit:
     def test_stale_copy(self, assigned, hj_officer, task_force, make_photo):
         stale = fresh(assigned)
         services.rectification_cancel(ticket=assigned, by=task_force, reason="重复立案")
-        with pytest.raises(TicketConflict):
+        with pytest.raises(Conflict):
             services.rectification_submit(
                 ticket=stale, by=hj_officer, note="已整改", photos=[make_photo()]
             )
@@ -150,14 +150,14 @@ class TestRejectAndClose:
         assert fresh(submitted).state == "submitted"
 
     def test_reject_needs_a_reason(self, submitted, task_force):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_reject(ticket=submitted, by=task_force, reason="")
 
     def test_only_task_force_rejects_and_closes(self, submitted, hj_officer, inspector):
         for user in (hj_officer, inspector):
-            with pytest.raises(TicketForbidden):
+            with pytest.raises(Forbidden):
                 services.rectification_close(ticket=submitted, by=user)
-            with pytest.raises(TicketForbidden):
+            with pytest.raises(Forbidden):
                 services.rectification_reject(ticket=submitted, by=user, reason="x")
         assert fresh(submitted).state == "submitted"
 
@@ -177,13 +177,13 @@ class TestRejectAndClose:
         assert received == [ticket.number]
 
     def test_close_wrong_state(self, assigned, task_force):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_close(ticket=assigned, by=task_force)
 
     def test_two_closes_one_wins(self, submitted, task_force):
         first, second = fresh(submitted), fresh(submitted)
         services.rectification_close(ticket=first, by=task_force)
-        with pytest.raises(TicketConflict):
+        with pytest.raises(Conflict):
             services.rectification_close(ticket=second, by=task_force)
         assert [a for a, _f, _t in events(submitted)].count("close") == 1
 
@@ -226,7 +226,7 @@ class TestExtension:
         assert (ticket.state, ticket.deadline) == ("assigned", original)
 
     def test_new_deadline_must_be_later(self, assigned, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_request_extension(
                 ticket=assigned, by=hj_officer, new_deadline=assigned.deadline, reason="x"
             )
@@ -235,32 +235,32 @@ class TestExtension:
         self, assigned, hj_officer, other_officer, task_force
     ):
         later = assigned.deadline + timedelta(days=3)
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.rectification_request_extension(
                 ticket=assigned, by=other_officer, new_deadline=later, reason="x"
             )
         services.rectification_request_extension(
             ticket=assigned, by=hj_officer, new_deadline=later, reason="x"
         )
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.rectification_approve_extension(ticket=assigned, by=hj_officer)
 
     def test_wrong_state(self, submitted, task_force):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_approve_extension(ticket=submitted, by=task_force)
 
 
 class TestCancel:
     def test_needs_a_reason_and_the_task_force(self, draft, task_force, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_cancel(ticket=draft, by=task_force, reason="")
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.rectification_cancel(ticket=draft, by=hj_officer, reason="x")
         services.rectification_cancel(ticket=draft, by=task_force, reason="重复立案")
         assert fresh(draft).state == "cancelled"
 
     def test_not_after_submission(self, submitted, task_force):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.rectification_cancel(ticket=submitted, by=task_force, reason="x")
 
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import ApplicationError, Conflict, Forbidden
 from tests.factories import make_user, membership
 from villages.models import Role
 from workflows import services
 from workflows.models import TicketEvent, ToiletTicket
-from workflows.services import TicketActionError, TicketConflict, TicketForbidden
 
 pytestmark = pytest.mark.django_db
 
@@ -37,18 +37,18 @@ class TestReport:
 
     def test_admin_of_another_village_may_not(self, household, jishu_village):
         other_admin = make_user("other_admin", membership(Role.VILLAGE_ADMIN, jishu_village))
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.toilet_report(
                 by=other_admin, household=household, kind="repair", channel="village_admin"
             )
         assert ToiletTicket.objects.count() == 0
 
     def test_unknown_kind_refused(self, household, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_report(by=hj_officer, household=household, kind="x", channel="phone")
 
     def test_unknown_channel_refused(self, household, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_report(
                 by=hj_officer, household=household, kind="pumping", channel="fax"
             )
@@ -61,18 +61,18 @@ class TestDispatch:
         assert (ticket.state, ticket.assigned_worker) == ("dispatched", huji_worker)
 
     def test_other_town_may_not(self, reported, other_officer, huji_worker):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.toilet_dispatch(ticket=reported, by=other_officer, worker=huji_worker)
 
     def test_worker_must_serve_the_town(self, reported, hj_officer, jishu):
         outsider = make_user("jishu_worker", membership(Role.SERVICE_WORKER, jishu))
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_dispatch(ticket=reported, by=hj_officer, worker=outsider)
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_dispatch(ticket=reported, by=hj_officer, worker=hj_officer)
 
     def test_wrong_state(self, dispatched, hj_officer, huji_worker):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_dispatch(ticket=dispatched, by=hj_officer, worker=huji_worker)
 
 
@@ -85,12 +85,12 @@ class TestWorkerSteps:
 
     def test_only_the_assigned_worker(self, dispatched, service_worker, hj_officer):
         for user in (service_worker, hj_officer):
-            with pytest.raises(TicketForbidden):
+            with pytest.raises(Forbidden):
                 services.toilet_accept(ticket=dispatched, by=user)
         assert fresh(dispatched).state == "dispatched"
 
     def test_start_needs_acceptance_first(self, dispatched, huji_worker):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_start(ticket=dispatched, by=huji_worker)
 
     def test_pumping_needs_volume_site_and_photo(self, in_service, huji_worker, make_photo):
@@ -102,7 +102,7 @@ class TestWorkerSteps:
             {"photos": [], "volume_m3": Decimal("2"), "disposal_site": "厂"},
         ]
         for kwargs in cases:
-            with pytest.raises(TicketActionError):
+            with pytest.raises(ApplicationError):
                 services.toilet_complete(ticket=in_service, by=huji_worker, **kwargs)
         assert fresh(in_service).state == "in_service"
 
@@ -113,7 +113,7 @@ class TestWorkerSteps:
         services.toilet_dispatch(ticket=ticket, by=hj_officer, worker=huji_worker)
         services.toilet_accept(ticket=ticket, by=huji_worker)
         services.toilet_start(ticket=ticket, by=huji_worker)
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_complete(ticket=ticket, by=huji_worker, photos=[make_photo()])
         services.toilet_complete(
             ticket=ticket, by=huji_worker, photos=[make_photo()], parts_used="冲水阀 1 个"
@@ -128,7 +128,7 @@ class TestCallback:
         assert (ticket.state, ticket.satisfaction) == ("confirmed", "satisfied")
 
     def test_unsatisfied_is_a_reopen_not_a_confirm(self, done, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_confirm(ticket=done, by=hj_officer, satisfaction="unsatisfied")
         services.toilet_reopen(ticket=done, by=hj_officer, note="农户反映仍有异味")
         ticket = fresh(done)
@@ -140,11 +140,11 @@ class TestCallback:
         assert fresh(done).state == "dispatched"
 
     def test_worker_cannot_confirm_his_own_job(self, done, huji_worker):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.toilet_confirm(ticket=done, by=huji_worker, satisfaction="satisfied")
 
     def test_confirm_wrong_state(self, in_service, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_confirm(ticket=in_service, by=hj_officer, satisfaction="satisfied")
 
 
@@ -155,27 +155,27 @@ class TestReturnAndCancel:
         assert (ticket.state, ticket.assigned_worker) == ("returned", None)
 
     def test_return_needs_a_reason(self, dispatched, huji_worker):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_return(ticket=dispatched, by=huji_worker, reason="")
 
     def test_stranger_cannot_return(self, dispatched, service_worker):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.toilet_return(ticket=dispatched, by=service_worker, reason="x")
 
     def test_cancel(self, reported, hj_officer, village_admin):
-        with pytest.raises(TicketForbidden):
+        with pytest.raises(Forbidden):
             services.toilet_cancel(ticket=reported, by=village_admin, reason="x")
         services.toilet_cancel(ticket=reported, by=hj_officer, reason="农户已自行处理")
         assert fresh(reported).state == "cancelled"
 
     def test_cannot_cancel_work_in_progress(self, in_service, hj_officer):
-        with pytest.raises(TicketActionError):
+        with pytest.raises(ApplicationError):
             services.toilet_cancel(ticket=in_service, by=hj_officer, reason="x")
 
     def test_stale_copy(self, dispatched, huji_worker, hj_officer):
         stale = fresh(dispatched)
         services.toilet_accept(ticket=dispatched, by=huji_worker)
-        with pytest.raises(TicketConflict):
+        with pytest.raises(Conflict):
             services.toilet_cancel(ticket=stale, by=hj_officer, reason="x")
         assert fresh(dispatched).state == "accepted"
 

@@ -20,6 +20,7 @@ from workflows.models.notices import (
     SlaNotice,
 )
 from workflows.models.tickets import (
+    RECTIFICATION_DONE_STATES,
     RECTIFICATION_OPEN_STATES,
     RECTIFICATION_RUNNING_STATES,
     TOILET_OPEN_STATES,
@@ -34,6 +35,7 @@ from workflows.models.tickets import (
 )
 
 __all__ = [
+    "RECTIFICATION_DONE_STATES",
     "RECTIFICATION_OPEN_STATES",
     "RECTIFICATION_RUNNING_STATES",
     "TOILET_OPEN_STATES",

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from villages.access import ScopedQuerySet
 from villages.models import Town
-from villages.scope import ScopedQuerySet
 from workflows.models.tickets import RectificationTicket
 
 ISSUER = "县农村人居环境整治工作专班"
@@ -36,16 +36,12 @@ class BulletinState(models.TextChoices):
     ISSUED = "issued", _("issued (已印发)")
 
 
-# Who reads bulletins: the task force all of them, the others those addressed to their towns.
-BULLETIN_VIEWER_ROLES = ("task_force", "inspector", "town_officer")
-
-
 class BulletinQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> BulletinQuerySet:
         """The task force sees every bulletin; a town sees the issued ones addressed to it."""
-        county = self.scoped(user, roles=("task_force",))
+        county = self.scoped(user, perm="bulletin.view_all")
         towns = self.filter(state=BulletinState.ISSUED).scoped(
-            user, town="recipients__code", roles=BULLETIN_VIEWER_ROLES
+            user, town="recipients__code", perm="bulletin.view"
         )
         return self.filter(Q(pk__in=county.values("pk")) | Q(pk__in=towns.values("pk")))
 

@@ -13,8 +13,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from villages.access import ScopedQuerySet
 from villages.models import Town
-from villages.scope import ScopedQuerySet
 from workflows.models.tickets import RectificationTicket, ToiletTicket
 
 
@@ -55,12 +55,10 @@ class OverdueStep(models.Model):
 
 
 class NoticeDocumentQuerySet(ScopedQuerySet):
-    VIEWER_ROLES = ("task_force", "inspector", "town_officer")
-
     def visible_to(self, user) -> NoticeDocumentQuerySet:
         """The documents of the user's towns, and any document he was notified of (a service
         worker named on an SLA notice)."""
-        scoped = self.scoped(user, town="town_id", roles=self.VIEWER_ROLES)
+        scoped = self.scoped(user, town="town_id", perm="notice.view")
         if user is None or not user.is_authenticated:
             return scoped
         notified = self.filter(notifications__user=user).values("pk")

@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from villages import access
+from villages.access import ScopedQuerySet
 from villages.models import Household, Town, Village
-from villages.scope import ScopedQuerySet, scope_of
 from workflows.models.evidence import EvidencePhoto
 
 
@@ -84,19 +85,57 @@ class RectificationState(models.TextChoices):
 
 R = RectificationState
 RECTIFICATION_OPEN_STATES = (R.DRAFT, R.ASSIGNED, R.SUBMITTED, R.REJECTED, R.EXTENSION_REQUESTED)
+# Done with (销号 or 撤销): every state is either open or done, never both.
+RECTIFICATION_DONE_STATES = (R.CLOSED, R.CANCELLED)
 # The town still owes work: a deadline passed in one of these states makes the ticket overdue.
 RECTIFICATION_RUNNING_STATES = (R.ASSIGNED, R.REJECTED, R.EXTENSION_REQUESTED)
 
 
-class RectificationQuerySet(ScopedQuerySet):
-    VIEWER_ROLES = ("task_force", "inspector", "town_officer", "village_admin")
+# --- "overdue", written once --------------------------------------------------------------------
+#
+# A rectification ticket is overdue on local day `as_of` when the town still owes work on it (a
+# state in RECTIFICATION_RUNNING_STATES) and its deadline is before `as_of`: on the deadline day
+# itself it is not overdue yet, from the next day on it is. rectification_overdue() is the rule;
+# everything else is derived from it or checked against it:
+# - RectificationQuerySet.overdue (lists, filters, dashboard, rankings, bulletins) filters on it;
+# - the overdue job's INSERT … SELECT (workflows/notices.py) compiles that queryset's WHERE;
+# - the partial index rect_running_deadline is rectification_running() on the deadline column;
+# - rectification_is_overdue (RectificationTicket.is_overdue, the Excel ledger's days overdue)
+#   is the same comparison on one loaded ticket, kept equal to the Q by
+#   tests/workflows/test_overdue.py (every state × deadline before/on/after as_of).
+# Toilet tickets' SLA breach follows the same pattern (toilet_sla_breached below).
 
+
+def _values(states) -> list[str]:
+    # Plain strings in the tuple's order: the partial indexes' conditions must deconstruct to
+    # exactly what their migration says (a list of strings), or makemigrations sees a change.
+    return [str(state) for state in states]
+
+
+def rectification_running() -> Q:
+    """The town still owes work on the ticket (also the rect_running_deadline index's
+    condition)."""
+    return Q(state__in=_values(RECTIFICATION_RUNNING_STATES))
+
+
+def rectification_overdue(as_of: date) -> Q:
+    """Overdue on `as_of`: still owed and the deadline (a local date) is before `as_of`."""
+    return rectification_running() & Q(deadline__lt=as_of)
+
+
+def rectification_is_overdue(state: str, deadline: date | None, as_of: date) -> bool:
+    """rectification_overdue(as_of) for one ticket's loaded values, without a query (a NULL
+    deadline compares as unknown in SQL: not overdue here either)."""
+    return state in RECTIFICATION_RUNNING_STATES and deadline is not None and deadline < as_of
+
+
+class RectificationQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> RectificationQuerySet:
         return self.scoped(
             user,
             town="town_id",
             village=("village_id", "village__parent_id"),
-            roles=self.VIEWER_ROLES,
+            perm="ticket.view",
         )
 
     def open(self) -> RectificationQuerySet:
@@ -104,7 +143,7 @@ class RectificationQuerySet(ScopedQuerySet):
 
     def overdue(self, *, as_of: date) -> RectificationQuerySet:
         """Deadline passed (in local dates) while the town still owes the rectification."""
-        return self.filter(state__in=RECTIFICATION_RUNNING_STATES, deadline__lt=as_of)
+        return self.filter(rectification_overdue(as_of))
 
 
 class RectificationTicket(TicketBase):
@@ -168,7 +207,7 @@ class RectificationTicket(TicketBase):
             models.Index(
                 fields=["deadline"],
                 name="rect_running_deadline",
-                condition=Q(state__in=["assigned", "rejected", "extension_requested"]),
+                condition=rectification_running(),
             ),
             models.Index(fields=["source_type", "source_id"], name="rect_source"),
         ]
@@ -185,11 +224,7 @@ class RectificationTicket(TicketBase):
 
     def is_overdue(self, *, as_of: date | None = None) -> bool:
         as_of = as_of or timezone.localdate()
-        return (
-            self.state in RECTIFICATION_RUNNING_STATES
-            and self.deadline is not None
-            and self.deadline < as_of
-        )
+        return rectification_is_overdue(self.state, self.deadline, as_of)
 
     # Transitions: fields on self only; checks of role and scope are the services'.
     @transition(field=state, source=R.DRAFT, target=R.ASSIGNED)
@@ -248,30 +283,37 @@ TOILET_OPEN_STATES = (T.REPORTED, T.DISPATCHED, T.ACCEPTED, T.IN_SERVICE, T.DONE
 TOILET_PENDING_STATES = (T.REPORTED, T.DISPATCHED, T.ACCEPTED, T.IN_SERVICE, T.RETURNED)
 
 
-class ToiletQuerySet(ScopedQuerySet):
-    VIEWER_ROLES = ("task_force", "town_officer", "village_admin")
+def toilet_pending() -> Q:
+    """The service is still owed (also the toilet_pending_sla index's condition)."""
+    return Q(state__in=_values(TOILET_PENDING_STATES))
 
+
+def toilet_sla_breached(now) -> Q:
+    """SLA breached at `now`: still owed and sla_due_at is before `now`. Used by
+    ToiletQuerySet.sla_breached, compiled into the SLA job's INSERT … SELECT, and mirrored by
+    ToiletTicket.is_sla_breached for one loaded ticket."""
+    return toilet_pending() & Q(sla_due_at__lt=now)
+
+
+class ToiletQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> ToiletQuerySet:
         qs = self.scoped(
             user,
             town="town_id",
             village=("village_id", "village__parent_id"),
-            roles=self.VIEWER_ROLES,
+            perm="toilet.view",
         )
         if user is None or not user.is_authenticated:
             return qs
         # A service worker sees the tickets dispatched to him, wherever they are.
-        return (qs | self.filter(assigned_worker=user)).distinct() if _is_worker(user) else qs
+        worker = access.allows(user, "toilet.work")
+        return (qs | self.filter(assigned_worker=user)).distinct() if worker else qs
 
     def open(self) -> ToiletQuerySet:
         return self.filter(state__in=TOILET_OPEN_STATES)
 
     def sla_breached(self, *, now) -> ToiletQuerySet:
-        return self.filter(state__in=TOILET_PENDING_STATES, sla_due_at__lt=now)
-
-
-def _is_worker(user) -> bool:
-    return scope_of(user).has_role("service_worker")
+        return self.filter(toilet_sla_breached(now))
 
 
 class ToiletTicket(TicketBase):
@@ -338,9 +380,7 @@ class ToiletTicket(TicketBase):
             models.Index(
                 fields=["sla_due_at"],
                 name="toilet_pending_sla",
-                condition=Q(
-                    state__in=["reported", "dispatched", "accepted", "in_service", "returned"]
-                ),
+                condition=toilet_pending(),
             ),
             models.Index(fields=["assigned_worker", "state"], name="toilet_worker_state"),
         ]
@@ -348,6 +388,10 @@ class ToiletTicket(TicketBase):
     @property
     def is_open(self) -> bool:
         return self.state in TOILET_OPEN_STATES
+
+    def is_sla_breached(self, *, now) -> bool:
+        """toilet_sla_breached(now) for this one ticket, without a query."""
+        return self.state in TOILET_PENDING_STATES and self.sla_due_at < now
 
     @transition(field=state, source=[T.REPORTED, T.RETURNED], target=T.DISPATCHED)
     def dispatch(self, *, worker) -> None:

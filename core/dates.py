@@ -1,0 +1,38 @@
+"""Calendar arithmetic in the county's time zone: months as their first day, local midnights.
+
+A month is the date of its first day, so months compare and group as plain dates on SQLite and
+PostgreSQL alike. A day's start as a moment is its local (TIME_ZONE, Asia/Shanghai) midnight:
+a ticket opened at 01:00 on 1 June, Beijing time, belongs to June although it is still 31 May
+in UTC. Which months a rule counts is the rule's own business (e.g. inspections.rules).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from django.utils import timezone
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(month: date, n: int) -> date:
+    """The first day of the month `n` months after `month`'s (n may be negative)."""
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def previous_month(day: date) -> date:
+    """The first day of the month before `day`'s."""
+    return add_months(day, -1)
+
+
+def months_ending(month: date, count: int) -> list[date]:
+    """The first days of the `count` months ending with `month`'s, oldest first."""
+    return [add_months(month, n) for n in range(1 - count, 1)]
+
+
+def local_midnight(day: date) -> datetime:
+    """The aware moment `day` begins in the county's time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))

@@ -1,0 +1,261 @@
+"""Who may do what, and where: every permission by name, the roles that hold it, and its reach.
+
+This is the one place that spells a role. Services, selectors, views, querysets and templates ask
+by permission name ("ticket.close", "site.delist", "bulletin.issue"):
+
+- `allows(user, perm)` — holds the permission somewhere (menus, buttons, 403 before a form);
+- `allows(user, perm, obj)` — holds it with a jurisdiction covering `obj` (anything with a town
+  code and a village: tickets, sites, households' villages);
+- `scope(user, perm)` — the part of the user's jurisdiction that carries the permission, for
+  querysets (`ScopedQuerySet.scoped(user, perm=...)`) and town/village pickers;
+- `require(user, perm)` — 403 with the reason unless `allows`;
+- `{% if can.ticket.close %}` in templates (the `can` context processor).
+
+A permission marked `county` holds only with a county-wide membership (the task force's rounds,
+bulletins and job runs): a town-level grant of the same role would not do. A jurisdiction is
+the union of a user's memberships (see `villages.scope.Scope`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from villages.scope import NO_SCOPE, Scope, scope_from
+
+
+class Role(models.TextChoices):
+    INSPECTOR = "inspector", gettext_lazy("inspector (巡查员)")
+    TOWN_OFFICER = "town_officer", gettext_lazy("town officer (乡镇专干)")
+    TASK_FORCE = "task_force", gettext_lazy("county task force (县专班)")
+    SERVICE_WORKER = "service_worker", gettext_lazy("service worker (管护员)")
+    VILLAGE_ADMIN = "village_admin", gettext_lazy("village admin (村管员)")
+
+
+TF, INSP, TOWN, WORKER, VADMIN = (
+    Role.TASK_FORCE,
+    Role.INSPECTOR,
+    Role.TOWN_OFFICER,
+    Role.SERVICE_WORKER,
+    Role.VILLAGE_ADMIN,
+)
+
+# The jurisdiction a membership of each role must name (DESIGN §2), enforced by Membership's
+# check constraints (named here, as the migrations know them); a role not listed may name a
+# town, a village, or neither (county-wide).
+MEMBERSHIP_JURISDICTION: dict[Role, tuple[str, Q]] = {
+    TOWN: ("membership_town_officer_has_town", Q(town__isnull=False, village__isnull=True)),
+    VADMIN: ("membership_village_admin_has_village", Q(village__isnull=False)),
+    TF: ("membership_task_force_county_wide", Q(town__isnull=True, village__isnull=True)),
+}
+
+# A superuser (Django admin) acts as the county task force.
+SUPERUSER_ROLE = TF
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    roles: tuple[str, ...]
+    county: bool = False  # holds only with a county-wide membership of one of `roles`
+
+
+# Shorthands for the role sets several permissions share.
+FINDERS = (TF, INSP, TOWN)  # who opens tickets and patrols sites in their jurisdiction
+OFFICES = (TOWN, TF)  # the town and the county desks
+READERS = (TF, INSP, TOWN)  # bulletins, notices, rounds, grades, coverage
+
+PERMISSIONS: dict[str, Permission] = {
+    p.name: p
+    for p in (
+        # 整改单 (rectification tickets)
+        Permission("ticket.view", (TF, INSP, TOWN, VADMIN)),
+        Permission("ticket.open", FINDERS),
+        Permission("ticket.assign", (TF,)),
+        Permission("ticket.submit", (TOWN,)),
+        Permission("ticket.reject", (TF,)),
+        Permission("ticket.close", (TF,)),
+        Permission("ticket.request_extension", (TOWN,)),
+        Permission("ticket.approve_extension", (TF,)),
+        Permission("ticket.refuse_extension", (TF,)),
+        Permission("ticket.cancel", (TF,)),
+        # 管护工单 (toilet service tickets); the assigned worker's own steps are `toilet.work`
+        Permission("toilet.view", (TF, TOWN, VADMIN)),
+        Permission("toilet.report", (VADMIN, TOWN, TF)),
+        Permission("toilet.channel", OFFICES),  # say how a request came in (phone, patrol…)
+        Permission("toilet.dispatch", OFFICES),
+        Permission("toilet.work", (WORKER,)),  # be dispatched to, accept, start, complete
+        Permission("toilet.confirm", OFFICES),
+        Permission("toilet.reopen", OFFICES),
+        Permission("toilet.return", OFFICES),
+        Permission("toilet.cancel", OFFICES),
+        Permission("toilet.full_phone", OFFICES),  # call the household back (回访)
+        # 黑臭水体 (water sites)
+        Permission("site.view", (TF, INSP, TOWN, VADMIN)),
+        Permission("site.patrol", FINDERS),
+        Permission("site.accept", (TF,)),
+        Permission("site.confirm_rebound", (TF,)),
+        Permission("site.dismiss_rebound", (TF,)),
+        Permission("site.delist", (TF,)),
+        Permission("site.labels", (TF, TOWN)),  # print QR labels, rotate a site's token
+        Permission("coverage.view", READERS),  # coverage, the site and village maps
+        # rounds and grades
+        Permission("grade.view", READERS),
+        Permission("round.manage", (TF,), county=True),  # start, close, publish
+        Permission("assessment.make", (TF, INSP)),
+        Permission("assessment.review", (TF,), county=True),  # approve, send back
+        # documents
+        Permission("bulletin.view", READERS),
+        Permission("bulletin.view_all", (TF,), county=True),  # drafts and every town's
+        Permission("bulletin.compose", (TF,), county=True),  # compose, edit, issue
+        Permission("bulletin.acknowledge", (TOWN,)),
+        Permission("notice.view", READERS),
+        Permission("notice.receive", (TOWN,)),  # overdue notices are addressed to the town
+        # the county's desk
+        Permission("dashboard.view", OFFICES),
+        Permission("jobs.view", (TF,)),
+    )
+}
+
+
+def roles(perm: str) -> tuple[str, ...]:
+    return PERMISSIONS[perm].roles
+
+
+# --- a user's jurisdiction --------------------------------------------------------------------
+
+
+def scope_of(user) -> Scope:
+    """The user's whole jurisdiction, computed once per request (cached on the user object)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NO_SCOPE
+    cached = getattr(user, "_renju_scope", None)
+    if cached is not None:
+        return cached
+    if user.is_superuser:
+        grants = [(SUPERUSER_ROLE, None, None)]
+    else:
+        grants = list(user.memberships.values_list("role", "town_id", "village_id"))
+    user._renju_scope = scope_from(grants)
+    return user._renju_scope
+
+
+def held_roles(user) -> list[Role]:
+    """The roles the user holds, in the order of `Role` (his start page shows one card each)."""
+    held = scope_of(user).roles
+    return [role for role in Role if role in held]
+
+
+def scope(user, perm: str) -> Scope:
+    """Where `user` holds `perm`: the part of his jurisdiction from the roles that carry it."""
+    permission = PERMISSIONS[perm]
+    granted = scope_of(user).for_roles(*permission.roles)
+    if permission.county and not granted.county_wide:
+        return NO_SCOPE
+    return granted
+
+
+def allows(user, perm: str, obj=None) -> bool:
+    """`user` holds `perm` somewhere, or, given `obj`, where `obj` is (its town, village, or
+    the village's administrative village)."""
+    granted = scope(user, perm)
+    if obj is None or granted.county_wide:
+        return not granted.is_empty
+    return covers(granted, obj)
+
+
+def covers(granted: Scope, obj) -> bool:
+    """`granted` reaches `obj`: a village, or anything with a town and a village."""
+    return obj.town_id in granted.town_codes or bool(_village_codes(obj) & granted.village_codes)
+
+
+def _village_codes(obj) -> set[str]:
+    # A village admin of an administrative village also acts for its natural villages.
+    if hasattr(obj, "village_id"):  # a ticket, a site: its village and that one's parent
+        village = obj.village if obj.village_id else None
+        return {obj.village_id, getattr(village, "parent_id", None)} - {None}
+    return {obj.pk, obj.parent_id} - {None}  # a village itself
+
+
+def require(user, perm: str, *, action: str) -> Scope:
+    """403 with a reason unless the user holds `perm` somewhere; the scope where he does."""
+    granted = scope(user, perm)
+    if granted.is_empty:
+        raise PermissionDenied(_("Your role may not %(action)s.") % {"action": action})
+    return granted
+
+
+def holders(perm: str) -> Q:
+    """Memberships that carry `perm` (for "who may this ticket be dispatched to")."""
+    permission = PERMISSIONS[perm]
+    condition = Q(role__in=permission.roles)
+    if permission.county:
+        condition &= Q(town__isnull=True, village__isnull=True)
+    return condition
+
+
+# --- querysets --------------------------------------------------------------------------------
+
+
+class ScopedQuerySet(models.QuerySet):
+    def scoped(
+        self,
+        user,
+        *,
+        perm: str | None = None,
+        town: str | None = None,
+        village: str | Iterable[str] = (),
+    ):
+        """Rows inside the part of `user`'s jurisdiction that carries `perm` (his whole
+        jurisdiction without one: the geography every role works in); `town` and `village` are
+        the lookups from this model to a town code and to village codes."""
+        granted = scope(user, perm) if perm else scope_of(user)
+        condition = granted.q(town=town, village=village)
+        if condition is None:
+            return self.none()
+        if condition and _crosses_many(self.model, town, village):
+            # A path across a to-many relation (town → villages) goes into a subquery, not a
+            # join: a join repeats rows, and a later annotate(Count("villages")) would reuse the
+            # filtered join and count only the villages in scope (a village admin's town showed
+            # 1 village). The subquery also spares a DISTINCT over every column.
+            return self.filter(pk__in=self.model._base_manager.filter(condition).values("pk"))
+        return self.filter(condition)
+
+
+def _crosses_many(model, town, village) -> bool:
+    paths = [town] if town else []
+    paths += [village] if isinstance(village, str) else list(village)
+    for path in paths:
+        current = model
+        for part in path.split("__")[:-1]:
+            field = current._meta.get_field(part)
+            if field.one_to_many or field.many_to_many:
+                return True
+            current = field.related_model
+    return False
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+class Can:
+    """`{% if can.ticket.close %}`: a template's question, answered by `allows(user, perm)`.
+    An unknown name raises (a typo must not silently hide a menu); a test checks every
+    template's `can.*` names against PERMISSIONS."""
+
+    def __init__(self, user, prefix: str = ""):
+        self._user, self._prefix = user, prefix
+
+    def __getitem__(self, part: str):
+        name = f"{self._prefix}.{part}" if self._prefix else part
+        if name in PERMISSIONS:
+            return allows(self._user, name)
+        if any(perm.startswith(f"{name}.") for perm in PERMISSIONS):
+            return Can(self._user, name)
+        raise KeyError(name)
