@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, can_proceed
 
-from core.errors import ApplicationError, Conflict, Forbidden
+from core.errors import ApplicationError, Forbidden
 from inspections import grading
+from inspections.actions import ASSESSMENT_ACTIONS, ROUND_ACTIONS
 from inspections.models import (
     Assessment,
     AssessmentState,
@@ -32,28 +32,14 @@ from workflows.models import EvidencePhoto, RectificationTicket, Source
 MAX_COUNT = 99
 
 
-def _require_county(user, perm: str) -> None:
-    if not access.allows(user, perm):
-        raise Forbidden(_("Only the county task force may do this."))
+def _act(table, obj, action: str, *, by, args: dict | None = None):
+    """Check the action's table (inspections.actions) and run it through the one runner."""
+    table.require(by, obj, action)
+    return table.run(obj, action, args=args)
 
 
 def may_assess(user, village: Village) -> bool:
     return access.allows(user, "assessment.make", village)
-
-
-def _transition(obj, action: str, **kwargs):
-    method = getattr(obj, action)
-    if not can_proceed(method):
-        raise ApplicationError(
-            _("It is %(state)s now; this is not possible.") % {"state": obj.get_state_display()}
-        )
-    try:
-        with transaction.atomic():
-            method(**kwargs)
-            obj.save()
-    except ConcurrentTransition:
-        raise Conflict(_("Someone else changed this meanwhile. Reload the page.")) from None
-    return obj
 
 
 # --- rounds -----------------------------------------------------------------------------------
@@ -61,20 +47,17 @@ def _transition(obj, action: str, **kwargs):
 
 def round_start(*, round: Round, by) -> Round:
     """The round takes the campaign's checklist version and keeps it."""
-    _require_county(by, "round.manage")
-    return _transition(round, "start", template=round.campaign.template)
+    return _act(ROUND_ACTIONS, round, "start", by=by, args={"template": round.campaign.template})
 
 
 def round_close(*, round: Round, by) -> Round:
-    _require_county(by, "round.manage")
-    return _transition(round, "close")
+    return _act(ROUND_ACTIONS, round, "close", by=by)
 
 
 def round_publish(*, round: Round, by) -> int:
     """Publish the grades of the round's approved assessments (frozen with today's bands)."""
-    _require_county(by, "round.manage")
     with transaction.atomic():
-        _transition(round, "publish")
+        _act(ROUND_ACTIONS, round, "publish", by=by)
         grading.round_scores_refresh(round=round)
         return grading.round_grades_publish(round=round, policy=GradingPolicy.current())
 
@@ -153,18 +136,15 @@ def _refresh(assessment: Assessment) -> None:
 
 
 def assessment_submit(*, assessment: Assessment, by) -> Assessment:
-    _require_draft(assessment, by)
-    return _transition(assessment, "submit")
+    return _act(ASSESSMENT_ACTIONS, assessment, "submit", by=by)
 
 
 def assessment_send_back(*, assessment: Assessment, by) -> Assessment:
-    _require_county(by, "assessment.review")
-    return _transition(assessment, "send_back")
+    return _act(ASSESSMENT_ACTIONS, assessment, "send_back", by=by)
 
 
 def assessment_approve(*, assessment: Assessment, by) -> Assessment:
-    _require_county(by, "assessment.review")
-    return _transition(assessment, "approve", by=by)
+    return _act(ASSESSMENT_ACTIONS, assessment, "approve", by=by, args={"by": by})
 
 
 def deduction_open_ticket(*, deduction: Deduction, by) -> RectificationTicket:

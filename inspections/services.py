@@ -16,10 +16,11 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, can_proceed
+from django_fsm import can_proceed
 
-from core.errors import ApplicationError, Conflict, Forbidden
+from core.errors import ApplicationError, Forbidden
 from inspections import presence
+from inspections.actions import SITE_ACTIONS
 from inspections.models import (
     Patrol,
     PatrolCheck,
@@ -238,30 +239,11 @@ def on_ticket_closed(sender, ticket: RectificationTicket, **kwargs) -> None:
 
 # --- the site's own actions -------------------------------------------------------------------
 
-SITE_TRANSITIONS = {
-    "accept": "accept",
-    "confirm_rebound": "confirm_rebound",
-    "dismiss_rebound": "dismiss_rebound",
-    "delist": "delist",
-}
-
 
 def site_transition(*, site: WaterSite, by, action: str) -> WaterSite:
-    """Run a state change of the register (task force only)."""
-    _require(by, site, f"site.{action}")
-    method = getattr(site, SITE_TRANSITIONS[action])
-    if not can_proceed(method):
-        raise ApplicationError(
-            _("The site is %(state)s now; this is not possible.")
-            % {"state": site.get_state_display()}
-        )
-    try:
-        with transaction.atomic():
-            method()
-            site.save()
-    except ConcurrentTransition:
-        raise Conflict(_("This site was changed by someone else. Reload it.")) from None
-    return site
+    """Run a state change of the register (inspections.actions.SITE_ACTIONS)."""
+    SITE_ACTIONS.require(by, site, action)
+    return SITE_ACTIONS.run(site, action)
 
 
 def site_rotate_token(*, site: WaterSite, by) -> WaterSite:

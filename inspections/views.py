@@ -15,10 +15,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_fsm import can_proceed
 
 from core.errors import ApplicationError, Conflict
 from inspections import presence, selectors, services
+from inspections.actions import SITE_ACTIONS
 from inspections.filtersets import WaterSiteFilterSet
 from inspections.forms import PatrolForm
 from inspections.models import Patrol, PatrolCheck, PatrolPolicy
@@ -186,21 +186,8 @@ def _site_page(request, site, *, status=200, error=""):
     return render(request, "inspections/site_detail.html", context, status=status)
 
 
-SITE_ACTIONS = {
-    "accept": _("Accepted: now maintained"),
-    "confirm_rebound": _("Confirm the rebound"),
-    "dismiss_rebound": _("No rebound"),
-    "delist": _("Remove from the list"),
-}
-
-
 def _site_actions(user, site) -> list[tuple[str, str]]:
-    return [
-        (name, label)
-        for name, label in SITE_ACTIONS.items()
-        if access.allows(user, f"site.{name}", site)
-        and can_proceed(getattr(site, services.SITE_TRANSITIONS[name]))
-    ]
+    return [(action.name, action.label) for action in SITE_ACTIONS.offered(user, site)]
 
 
 @login_required

@@ -19,7 +19,16 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError
 from inspections import assessments as svc
 from inspections import rounds as selectors
-from inspections.models import Assessment, Campaign, ChecklistItem, Deduction, Round
+from inspections.actions import ASSESSMENT_ACTIONS, ROUND_ACTIONS
+from inspections.models import (
+    Assessment,
+    AssessmentState,
+    Campaign,
+    ChecklistItem,
+    Deduction,
+    Round,
+    RoundState,
+)
 from villages import access
 from villages.http import see_other
 from villages.scope import get_visible_or_404
@@ -88,14 +97,15 @@ def round_detail(request, pk: int, *, status=200, error=""):
     context = {
         "round": round,
         "assessments": selectors.round_assessments(round=round, user=request.user),
-        "is_county": access.allows(request.user, "round.manage"),
-        "can_assess": round.state == "active" and access.allows(request.user, "assessment.make"),
+        "actions": ROUND_ACTIONS.offered(request.user, round),
+        "can_assess": round.state == RoundState.ACTIVE
+        and access.allows(request.user, "assessment.make"),
         "error": error,
     }
     return render(request, "inspections/round_detail.html", context, status=status)
 
 
-ROUND_ACTIONS = {
+ROUND_SERVICES = {
     "start": (svc.round_start, gettext_lazy("Round started.")),
     "close": (svc.round_close, gettext_lazy("Round closed.")),
     "publish": (svc.round_publish, gettext_lazy("Grades published.")),
@@ -106,9 +116,9 @@ ROUND_ACTIONS = {
 @require_POST
 def round_action(request, pk: int, action: str):
     round = _round(pk)
-    if action not in ROUND_ACTIONS:
+    if action not in ROUND_SERVICES:
         raise Http404(_("No such action."))
-    service, done = ROUND_ACTIONS[action]
+    service, done = ROUND_SERVICES[action]
     try:
         service(round=round, by=request.user)
     except ApplicationError as error:
@@ -175,12 +185,15 @@ def _assessment(request, pk: int) -> Assessment:
 def assessment_detail(request, pk: int, *, status=200, error="", form_item=None, form=None):
     assessment = _assessment(request, pk)
     lines = selectors.assessment_lines(assessment)
-    editable = assessment.state == "draft" and svc.may_assess(request.user, assessment.village)
+    editable = assessment.state == AssessmentState.DRAFT and svc.may_assess(
+        request.user, assessment.village
+    )
     context = {
         "assessment": assessment,
         "lines": lines,
         "editable": editable,
         "is_county": access.allows(request.user, "assessment.review"),
+        "actions": ASSESSMENT_ACTIONS.offered(request.user, assessment),
         "grade": selectors.provisional_grade(assessment),
         "error": error,
         "form_item": form_item,
@@ -189,7 +202,7 @@ def assessment_detail(request, pk: int, *, status=200, error="", form_item=None,
     return render(request, "inspections/assessment_detail.html", context, status=status)
 
 
-ASSESSMENT_ACTIONS = {
+ASSESSMENT_SERVICES = {
     "submit": (svc.assessment_submit, gettext_lazy("Submitted to the task force.")),
     "approve": (svc.assessment_approve, gettext_lazy("Approved.")),
     "send_back": (svc.assessment_send_back, gettext_lazy("Sent back to the inspector.")),
@@ -200,9 +213,9 @@ ASSESSMENT_ACTIONS = {
 @require_POST
 def assessment_action(request, pk: int, action: str):
     assessment = _assessment(request, pk)
-    if action not in ASSESSMENT_ACTIONS:
+    if action not in ASSESSMENT_SERVICES:
         raise Http404(_("No such action."))
-    service, done = ASSESSMENT_ACTIONS[action]
+    service, done = ASSESSMENT_SERVICES[action]
     try:
         service(assessment=assessment, by=request.user)
     except ApplicationError as error:

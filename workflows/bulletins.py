@@ -24,13 +24,13 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition
 
 from core.counters import counter_take
 from core.errors import ApplicationError, Conflict, Forbidden
 from villages import access
 from villages.models import Town
 from workflows import services
+from workflows.actions import BULLETIN_ACTIONS
 from workflows.models import (
     RECTIFICATION_DONE_STATES,
     RECTIFICATION_OPEN_STATES,
@@ -125,7 +125,7 @@ def bulletin_items_set(
 
 
 def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
-    _require_county(by)
+    BULLETIN_ACTIONS.require(by, bulletin, "issue")
     with transaction.atomic():
         bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
         _require_draft(bulletin)
@@ -146,11 +146,10 @@ def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
         batch = _batch_next(bulletin.year)
         towns = sorted({item.ticket.town_id for item in items} | _recipient_codes(bulletin))
         bulletin.recipients.set(towns)
-        try:
-            bulletin.issue(batch=batch, by=by, snapshot=bulletin_text(bulletin, items, batch=batch))
-            bulletin.save()
-        except ConcurrentTransition:
-            raise Conflict(_("Someone else changed this bulletin. Reload it.")) from None
+        snapshot = bulletin_text(bulletin, items, batch=batch)
+        BULLETIN_ACTIONS.run(
+            bulletin, "issue", args={"batch": batch, "by": by, "snapshot": snapshot}
+        )
         BulletinReceipt.objects.bulk_create(
             BulletinReceipt(bulletin=bulletin, town_id=code) for code in towns
         )

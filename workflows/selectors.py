@@ -1,29 +1,27 @@
 """Reads for the ticket pages: scoped lists, one ticket with its timeline, and which actions a
 user may take on a ticket now. Scope and select_related live here, once.
 
-Which actions a page offers is decided here, not in templates: the FSM says what the ticket's
-state allows (`can_proceed`), and the same role rules the services enforce (`services.may_act`
-with the services' role tuples, or "the assigned worker") say whether this user may. The pages
-and the action endpoints both ask `action_refusal`, so a button is shown exactly when its POST
-would pass the services' checks.
+Which actions a page offers is decided by the ticket's action table (workflows.actions), the
+one its services enforce: the FSM says what the state allows, the table's permission (or "the
+assigned worker") whether this user may. The pages and the action endpoints both ask
+`action_refusal`, so a button is shown exactly when its POST would pass the services' checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils.functional import Promise
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from django_fsm import can_proceed
 
 from villages import access
+from villages.actions import Action, ActionTable
 from villages.models import Household, Membership, Town, Village
+from workflows.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS
 from workflows.models import (
     EvidencePhoto,
     RectificationTicket,
@@ -183,124 +181,26 @@ def service_workers_for(ticket: ToiletTicket) -> QuerySet:
 # --- which actions a user may take now --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ActionRule:
-    """One action of a ticket page; mirrors the checks of the service it calls."""
-
-    name: str  # in the URL: /tickets/<number>/do/<name>/
-    transition: str  # the FSM transition the service runs
-    label: Promise
-    perm: str | None = None  # the permission the service checks (villages.access)
-    worker: bool = False  # the worker the ticket is dispatched to may take it
-    primary: bool = False  # the step forward (a filled button)
-    danger: bool = False  # cancelling and sending back: set apart
-
-
-RECTIFICATION_ACTIONS: dict[str, ActionRule] = {
-    rule.name: rule
-    for rule in (
-        ActionRule("assign", "assign", gettext_lazy("Assign"), "ticket.assign", primary=True),
-        ActionRule(
-            "submit", "submit", gettext_lazy("Submit for review"), "ticket.submit", primary=True
-        ),
-        ActionRule("close", "close", gettext_lazy("Close"), "ticket.close", primary=True),
-        ActionRule("reject", "reject", gettext_lazy("Send back"), "ticket.reject", danger=True),
-        ActionRule(
-            "request_extension",
-            "request_extension",
-            gettext_lazy("Request an extension"),
-            "ticket.request_extension",
-        ),
-        ActionRule(
-            "approve_extension",
-            "approve_extension",
-            gettext_lazy("Approve the extension"),
-            "ticket.approve_extension",
-            primary=True,
-        ),
-        ActionRule(
-            "refuse_extension",
-            "refuse_extension",
-            gettext_lazy("Refuse the extension"),
-            "ticket.refuse_extension",
-            danger=True,
-        ),
-        ActionRule(
-            "cancel", "cancel", gettext_lazy("Cancel the ticket"), "ticket.cancel", danger=True
-        ),
-    )
-}
-
-TOILET_ACTIONS: dict[str, ActionRule] = {
-    rule.name: rule
-    for rule in (
-        ActionRule(
-            "dispatch", "dispatch", gettext_lazy("Dispatch"), "toilet.dispatch", primary=True
-        ),
-        ActionRule("accept", "accept", gettext_lazy("Accept the job"), worker=True, primary=True),
-        ActionRule("start", "start", gettext_lazy("Start work"), worker=True, primary=True),
-        ActionRule("complete", "complete", gettext_lazy("Complete"), worker=True, primary=True),
-        ActionRule(
-            "confirm", "confirm", gettext_lazy("Callback: confirm"), "toilet.confirm", primary=True
-        ),
-        ActionRule(
-            "reopen",
-            "reopen",
-            gettext_lazy("Callback: not done, reopen"),
-            "toilet.reopen",
-            danger=True,
-        ),
-        # services.toilet_return: the assigned worker, or the town/county.
-        ActionRule(
-            "return",
-            "return_for_redispatch",
-            gettext_lazy("Return for re-dispatch"),
-            "toilet.return",
-            worker=True,
-            danger=True,
-        ),
-        ActionRule(
-            "cancel", "cancel", gettext_lazy("Cancel the job"), "toilet.cancel", danger=True
-        ),
-    )
-}
-
-
-def action_rules(ticket) -> dict[str, ActionRule]:
+def action_rules(ticket) -> ActionTable:
+    """The ticket's action table (workflows.actions), which its services enforce."""
     return RECTIFICATION_ACTIONS if isinstance(ticket, RectificationTicket) else TOILET_ACTIONS
 
 
-def role_refusal(*, user, ticket, rule: ActionRule) -> str | None:
+def role_refusal(*, user, ticket, rule: Action) -> str | None:
     """Why `user` may never take `rule` on `ticket` (role, scope, not his job), or None."""
-    if rule.worker and ticket.assigned_worker_id == user.pk:
-        return None
-    if rule.perm and access.allows(user, rule.perm, ticket):
-        return None
-    if rule.perm:
-        return _("Your role may not take this action on this ticket.")
-    return _("Only the service worker this ticket is dispatched to may do this.")
+    return action_rules(ticket).role_refusal(user, ticket, rule)
 
 
-def action_refusal(*, user, ticket, rule: ActionRule) -> str | None:
+def action_refusal(*, user, ticket, rule: Action) -> str | None:
     """Why `user` may not take `rule` on `ticket` now (the services' own wording), or None."""
-    refusal = role_refusal(user=user, ticket=ticket, rule=rule)
-    if refusal is None and not can_proceed(getattr(ticket, rule.transition)):
-        refusal = _("Ticket %(number)s is %(state)s now; this action is not possible.") % {
-            "number": ticket.number,
-            "state": ticket.get_state_display(),
-        }
-    return refusal
+    return action_rules(ticket).refusal(user, ticket, rule.name)
 
 
-def available_actions(*, user, ticket) -> list[ActionRule]:
-    return [
-        rule
-        for rule in action_rules(ticket).values()
-        if action_refusal(user=user, ticket=ticket, rule=rule) is None
-    ]
+def available_actions(*, user, ticket) -> list[Action]:
+    return action_rules(ticket).offered(user, ticket)
 
 
-def action_label(ticket, rule: ActionRule) -> Promise:
+def action_label(ticket, rule: Action) -> Promise:
     """A dispatch after a return is a re-dispatch (重派)."""
     if rule.name == "dispatch" and ticket.state == ToiletState.RETURNED:
         return gettext_lazy("Re-dispatch")

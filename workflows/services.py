@@ -16,12 +16,12 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, can_proceed
 
 from core.counters import counter_take
-from core.errors import ApplicationError, Conflict, Forbidden
+from core.errors import ApplicationError, Forbidden
 from villages import access
 from villages.models import Household, Town, Village
+from workflows.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS
 from workflows.models import (
     EvidencePhoto,
     RectificationTicket,
@@ -50,13 +50,18 @@ def ticket_number_next(*, prefix: str, year: int) -> str:
 
 
 def _require(user, ticket, perm: str) -> None:
+    """For what is not a transition of the ticket (opening one)."""
     if not access.allows(user, perm, ticket):
         raise Forbidden(_("Your role may not take this action on this ticket."))
 
 
-def _require_worker(user, ticket: ToiletTicket) -> None:
-    if ticket.assigned_worker_id != user.pk:
-        raise Forbidden(_("Only the service worker this ticket is dispatched to may do this."))
+def _allowed(user, ticket, action: str) -> None:
+    """The action table's answer (villages.actions), the one the ticket page asks too."""
+    _actions(ticket).require(user, ticket, action)
+
+
+def _actions(ticket):
+    return RECTIFICATION_ACTIONS if isinstance(ticket, RectificationTicket) else TOILET_ACTIONS
 
 
 def _require_text(value: str, message: str) -> str:
@@ -79,24 +84,14 @@ def _transition(
     data: dict | None = None,
     args: dict | None = None,
 ):
-    """Run transition `action` with `args`, save, and log it; all or nothing."""
-    method = getattr(ticket, action)
-    if not can_proceed(method):
-        raise ApplicationError(
-            _("Ticket %(number)s is %(state)s now; this action is not possible.")
-            % {"number": ticket.number, "state": ticket.get_state_display()}
-        )
-    source = ticket.state
-    try:
-        with transaction.atomic():
-            method(**(args or {}))
-            ticket.save()
-            _event(ticket, by=by, action=action, source=source, note=note, photos=photos, data=data)
-    except ConcurrentTransition:
-        raise Conflict(
-            _("This ticket was changed by someone else. Reload it; what you typed is kept below.")
-        ) from None
-    return ticket
+    """Run the table's `action` with `args` and log it in the same transaction."""
+    table = _actions(ticket)
+
+    def log(source: str) -> None:
+        event = table[action].transition  # events keep the transition's name
+        _event(ticket, by=by, action=event, source=source, note=note, photos=photos, data=data)
+
+    return table.run(ticket, action, args=args, after=log)
 
 
 def _event(ticket, *, by, action, source, note="", photos=(), data=None) -> TicketEvent:
@@ -181,7 +176,7 @@ def _assign_by_rule(ticket, *, by, deadline: date, rule: str):
 
 
 def rectification_assign(*, ticket, by, deadline: date, note: str = ""):
-    _require(by, ticket, "ticket.assign")
+    _allowed(by, ticket, "assign")
     if deadline < timezone.localdate():
         raise ApplicationError(_("The deadline cannot be in the past."))
     return _transition(
@@ -195,7 +190,7 @@ def rectification_assign(*, ticket, by, deadline: date, note: str = ""):
 
 
 def rectification_submit(*, ticket, by, note: str, photos: Sequence[EvidencePhoto]):
-    _require(by, ticket, "ticket.submit")
+    _allowed(by, ticket, "submit")
     note = _require_text(note, _("Write what was done (the rectification note)."))
     if not photos:
         raise ApplicationError(_("Add at least one photo after rectification."))
@@ -205,13 +200,13 @@ def rectification_submit(*, ticket, by, note: str, photos: Sequence[EvidencePhot
 
 
 def rectification_reject(*, ticket, by, reason: str):
-    _require(by, ticket, "ticket.reject")
+    _allowed(by, ticket, "reject")
     reason = _require_text(reason, _("Give the reason for sending it back."))
     return _transition(ticket, by=by, action="reject", note=reason)
 
 
 def rectification_close(*, ticket, by, note: str = ""):
-    _require(by, ticket, "ticket.close")
+    _allowed(by, ticket, "close")
     with transaction.atomic():
         _transition(ticket, by=by, action="close", note=note)
         ticket_closed.send(sender=RectificationTicket, ticket=ticket)
@@ -219,7 +214,7 @@ def rectification_close(*, ticket, by, note: str = ""):
 
 
 def rectification_request_extension(*, ticket, by, new_deadline: date, reason: str):
-    _require(by, ticket, "ticket.request_extension")
+    _allowed(by, ticket, "request_extension")
     reason = _require_text(reason, _("Give the reason for the extension."))
     if ticket.deadline and new_deadline <= ticket.deadline:
         raise ApplicationError(_("The new deadline must be later than the current one."))
@@ -234,19 +229,19 @@ def rectification_request_extension(*, ticket, by, new_deadline: date, reason: s
 
 
 def rectification_approve_extension(*, ticket, by, note: str = ""):
-    _require(by, ticket, "ticket.approve_extension")
+    _allowed(by, ticket, "approve_extension")
     data = {"deadline": ticket.requested_deadline.isoformat() if ticket.requested_deadline else ""}
     return _transition(ticket, by=by, action="approve_extension", note=note, data=data)
 
 
 def rectification_refuse_extension(*, ticket, by, reason: str):
-    _require(by, ticket, "ticket.refuse_extension")
+    _allowed(by, ticket, "refuse_extension")
     reason = _require_text(reason, _("Give the reason for refusing the extension."))
     return _transition(ticket, by=by, action="refuse_extension", note=reason)
 
 
 def rectification_cancel(*, ticket, by, reason: str):
-    _require(by, ticket, "ticket.cancel")
+    _allowed(by, ticket, "cancel")
     reason = _require_text(reason, _("Give the reason for cancelling."))
     return _transition(ticket, by=by, action="cancel", note=reason)
 
@@ -296,7 +291,7 @@ def toilet_report(
 
 
 def toilet_dispatch(*, ticket, by, worker, note: str = ""):
-    _require(by, ticket, "toilet.dispatch")
+    _allowed(by, ticket, "dispatch")
     if not access.allows(worker, "toilet.work", ticket):
         raise ApplicationError(
             _("%(name)s is not a service worker for this town.") % {"name": worker}
@@ -312,12 +307,12 @@ def toilet_dispatch(*, ticket, by, worker, note: str = ""):
 
 
 def toilet_accept(*, ticket, by):
-    _require_worker(by, ticket)
+    _allowed(by, ticket, "accept")
     return _transition(ticket, by=by, action="accept")
 
 
 def toilet_start(*, ticket, by):
-    _require_worker(by, ticket)
+    _allowed(by, ticket, "start")
     return _transition(ticket, by=by, action="start")
 
 
@@ -331,7 +326,7 @@ def toilet_complete(
     parts_used: str = "",
     note: str = "",
 ):
-    _require_worker(by, ticket)
+    _allowed(by, ticket, "complete")
     disposal_site, parts_used = (disposal_site or "").strip(), (parts_used or "").strip()
     if ticket.kind == ToiletTicket.Kind.PUMPING:
         if volume_m3 is None or volume_m3 <= 0:
@@ -359,7 +354,7 @@ def toilet_complete(
 
 
 def toilet_confirm(*, ticket, by, satisfaction: str, note: str = ""):
-    _require(by, ticket, "toilet.confirm")
+    _allowed(by, ticket, "confirm")
     if satisfaction not in ToiletTicket.Satisfaction.values:
         raise ApplicationError(_("Record the household's satisfaction."))
     if satisfaction == ToiletTicket.Satisfaction.UNSATISFIED:
@@ -377,19 +372,18 @@ def toilet_confirm(*, ticket, by, satisfaction: str, note: str = ""):
 
 
 def toilet_reopen(*, ticket, by, note: str):
-    _require(by, ticket, "toilet.reopen")
+    _allowed(by, ticket, "reopen")
     note = _require_text(note, _("Write what the household said."))
     return _transition(ticket, by=by, action="reopen", note=note)
 
 
 def toilet_return(*, ticket, by, reason: str):
-    if ticket.assigned_worker_id != by.pk:
-        _require(by, ticket, "toilet.return")
+    _allowed(by, ticket, "return")
     reason = _require_text(reason, _("Give the reason for returning it."))
-    return _transition(ticket, by=by, action="return_for_redispatch", note=reason)
+    return _transition(ticket, by=by, action="return", note=reason)
 
 
 def toilet_cancel(*, ticket, by, reason: str):
-    _require(by, ticket, "toilet.cancel")
+    _allowed(by, ticket, "cancel")
     reason = _require_text(reason, _("Give the reason for cancelling."))
     return _transition(ticket, by=by, action="cancel", note=reason)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import ApplicationError, Conflict, Forbidden
 from inspections import services
 from inspections.models import (
     Patrol,
@@ -22,13 +23,7 @@ from inspections.models import (
     WaterSite,
 )
 from inspections.presence import Position
-from inspections.services import (
-    ApplicationError,
-    Conflict,
-    Forbidden,
-    Observation,
-    PatrolRefused,
-)
+from inspections.services import Observation, PatrolRefused
 from tests.inspections.conftest import HUJI_SITE, make_site, moved
 from workflows import services as tickets
 from workflows.models import EvidencePhoto, RectificationState, RectificationTicket

@@ -16,8 +16,8 @@ from tests.workflows.pages import (
     toilet_in,
     toilet_post_data,
 )
+from workflows.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS
 from workflows.models import RectificationTicket, TicketEvent, ToiletTicket
-from workflows.selectors import RECTIFICATION_ACTIONS, TOILET_ACTIONS
 
 pytestmark = pytest.mark.django_db
 
