@@ -36,8 +36,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.dates import add_months, months_ending
-from inspections.coverage import MONTHS
 from inspections.models import Patrol, WaterSite
+from inspections.sites.coverage import MONTHS
 from villages.models import Village
 
 SIZES = (133, int(os.environ.get("BENCH_SITES", "5000")))

@@ -36,8 +36,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.dates import add_months, local_midnight, months_ending
-from inspections.coverage import MONTHS
-from inspections.dashboard import window_months
 from inspections.models import (
     Assessment,
     Campaign,
@@ -46,6 +44,8 @@ from inspections.models import (
     Round,
     WaterSite,
 )
+from inspections.reporting.dashboard import window_months
+from inspections.sites.coverage import MONTHS
 from villages.models import Household, Town, Village
 from workflows.models import RECTIFICATION_RUNNING_STATES, RectificationTicket, ToiletTicket
 

@@ -28,7 +28,7 @@ from django.core.management import call_command
 from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 
-from inspections import grading
+from inspections.grading import scoring as grading
 from inspections.models import (
     Assessment,
     AssessmentState,

@@ -32,7 +32,7 @@ from workflows.models import (
     OverdueStep,
     RectificationTicket,
 )
-from workflows.notices import _table
+from workflows.notices.services import _table
 
 TOTAL = int(os.environ.get("BENCH_TICKETS", "1000000"))
 TARGET = 2

@@ -175,7 +175,7 @@ def timed(operation, photo: Path) -> float:
 def pipeline(photo: Path) -> None:
     from django.core.files.uploadedfile import UploadedFile
 
-    from workflows.evidence import evidence_photo_create
+    from workflows.evidence.services import evidence_photo_create
 
     with photo.open("rb") as handle:
         upload = UploadedFile(handle, photo.name, "image/jpeg", photo.stat().st_size)

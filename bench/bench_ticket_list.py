@@ -98,7 +98,7 @@ def export_100k() -> None:
     Python several-fold, so it is not on the timed run). Flat memory means rows are streamed."""
     import tracemalloc
 
-    from workflows.exports import rectification_ledger
+    from workflows.tickets.exports import rectification_ledger
 
     def ledger(rows: int) -> int:
         with rectification_ledger(queryset=RectificationTicket.objects.filter(pk__lte=rows)) as f:

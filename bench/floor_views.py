@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from villages.models import Town, Village
-from workflows.filtersets import RectificationFilterSet
 from workflows.models import RectificationTicket
-from workflows.views import _list_context
+from workflows.tickets.filtersets import RectificationFilterSet
+from workflows.tickets.views import _list_context
 
 _ROWS: list[RectificationTicket] = []
 

@@ -201,7 +201,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# --- Notices: e-mail and webhook delivery (workflows/notices.py, the outbox) -----------------
+# --- Notices: e-mail and webhook delivery (workflows/notices/services.py, the outbox) --------
 # Without EMAIL_HOST, mail goes to the console (the log), so nothing leaves a dev machine.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 if EMAIL_HOST:

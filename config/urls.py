@@ -11,9 +11,7 @@ admin.site.site_title = _("Rural living environment")
 urlpatterns = [
     path("", include("villages.urls")),
     path("", include("workflows.urls")),
-    path("", include("workflows.urls_bulletins")),
     path("", include("inspections.urls")),
-    path("", include("inspections.urls_dashboard")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -3,7 +3,7 @@
 A month is the date of its first day, so months compare and group as plain dates on SQLite and
 PostgreSQL alike. A day's start as a moment is its local (TIME_ZONE, Asia/Shanghai) midnight:
 a ticket opened at 01:00 on 1 June, Beijing time, belongs to June although it is still 31 May
-in UTC. Which months a rule counts is the rule's own business (e.g. inspections.rules).
+in UTC. Which months a rule counts is the rule's own business (e.g. inspections.sites.rules).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.xlsx import XLSX
-from inspections.checklists import checklist_copy, checklist_export, points_text
+from inspections.grading.checklists import checklist_copy, checklist_export, points_text
 from inspections.models import (
     Campaign,
     ChecklistItem,

@@ -7,9 +7,9 @@ class InspectionsConfig(AppConfig):
     verbose_name = _("Inspections")
 
     def ready(self) -> None:
-        # The one use of a signal for state (STYLE.md): workflows may not import inspections, so
+        # The one use of a signal for state (docs/architecture.md §1): workflows may not import inspections, so
         # a closed ticket reaches its water site this way, inside the closing transaction.
-        from inspections.services import on_ticket_closed
-        from workflows.services import ticket_closed
+        from inspections.sites.services import on_ticket_closed
+        from workflows.tickets.services import ticket_closed
 
         ticket_closed.connect(on_ticket_closed, dispatch_uid="inspections.site_rectified")

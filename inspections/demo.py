@@ -20,10 +20,10 @@ from shapely.geometry import Point, shape
 
 from core.dates import months_ending
 from inspections.models import Patrol, PatrolResult, SiteKind, SiteState, WaterSite
-from inspections.services import patrol_ticket_description
+from inspections.sites.services import patrol_ticket_description
 from villages.models import County, Town
-from workflows import services as tickets
 from workflows.models import Source
+from workflows.tickets import services as tickets
 
 SITES = 133
 MONTHS = 12

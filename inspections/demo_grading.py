@@ -24,8 +24,8 @@ from django.db import transaction
 from django.db.models import Case, Count, Value, When
 from django.utils import timezone
 
-from inspections import grading
-from inspections.checklists import DEFAULT_NAME
+from inspections.grading import scoring as grading
+from inspections.grading.checklists import DEFAULT_NAME
 from inspections.models import (
     Assessment,
     AssessmentState,

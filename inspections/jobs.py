@@ -8,7 +8,7 @@ from datetime import date
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inspections.misses import missed_patrols_issue
+from inspections.sites.misses import missed_patrols_issue
 from workflows.jobs import Outcome, logged
 
 

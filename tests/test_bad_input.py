@@ -33,15 +33,13 @@ from django.utils.translation import gettext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inspections import assessments as assessment_services
+from inspections.grading import services as assessment_services
 from inspections.models import Assessment, Deduction, Patrol
 from tests import test_scope_matrix
 from tests.inspections.conftest import HUJI_SITE
 from tests.test_scope_matrix import CASES, World, url_name
 from tests.workflows.conftest import jpeg_upload
-from workflows import forms as workflow_forms
-from workflows import selectors, services
-from workflows.evidence import evidence_photo_create
+from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
     Bulletin,
     EvidencePhoto,
@@ -49,6 +47,8 @@ from workflows.models import (
     TicketEvent,
     ToiletTicket,
 )
+from workflows.tickets import forms as workflow_forms
+from workflows.tickets import selectors, services
 
 pytestmark = pytest.mark.django_db
 

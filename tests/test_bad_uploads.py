@@ -33,7 +33,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext, override
 from PIL import ExifTags, Image
 
-from inspections.assessments import assessment_open
+from inspections.grading.services import assessment_open
 from inspections.models import Deduction, Patrol
 from tests.inspections.conftest import (  # noqa: F401
     HUJI_SITE,
@@ -55,7 +55,7 @@ from tests.workflows.conftest import (  # noqa: F401
     reported,
 )
 from tests.workflows.test_evidence import png_header_only
-from workflows.evidence import MAX_PIXELS
+from workflows.evidence.services import MAX_PIXELS
 from workflows.models import EvidencePhoto, RectificationTicket, TicketEvent, ToiletTicket
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The scope matrix (DESIGN §2): every URL of the project × every named role × an object of
+"""The scope matrix (docs/architecture.md §5): every URL of the project × every named role × an object of
 胡集镇 (the town of hj_officer) and one of 鸡黍镇 (a town of someone else), generated from the URL
 conf so that a new view cannot be forgotten: a URL name missing from CASES fails
 `test_every_url_of_the_project_is_in_the_matrix`.
@@ -36,8 +36,8 @@ from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from inspections import assessments as svc
-from inspections.grading import grade_of
+from inspections.grading import services as svc
+from inspections.grading.scoring import grade_of
 from inspections.models import (
     Assessment,
     Campaign,
@@ -59,8 +59,8 @@ from tests.factories import (
 from tests.inspections.conftest import HUJI_SITE, JISHU_SITE, make_patrol, make_site
 from tests.workflows.conftest import jpeg_upload
 from villages.models import Role, Town
-from workflows import bulletins, services
-from workflows.evidence import evidence_photo_create
+from workflows.bulletins import services as bulletins
+from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
     Bulletin,
     NoticeDocument,
@@ -69,7 +69,8 @@ from workflows.models import (
     TicketEvent,
     ToiletTicket,
 )
-from workflows.notices import overdue_notices_issue, sla_notices_issue
+from workflows.notices.services import overdue_notices_issue, sla_notices_issue
+from workflows.tickets import services
 
 PROJECT_APPS = ("villages", "workflows", "inspections")
 # Named URLs that are not the project's: Django's login, logout and language switcher.

@@ -10,7 +10,7 @@ task force reviews and assigns with a deadline — a county that trusts its insp
 ordered to act. So the task force's first desk step here is 交办.
 
 The patrol's result is 发现问题 (garbage on the banks), not 疑似反弹: the site stays 已验收·管护中
-all along, and closing the ticket (inspections.services.on_ticket_closed) must leave it there
+all along, and closing the ticket (inspections.sites.services.on_ticket_closed) must leave it there
 and drop the ticket from the site's open tickets. The rebound path is in
 tests/inspections/test_phone_patrol.py.
 """

@@ -46,7 +46,7 @@ TF, INSP, TOWN, WORKER, VADMIN = (
     Role.VILLAGE_ADMIN,
 )
 
-# The jurisdiction a membership of each role must name (DESIGN §2), enforced by Membership's
+# The jurisdiction a membership of each role must name (docs/architecture.md §5), enforced by Membership's
 # check constraints (named here, as the migrations know them); a role not listed may name a
 # town, a village, or neither (county-wide).
 MEMBERSHIP_JURISDICTION: dict[Role, tuple[str, Q]] = {

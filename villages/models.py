@@ -287,7 +287,7 @@ class Membership(models.Model):
                 condition=Q(village__isnull=False),
                 name="membership_unique_village",
             ),
-            # The jurisdiction each role must have (DESIGN §2; villages.access).
+            # The jurisdiction each role must have (villages.access; docs/architecture.md §5).
             *(
                 models.CheckConstraint(condition=~Q(role=role.value) | needed, name=name)
                 for role, (name, needed) in MEMBERSHIP_JURISDICTION.items()

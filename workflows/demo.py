@@ -22,9 +22,9 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from villages.models import Household, Town
-from workflows import services
-from workflows.evidence import evidence_photo_create
+from workflows.evidence.services import evidence_photo_create
 from workflows.models import EvidencePhoto, RectificationTicket, TicketEvent, ToiletTicket
+from workflows.tickets import services
 
 C = ToiletTicket.Channel
 CHANNELS = [C.PHONE, C.VILLAGE_ADMIN, C.QR, C.PATROL]

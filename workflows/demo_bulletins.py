@@ -17,9 +17,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from villages.models import Town
-from workflows import bulletins, services
+from workflows.bulletins import services as bulletins
 from workflows.demo import PROBLEMS, Staff, _backdate
 from workflows.models import Bulletin, BulletinReceipt, RectificationTicket, TicketEvent
+from workflows.tickets import services
 
 YEAR = 2024
 # Problems per batch: 146 in 18 batches, as in the reference county's year.

@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from workflows import notices
 from workflows.models import JobRun
+from workflows.notices import services as notices
 
 # A job returns its message, or (message, counts) for the run log.
 Outcome = str | tuple[str, dict]

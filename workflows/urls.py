@@ -1,20 +1,9 @@
-from django.urls import path
+"""The workflows app's pages, one URL module per sub-package (docs/architecture.md)."""
 
-from workflows import views, views_notices
+from django.urls import include, path
 
 urlpatterns = [
-    path("tickets/", views.ticket_list, name="ticket_list"),
-    path("tickets/new/", views.ticket_new, name="ticket_new"),
-    path("tickets/export.xlsx", views.ticket_export, name="ticket_export"),
-    path("tickets/<str:number>/", views.ticket_detail, name="ticket_detail"),
-    path("tickets/<str:number>/do/<str:action>/", views.ticket_action, name="ticket_action"),
-    path("toilet/", views.toilet_list, name="toilet_list"),
-    path("toilet/new/", views.toilet_new, name="toilet_new"),
-    path("toilet/export.xlsx", views.toilet_export, name="toilet_export"),
-    path("toilet/<str:number>/", views.toilet_detail, name="toilet_detail"),
-    path("toilet/<str:number>/do/<str:action>/", views.toilet_action, name="toilet_action"),
-    path("notices/<int:pk>/", views_notices.notice_detail, name="notice_detail"),
-    path("notices/<int:pk>.pdf", views_notices.notice_pdf, name="notice_pdf"),
-    path("notifications/", views_notices.notification_list, name="notification_list"),
-    path("jobs/", views_notices.job_run_list, name="job_run_list"),
+    path("", include("workflows.tickets.urls")),
+    path("", include("workflows.notices.urls")),
+    path("", include("workflows.bulletins.urls")),
 ]

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 import django_fsm
-import inspections.models.sites
+import inspections.sites.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('village_phone', models.CharField(blank=True, max_length=20, verbose_name='village-level phone')),
                 ('patrols_per_month', models.PositiveSmallIntegerField(default=1, help_text='How many valid patrols a month the site needs to count as patrolled.', verbose_name='patrols per month')),
                 ('state', django_fsm.FSMField(choices=[('governing', 'under treatment (治理中)'), ('maintained', 'accepted, maintained (已验收·管护中)'), ('suspected', 'suspected rebound (疑似反弹)'), ('rebound', 'rebound being rectified (反弹整改中)'), ('delisted', 'removed from the list (移出清单)')], default='governing', max_length=50, protected=True, verbose_name='state')),
-                ('token', models.CharField(default=inspections.models.sites.new_token, max_length=32, unique=True, verbose_name='QR token')),
+                ('token', models.CharField(default=inspections.sites.models.new_token, max_length=32, unique=True, verbose_name='QR token')),
                 ('token_issued_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='QR label issued')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),

@@ -62,7 +62,7 @@ def jishu_site(jishu, jishu_village) -> WaterSite:
 
 def make_patrol(site, inspector, *, on, flagged=False, result="normal", **fields):
     """A stored patrol on local date `on`, bypassing the service (for coverage and lists);
-    tests of recording a patrol go through inspections.services."""
+    tests of recording a patrol go through inspections.sites.services."""
     import uuid
     from datetime import datetime, time
 
@@ -132,7 +132,7 @@ def campaign(checklist):
 def active_round(campaign, task_force):
     from datetime import date
 
-    from inspections.assessments import round_start
+    from inspections.grading.services import round_start
     from inspections.models import Round
 
     round = Round.objects.create(

@@ -14,14 +14,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from inspections.checklists import (
+from inspections.grading.checklists import (
     DEFAULT_NAME,
     ChecklistImportError,
     checklist_export,
     checklist_import,
     template_content,
 )
-from inspections.grading import template_total
+from inspections.grading.scoring import template_total
 from inspections.models import ChecklistItem, ChecklistTemplate, Dimension, GradingPolicy
 from tests.villages.test_households_import import line_of, write_csv, write_xlsx
 

@@ -25,7 +25,7 @@ from inspections.models import (
     SiteState,
     TicketMode,
 )
-from inspections.services import site_transition
+from inspections.sites.services import site_transition
 from tests.inspections.conftest import JISHU_SITE, make_patrol, make_site
 from tests.inspections.test_scan import patrol_data, scan_url
 from tests.workflows.pages import body, fresh

@@ -18,11 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.dates import months_ending
-from inspections import coverage as selectors
-from inspections import dashboard
-from inspections.coverage import CellStatus
-from inspections.misses import missed_patrols_issue
 from inspections.models import PatrolMiss
+from inspections.reporting import dashboard
+from inspections.sites import coverage as selectors
+from inspections.sites.coverage import CellStatus
+from inspections.sites.misses import missed_patrols_issue
 from tests.inspections.conftest import JISHU_SITE, make_patrol, make_site
 
 TODAY = date(2025, 6, 15)
@@ -256,7 +256,7 @@ def test_delisted_sites_are_left_out(client, task_force, inspector, huji):
 def test_the_page_the_missed_patrol_job_and_the_dashboard_agree_on_who_owes_a_month(
     client, task_force, huji
 ):
-    """inspections.rules.owes_patrols everywhere: a site registered on 20 May owes nothing in
+    """inspections.sites.rules.owes_patrols everywhere: a site registered on 20 May owes nothing in
     May and owes June; a delisted site owes nothing. None of them is patrolled, so every site
     that owes a month is missed (or due) in it. (The rankings have no patrol measure.)"""
     new = site(huji, created_at=timezone.make_aware(datetime(2025, 5, 20, 9, 0)))

@@ -21,10 +21,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inspections import dashboard as selectors
-from inspections.grading import grade_of
+from inspections.grading.scoring import grade_of
 from inspections.models import Assessment, GradingPolicy, Round
-from inspections.views_dashboard import all_states, tickets_url
+from inspections.reporting import dashboard as selectors
+from inspections.reporting.views import all_states, tickets_url
 from tests.factories import make_household
 from tests.inspections.conftest import make_patrol, make_site
 from villages.models import Town

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from inspections import grading
 from inspections.demo_grading import CAMPAIGN, demo_campaign_seed
+from inspections.grading import scoring as grading
 from inspections.models import (
     Assessment,
     AssessmentState,

@@ -20,9 +20,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inspections import assessments as svc
-from inspections.grades import Change
-from inspections.grading import grade_of
+from inspections.grading import services as svc
+from inspections.grading.grades import Change
+from inspections.grading.scoring import grade_of
 from inspections.models import Assessment, GradingPolicy, Round
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from core.errors import ApplicationError, Forbidden
-from inspections import assessments as svc
-from inspections.grading import grade_of, round_scores_refresh
+from inspections.grading import services as svc
+from inspections.grading.scoring import grade_of, round_scores_refresh
 from inspections.models import (
     Assessment,
     ChecklistItem,

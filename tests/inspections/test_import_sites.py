@@ -17,8 +17,8 @@ from django.core.management import CommandError, call_command
 from django.utils.translation import gettext
 
 from core.tables import MAX_REPORTED_ERRORS
-from inspections.imports import WaterSiteImportError, parse_degrees, water_sites_import
 from inspections.models import WaterSite
+from inspections.sites.imports import WaterSiteImportError, parse_degrees, water_sites_import
 from tests.factories import HUJI_CODE, JISHU_CODE
 from tests.inspections.conftest import HUJI_SITE, make_site, moved
 from tests.villages.test_households_import import line_of, numbers_in, write_csv, write_xlsx

@@ -12,8 +12,8 @@ from django.utils import timezone
 from pypdfium2 import PdfDocument
 
 from inspections.jobs import issue_missed_patrol_notices
-from inspections.misses import missed_patrols_issue
 from inspections.models import PatrolMiss
+from inspections.sites.misses import missed_patrols_issue
 from tests.inspections.conftest import JISHU_SITE, make_patrol, make_site
 from workflows.models import JobRun, NoticeDocument, NoticeKind, Notification
 

@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, Forbidden
-from inspections import services
 from inspections.models import (
     Patrol,
     PatrolPolicy,
@@ -22,11 +21,12 @@ from inspections.models import (
     TicketMode,
     WaterSite,
 )
-from inspections.presence import Position
-from inspections.services import Observation, PatrolRefused
+from inspections.sites import services
+from inspections.sites.presence import Position
+from inspections.sites.services import Observation, PatrolRefused
 from tests.inspections.conftest import HUJI_SITE, make_site, moved
-from workflows import services as tickets
 from workflows.models import EvidencePhoto, RectificationState, RectificationTicket
+from workflows.tickets import services as tickets
 
 NORMAL = Observation(result=PatrolResult.NORMAL)
 PROBLEM = Observation(result=PatrolResult.PROBLEM, checks=frozenset({"bank_garbage", "odour"}))

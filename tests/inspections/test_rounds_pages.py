@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from inspections import assessments as svc
+from inspections.grading import services as svc
 from inspections.models import Assessment, Deduction, Round
 from tests.inspections.conftest import jpeg_upload
 

@@ -1,5 +1,5 @@
-"""inspections.rules: the first month a site owes patrols, as the coverage matrix computes it in
-SQL (first_month_owed), agrees with owes_patrols (the 漏巡 job's filter) for sites registered
+"""inspections.sites.rules: the first month a site owes patrols, as the coverage matrix computes
+it in SQL (first_month_owed), agrees with owes_patrols (the 漏巡 job's filter) for sites registered
 around the months' boundaries, in local time (Asia/Shanghai, UTC+8)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from inspections.models import WaterSite
-from inspections.rules import first_month_owed, owes_patrols
+from inspections.sites.rules import first_month_owed, owes_patrols
 from tests.inspections.conftest import make_site
 
 pytestmark = pytest.mark.django_db

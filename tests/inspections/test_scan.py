@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from inspections.models import Patrol, PatrolPolicy, Rule, SiteState
-from inspections.services import site_rotate_token
+from inspections.sites.services import site_rotate_token
 from tests.factories import PASSWORD
 from tests.inspections.conftest import HUJI_SITE, jpeg_upload, moved
 from workflows.models import EvidencePhoto, RectificationTicket

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inspections import assessments as svc
-from inspections.grading import grade_of
+from inspections.grading import services as svc
+from inspections.grading.scoring import grade_of
 from inspections.models import Assessment, ChecklistItem, GradingPolicy, Round
 from tests.inspections.test_site_map import embedded
 from villages.geo import distance_m, wgs84_to_gcj02

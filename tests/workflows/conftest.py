@@ -13,8 +13,8 @@ from PIL import Image
 
 from tests.factories import make_household, make_user, membership
 from villages.models import Role
-from workflows import services
-from workflows.evidence import evidence_photo_create
+from workflows.evidence.services import evidence_photo_create
+from workflows.tickets import services
 
 
 @pytest.fixture(autouse=True)

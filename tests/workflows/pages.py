@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.workflows.conftest import jpeg_upload
-from workflows import services
-from workflows.evidence import evidence_photo_create
+from workflows.evidence.services import evidence_photo_create
+from workflows.tickets import services
 
 RECTIFICATION_STATES = [
     "draft",

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from workflows import bulletins as svc
-from workflows import services
+from workflows.bulletins import services as svc
+from workflows.bulletins.views import official_number
 from workflows.models import Bulletin, BulletinItem, BulletinReceipt, RectificationTicket
-from workflows.views_bulletins import official_number
+from workflows.tickets import services
 
 
 def shown(msgid: str) -> str:

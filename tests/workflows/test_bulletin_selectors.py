@@ -10,9 +10,8 @@ import pytest
 from django.utils import timezone
 
 from tests.workflows.ladder import ladder  # noqa: F401 (autouse fixture)
-from workflows import bulletin_selectors as sel
-from workflows import bulletins as svc
-from workflows import services
+from workflows.bulletins import selectors as sel
+from workflows.bulletins import services as svc
 from workflows.models import (
     RECTIFICATION_DONE_STATES,
     RECTIFICATION_OPEN_STATES,
@@ -22,7 +21,8 @@ from workflows.models import (
     RectificationState,
     RectificationTicket,
 )
-from workflows.notices import overdue_notices_issue
+from workflows.notices.services import overdue_notices_issue
+from workflows.tickets import services
 
 pytestmark = pytest.mark.django_db
 

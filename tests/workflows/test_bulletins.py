@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, Forbidden
 from tests.workflows.test_concurrency import together
-from workflows import bulletins as svc
-from workflows import services
+from workflows.bulletins import services as svc
 from workflows.models import Bulletin, BulletinReceipt, RectificationTicket
+from workflows.tickets import services
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ from tests.factories import make_user, membership
 from tests.workflows.conftest import jpeg_upload
 from tests.workflows.pages import body, fresh, media_files, post_action
 from villages.models import Role
-from workflows import bulletins as bulletin_svc
-from workflows import services
+from workflows.bulletins import services as bulletin_svc
 from workflows.models import (
     BulletinReceipt,
     EvidencePhoto,
@@ -34,6 +33,7 @@ from workflows.models import (
     TicketCounter,
     TicketEvent,
 )
+from workflows.tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgres_only = pytest.mark.skipif(

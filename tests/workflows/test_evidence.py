@@ -19,7 +19,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat
 
-from workflows.evidence import EvidenceError, evidence_photo_create, evidence_photos_create
+from workflows.evidence.services import EvidenceError, evidence_photo_create, evidence_photos_create
 from workflows.models import EvidencePhoto
 
 PHOTOS = Path(__file__).resolve().parent.parent / "data" / "photos"

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
-from workflows.exports import rectification_ledger, toilet_ledger
 from workflows.models import RectificationTicket, ToiletTicket
+from workflows.tickets.exports import rectification_ledger, toilet_ledger
 
 pytestmark = pytest.mark.django_db
 

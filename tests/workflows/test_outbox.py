@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tests.workflows.ladder import ladder  # noqa: F401 (autouse fixture)
 from workflows.models import Outbox
-from workflows.notices import outbox_claim, outbox_deliver, overdue_notices_issue
+from workflows.notices.services import outbox_claim, outbox_deliver, overdue_notices_issue
 
 pytestmark = pytest.mark.django_db
 WEBHOOK = "https://gateway.example.gov.cn/notice"
@@ -79,7 +79,7 @@ def test_the_webhook_gets_each_document_once(settings, assigned, officer_with_em
     settings.NOTICE_WEBHOOK_URL = WEBHOOK
     overdue_notices_issue(as_of=assigned.deadline + timedelta(1))
 
-    with mock.patch("workflows.notices.urlopen") as urlopen:
+    with mock.patch("workflows.notices.services.urlopen") as urlopen:
         outbox_deliver(worker="a")
         outbox_deliver(worker="b")
 
@@ -96,13 +96,15 @@ def test_a_failed_send_is_recorded_and_retried(settings, assigned, hj_officer):
     settings.NOTICE_WEBHOOK_URL = WEBHOOK
     overdue_notices_issue(as_of=assigned.deadline + timedelta(1))
 
-    with mock.patch("workflows.notices.urlopen", side_effect=OSError("connection refused")):
+    with mock.patch(
+        "workflows.notices.services.urlopen", side_effect=OSError("connection refused")
+    ):
         assert outbox_deliver(worker="a")["failed"] == 1
     row = Outbox.objects.get()
     assert (row.attempts, row.sent_at, row.claimed_at) == (1, None, None)
     assert "connection refused" in row.last_error
 
-    with mock.patch("workflows.notices.urlopen") as urlopen:
+    with mock.patch("workflows.notices.services.urlopen") as urlopen:
         assert outbox_deliver(worker="b")["sent"] == 1
     assert urlopen.call_count == 1
     assert Outbox.objects.get().attempts == 2
@@ -112,7 +114,7 @@ def test_a_row_that_keeps_failing_stops_after_max_attempts(settings, assigned, h
     settings.NOTICE_WEBHOOK_URL = WEBHOOK
     overdue_notices_issue(as_of=assigned.deadline + timedelta(1))
 
-    with mock.patch("workflows.notices.urlopen", side_effect=OSError("down")) as urlopen:
+    with mock.patch("workflows.notices.services.urlopen", side_effect=OSError("down")) as urlopen:
         for _ in range(7):
             outbox_deliver(worker="a")
 
@@ -137,7 +139,7 @@ def test_two_claimers_at_once_send_each_message_once(
     overdue_notices_issue(as_of=d + timedelta(8))  # 3 documents: 3 e-mails + 3 webhook calls
     assert Outbox.objects.count() == 6
 
-    with mock.patch("workflows.notices.urlopen") as urlopen:
+    with mock.patch("workflows.notices.services.urlopen") as urlopen:
         results = together(4, lambda i: outbox_deliver(worker=f"w{i}"))
 
     assert not [r for r in results if isinstance(r, Exception)], results

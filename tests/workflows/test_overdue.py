@@ -19,7 +19,6 @@ from django.utils import timezone, translation
 
 from tests.factories import make_household
 from tests.workflows.ladder import DEFAULT_LADDER, ladder  # noqa: F401 (autouse fixture)
-from workflows import services
 from workflows.models import (
     JobLock,
     NoticeDocument,
@@ -33,7 +32,8 @@ from workflows.models import (
     ToiletState,
     ToiletTicket,
 )
-from workflows.notices import overdue_notices_issue, sla_notices_issue
+from workflows.notices.services import overdue_notices_issue, sla_notices_issue
+from workflows.tickets import services
 
 pytestmark = pytest.mark.django_db
 

@@ -30,8 +30,8 @@ from tests.workflows.pages import (
     toilet_in,
 )
 from villages.models import Role
-from workflows import services, views
 from workflows.models import EvidencePhoto, RectificationTicket, TicketEvent, ToiletTicket
+from workflows.tickets import services, views
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from tests.workflows.pages import (
     toilet_in,
     toilet_post_data,
 )
-from workflows.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS
 from workflows.models import RectificationTicket, TicketEvent, ToiletTicket
+from workflows.tickets.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ RECTIFICATION_USERS = [
     "service_worker",
     "nobody",
 ]
-# Who does what (DESIGN.md §3): the town rectifies and asks for time, the task force does the
+# Who does what (docs/architecture.md §5): the town rectifies and asks for time, the task force does the
 # rest. Everyone else who may see the ticket may only read it.
 RECTIFICATION_EXPECTED = {
     "draft": {"task_force": {"assign", "cancel"}},
@@ -171,7 +171,7 @@ def test_redispatch_is_labelled_as_such(client, household, hj_officer, huji_work
 
 
 def test_every_action_has_a_form_and_a_service():
-    from workflows import forms, views
+    from workflows.tickets import forms, views
 
     assert set(RECTIFICATION_ACTIONS) == set(forms.RECTIFICATION_FORMS)
     assert set(RECTIFICATION_ACTIONS) == set(views.RECTIFICATION_SERVICES)

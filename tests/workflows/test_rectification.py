@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, Forbidden
-from workflows import services
 from workflows.models import RectificationTicket, TicketEvent
+from workflows.tickets import services
 
 pytestmark = pytest.mark.django_db
 

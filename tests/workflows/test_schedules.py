@@ -260,7 +260,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from villages.models import Membership, Town
-from workflows import services
+from workflows.tickets import services
 from workflows.models import RectificationTicket
 divisions = settings.BASE_DIR / "villages/fixtures/jinxiang/divisions_2023.csv"
 call_command("import_divisions", divisions)

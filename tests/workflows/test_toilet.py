@@ -10,8 +10,8 @@ import pytest
 from core.errors import ApplicationError, Conflict, Forbidden
 from tests.factories import make_user, membership
 from villages.models import Role
-from workflows import services
 from workflows.models import TicketEvent, ToiletTicket
+from workflows.tickets import services
 
 pytestmark = pytest.mark.django_db
 

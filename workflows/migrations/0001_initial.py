@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import workflows.models.evidence
+import workflows.evidence.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -27,9 +27,9 @@ class Migration(migrations.Migration):
                 ('sha256', models.CharField(db_index=True, max_length=64, verbose_name='SHA-256 of the source')),
                 ('width', models.PositiveIntegerField(verbose_name='width')),
                 ('height', models.PositiveIntegerField(verbose_name='height')),
-                ('display', models.ImageField(max_length=200, upload_to=workflows.models.evidence.copy_upload_to, verbose_name='display copy')),
-                ('thumbnail', models.ImageField(max_length=200, upload_to=workflows.models.evidence.copy_upload_to, verbose_name='thumbnail')),
-                ('original', models.FileField(blank=True, max_length=200, upload_to=workflows.models.evidence.original_upload_to, verbose_name='original file')),
+                ('display', models.ImageField(max_length=200, upload_to=workflows.evidence.models.copy_upload_to, verbose_name='display copy')),
+                ('thumbnail', models.ImageField(max_length=200, upload_to=workflows.evidence.models.copy_upload_to, verbose_name='thumbnail')),
+                ('original', models.FileField(blank=True, max_length=200, upload_to=workflows.evidence.models.original_upload_to, verbose_name='original file')),
                 ('taken_at', models.DateTimeField(blank=True, null=True, verbose_name='taken at')),
                 ('gps_lat', models.FloatField(blank=True, null=True, verbose_name='GPS latitude')),
                 ('gps_lng', models.FloatField(blank=True, null=True, verbose_name='GPS longitude')),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from workflows.bulletins import unacknowledged_count
+from workflows.bulletins.services import unacknowledged_count
 
 register = template.Library()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from workflows.notices import unread_count
+from workflows.notices.services import unread_count
 
 register = template.Library()
 

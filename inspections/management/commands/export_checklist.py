@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from inspections.checklists import checklist_export
+from inspections.grading.checklists import checklist_export
 from inspections.models import ChecklistTemplate
 
 

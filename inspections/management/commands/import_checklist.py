@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
-from inspections.checklists import (
+from inspections.grading.checklists import (
     ChecklistImportError,
     ChecklistImportSummary,
     checklist_import,

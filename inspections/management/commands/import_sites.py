@@ -5,7 +5,7 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from inspections.imports import (
+from inspections.sites.imports import (
     CRS_CHOICES,
     WGS84,
     WaterSiteImportError,

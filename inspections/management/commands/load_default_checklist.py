@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inspections.checklists import (
+from inspections.grading.checklists import (
     DEFAULT_CHECKLIST,
     DEFAULT_NAME,
     ChecklistImportError,

@@ -1,0 +1,257 @@
+"""Every write of water sites and patrols goes through one of these functions.
+
+A patrol is recorded in one transaction with its consequences: a problem opens a rectification
+ticket for the site's town (through workflows.tickets.services, with the patrol's photos as
+before-photos), 疑似反弹 moves the site, and the ticket's closing moves it back
+(`on_ticket_closed`, connected to workflows' `ticket_closed` signal in apps.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed
+
+from core.errors import ApplicationError, Forbidden
+from inspections.models import (
+    Patrol,
+    PatrolCheck,
+    PatrolPolicy,
+    PatrolResult,
+    PreviousFixed,
+    RetiredToken,
+    Signboard,
+    TicketMode,
+    WaterSite,
+)
+from inspections.sites import presence
+from inspections.sites.actions import SITE_ACTIONS
+from villages import access
+from workflows.models import (
+    RECTIFICATION_OPEN_STATES,
+    EvidencePhoto,
+    RectificationState,
+    RectificationTicket,
+    Source,
+)
+from workflows.tickets import services as tickets
+
+
+class PatrolRefused(ApplicationError):
+    """The county's policy refuses the patrol; `doubts` say why. Nothing was stored."""
+
+    def __init__(self, doubts: Sequence[presence.Doubt]):
+        self.doubts = list(doubts)
+        reasons = " ".join(presence.message(d.as_flag()) for d in self.doubts)
+        super().__init__(_("The patrol was not recorded: %(reasons)s") % {"reasons": reasons})
+
+
+# --- who may act ------------------------------------------------------------------------------
+
+
+def _require(user, site: WaterSite, perm: str) -> None:
+    # A site has a town and a village like a ticket: the same jurisdiction rule applies.
+    if not access.allows(user, perm, site):
+        raise Forbidden(_("Your role may not do this at this site."))
+
+
+# --- patrols ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the inspector saw: the checks of the patrol form and the result."""
+
+    result: str
+    checks: frozenset[str] = frozenset()  # names from PatrolCheck that were ticked
+    signboard: str = Signboard.GOOD
+    previous_fixed: str = PreviousFixed.NONE
+    note: str = ""
+
+
+def patrol_record(
+    *,
+    by,
+    site: WaterSite,
+    key: uuid.UUID,
+    observation: Observation,
+    position: presence.Position | None,
+    photos: Sequence[EvidencePhoto],
+) -> tuple[Patrol, bool]:
+    """Record a patrol, or return the one already recorded with this key (a retried POST):
+    (patrol, created). Raises PatrolRefused or ApplicationError, storing nothing."""
+    _require(by, site, "site.patrol")
+    earlier = Patrol.objects.filter(inspector=by, key=key).first()
+    if earlier is not None:
+        return earlier, False
+    if not site.is_listed:
+        raise ApplicationError(_("This site was removed from the list; it is not patrolled."))
+    _check_observation(observation)
+    now = timezone.now()
+    policy = PatrolPolicy.current()
+    found = presence.doubts(site=site, policy=policy, position=position, photos=photos, now=now)
+    refusals = [d for d in found if d.refuses]
+    if refusals:
+        raise PatrolRefused(refusals)
+    try:
+        with transaction.atomic():
+            patrol = _store(by, site, key, observation, position, photos, found, now)
+            _consequences(patrol, policy=policy, by=by, photos=photos)
+    except IntegrityError:
+        # The same POST arrived twice at once and the other one won the unique (inspector, key).
+        earlier = Patrol.objects.filter(inspector=by, key=key).first()
+        if earlier is None:
+            raise
+        return earlier, False
+    return patrol, True
+
+
+def _check_observation(observation: Observation) -> None:
+    if observation.result not in PatrolResult.values:
+        raise ApplicationError(_("Choose the result of the patrol."))
+    if observation.signboard not in Signboard.values:
+        raise ApplicationError(_("Choose the state of the signboard."))
+    if observation.previous_fixed not in PreviousFixed.values:
+        raise ApplicationError(_("Say whether the earlier problem was rectified."))
+    if not observation.checks <= set(PatrolCheck):
+        raise ApplicationError(_("Unknown check."))
+    if observation.result != PatrolResult.NORMAL and not (
+        observation.checks or observation.note.strip() or observation.signboard != Signboard.GOOD
+    ):
+        raise ApplicationError(_("Say what the problem is: tick what you saw or write a note."))
+
+
+def _store(by, site, key, observation, position, photos, found, now) -> Patrol:
+    distance = presence.distance_to(site, position.lat, position.lng) if position else None
+    patrol = Patrol.objects.create(
+        site=site,
+        inspector=by,
+        key=key,
+        created_at=now,
+        local_date=timezone.localdate(now),
+        lat=position.lat if position else None,
+        lng=position.lng if position else None,
+        accuracy_m=position.accuracy_m if position else None,
+        distance_m=distance,
+        signboard=observation.signboard,
+        previous_fixed=observation.previous_fixed,
+        result=observation.result,
+        note=observation.note.strip(),
+        flags=[d.as_flag() for d in found],
+        flagged=bool(found),
+        **{check: check in observation.checks for check in PatrolCheck},
+    )
+    patrol.photos.set(photos)
+    return patrol
+
+
+def _consequences(patrol: Patrol, *, policy: PatrolPolicy, by, photos) -> None:
+    if patrol.result == PatrolResult.NORMAL:
+        return
+    # Serialises patrols of one site (PostgreSQL; SQLite serialises every writer anyway): two
+    # inspectors reporting the same rebound at once open one ticket and move the site once.
+    site = WaterSite.objects.select_for_update().get(pk=patrol.site_id)
+    ticket = site_open_tickets(site=site).order_by("created_at").first()
+    if ticket is None:
+        ticket = _open_ticket(patrol, site=site, policy=policy, by=by, photos=photos)
+    patrol.ticket = ticket
+    patrol.save(update_fields=["ticket"])
+    if patrol.result == PatrolResult.REBOUND and can_proceed(site.suspect):
+        site.suspect()
+        site.save()
+
+
+def _open_ticket(patrol, *, site, policy, by, photos) -> RectificationTicket:
+    assign = policy.ticket_mode == TicketMode.ASSIGNED
+    previous = None
+    if patrol.result == PatrolResult.REBOUND:
+        previous = site_tickets(site=site).filter(state=RectificationState.CLOSED).first()
+    return tickets.rectification_create(
+        by=by,
+        town=site.town,
+        village=site.village,
+        description=patrol_ticket_description(patrol),
+        source_kind=Source.PATROL,
+        source=patrol,
+        site_label=str(site)[:120],
+        location=(site.lat, site.lng),
+        before_photos=photos,
+        previous=previous,
+        deadline=timezone.localdate() + timedelta(days=policy.ticket_days) if assign else None,
+        standing_rule=_("Assigned at once by the county's patrol policy.") if assign else "",
+    )
+
+
+def patrol_ticket_description(patrol: Patrol) -> str:
+    seen = [
+        str(Patrol._meta.get_field(check).verbose_name)
+        for check in PatrolCheck
+        if getattr(patrol, check)
+    ]
+    if patrol.signboard != Signboard.GOOD:
+        seen.append(f"{_('signboard')}: {patrol.get_signboard_display()}")
+    parts = [
+        _("%(site)s, patrol on %(date)s: %(result)s.")
+        % {
+            "site": patrol.site,
+            "date": patrol.local_date.isoformat(),
+            "result": patrol.get_result_display(),
+        }
+    ]
+    if seen:
+        parts.append(_("Seen: %(seen)s.") % {"seen": _(", ").join(seen)})
+    if patrol.note:
+        parts.append(patrol.note)
+    return " ".join(parts)
+
+
+# --- tickets of a site ------------------------------------------------------------------------
+
+
+def site_tickets(*, site: WaterSite):
+    """Tickets opened by the site's patrols, newest first."""
+    return (
+        RectificationTicket.objects.filter(patrols__site=site)
+        .distinct()
+        .order_by("-created_at", "-id")
+    )
+
+
+def site_open_tickets(*, site: WaterSite):
+    return site_tickets(site=site).filter(state__in=RECTIFICATION_OPEN_STATES)
+
+
+def on_ticket_closed(sender, ticket: RectificationTicket, **kwargs) -> None:
+    """Runs inside the closing transaction: the site whose rebound the ticket rectified is
+    accepted and maintained again — unless another of its tickets is still open."""
+    for site in WaterSite.objects.filter(patrols__ticket=ticket).distinct():
+        site = WaterSite.objects.select_for_update().get(pk=site.pk)
+        if can_proceed(site.rectified) and not site_open_tickets(site=site).exists():
+            site.rectified()
+            site.save()
+
+
+# --- the site's own actions -------------------------------------------------------------------
+
+
+def site_transition(*, site: WaterSite, by, action: str) -> WaterSite:
+    """Run a state change of the register (inspections.sites.actions.SITE_ACTIONS)."""
+    SITE_ACTIONS.require(by, site, action)
+    return SITE_ACTIONS.run(site, action)
+
+
+def site_rotate_token(*, site: WaterSite, by) -> WaterSite:
+    """A new QR label: the old one stops working and says it was replaced."""
+    _require(by, site, "site.labels")
+    with transaction.atomic():
+        site = WaterSite.objects.select_for_update().get(pk=site.pk)
+        old = site.rotate_token()
+        site.save(update_fields=["token", "token_issued_at", "updated_at"])
+        RetiredToken.objects.create(token=old, site=site, retired_by=by)
+    return site

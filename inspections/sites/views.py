@@ -1,0 +1,217 @@
+"""The site register, a site's page, the scan → patrol page and a patrol's result.
+
+The patrol POST stores nothing it does not keep: a bad form → 400; a retried submission (same
+key) → the patrol already recorded; a refused patrol → its photos are removed again and the
+reasons shown, with what was typed kept; a site removed from the list meanwhile → 409, saying so.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.errors import ApplicationError, Conflict
+from inspections.models import Patrol, PatrolCheck, PatrolPolicy
+from inspections.sites import presence, selectors, services
+from inspections.sites.actions import SITE_ACTIONS
+from inspections.sites.filtersets import WaterSiteFilterSet
+from inspections.sites.forms import PatrolForm
+from inspections.sites.services import PatrolRefused
+from villages import access
+from villages.http import see_other
+from villages.scope import get_visible_or_404
+from workflows.evidence.services import (
+    EvidenceError,
+    evidence_photos_create,
+    evidence_photos_discard,
+)
+from workflows.tickets.selectors import paginate
+
+PAGE_SIZE = 50
+
+
+# --- scan → patrol ----------------------------------------------------------------------------
+
+
+@login_required
+def scan(request, token: str):
+    """What a signboard's QR code opens (after login, login returns here)."""
+    site = selectors.site_by_token(token)
+    if site is None:
+        return _unknown_label(request, token)
+    site = get_visible_or_404(selectors.site_page_queryset(), request.user, pk=site.pk)
+    may_patrol = access.allows(request.user, "site.patrol", site)
+    can_patrol = site.is_listed and may_patrol
+    if request.method == "POST":
+        if may_patrol and not site.is_listed:  # delisted while the form was open: 409, say so
+            return _scan_page(request, site, token, None, status=409)
+        if not can_patrol:
+            raise PermissionDenied(_("You may not record a patrol at this site."))
+        return _record(request, site, token)
+    return _scan_page(request, site, token, PatrolForm() if can_patrol else None)
+
+
+def _unknown_label(request, token: str):
+    retired = selectors.retired_token(token)
+    if retired is None:
+        raise Http404(_("This QR code is not a label of this system."))
+    context = {"retired": retired}
+    return render(request, "inspections/label_replaced.html", context, status=410)
+
+
+def _scan_page(request, site, token, form, *, status=200, refusal=None):
+    policy = PatrolPolicy.current()
+    context = {
+        "site": site,
+        "token": token,
+        "form": form,
+        "policy": policy,
+        "recent": selectors.recent_patrols(site=site),
+        "tickets": list(selectors.open_tickets(site=site)),
+        "refusal": refusal,
+    }
+    return render(request, "inspections/scan.html", context, status=status)
+
+
+def _record(request, site, token):
+    form = PatrolForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _scan_page(request, site, token, form, status=400)
+    done = Patrol.objects.filter(inspector=request.user, key=form.cleaned_data["key"]).first()
+    if done is not None:  # a retried POST: the patrol is already there
+        return see_other(reverse("patrol_detail", args=[done.pk]))
+    try:
+        files = form.cleaned_data.get("photos") or []
+        photos = evidence_photos_create(files=files, uploaded_by=request.user) if files else []
+    except EvidenceError as error:
+        form.add_error("photos", error.messages)
+        return _scan_page(request, site, token, form, status=400)
+    try:
+        patrol, created = services.patrol_record(
+            by=request.user,
+            site=site,
+            key=form.cleaned_data["key"],
+            observation=form.observation(),
+            position=form.position(),
+            photos=photos,
+        )
+    except ApplicationError as error:
+        evidence_photos_discard(photos)
+        refusal = [presence.message(d.as_flag()) for d in getattr(error, "doubts", [])]
+        if not isinstance(error, PatrolRefused):
+            form.add_error(None, error.message)
+        return _scan_page(request, site, token, form, status=400, refusal=refusal)
+    if not created:
+        evidence_photos_discard(photos)
+    _tell(request, patrol)
+    return see_other(reverse("patrol_detail", args=[patrol.pk]))
+
+
+def _tell(request, patrol: Patrol) -> None:
+    if patrol.flagged:
+        reasons = " ".join(presence.message(flag) for flag in patrol.flags)
+        messages.warning(
+            request, _("Patrol recorded, but flagged: %(reasons)s") % {"reasons": reasons}
+        )
+    else:
+        messages.success(request, _("Patrol recorded."))
+    if patrol.ticket_id:
+        messages.info(
+            request, _("Rectification ticket %(number)s.") % {"number": patrol.ticket.number}
+        )
+
+
+@login_required
+def patrol_detail(request, pk: int):
+    patrol = get_visible_or_404(selectors.patrol_page_queryset(), request.user, pk=pk)
+    context = {
+        "patrol": patrol,
+        "flags": [presence.message(flag) for flag in patrol.flags],
+        "patrol_checks": [
+            Patrol._meta.get_field(check).verbose_name
+            for check in PatrolCheck
+            if getattr(patrol, check)
+        ],
+    }
+    return render(request, "inspections/patrol_detail.html", context)
+
+
+# --- the register -----------------------------------------------------------------------------
+
+
+@login_required
+def site_list(request):
+    filters = [key for key in request.GET if key != "page"]
+    data = request.GET if filters else WaterSiteFilterSet.defaults(user=request.user)
+    filterset = WaterSiteFilterSet(
+        data, queryset=selectors.site_list(user=request.user), user=request.user
+    )
+    status = 400 if filterset.errors else 200
+    page = paginate(filterset.qs, request.GET.get("page"), per_page=PAGE_SIZE)
+    query = filterset.data.copy()
+    query.pop("page", None)
+    context = {
+        "filter": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "can_print": access.allows(request.user, "site.labels"),
+    }
+    return render(request, "inspections/site_list.html", context, status=status)
+
+
+def _site(request, code: str):
+    return get_visible_or_404(selectors.site_page_queryset(), request.user, code=code)
+
+
+@login_required
+def site_detail(request, code: str):
+    site = _site(request, code)
+    return _site_page(request, site)
+
+
+def _site_page(request, site, *, status=200, error=""):
+    page = paginate(selectors.site_patrols(site=site), request.GET.get("page"), per_page=PAGE_SIZE)
+    user = request.user
+    context = {
+        "site": site,
+        "page": page,
+        "tickets": list(selectors.all_tickets(site=site)[:PAGE_SIZE]),
+        "actions": _site_actions(user, site),
+        "can_print": access.allows(user, "site.labels", site),
+        "can_patrol": site.is_listed and access.allows(user, "site.patrol", site),
+        "error": error,
+    }
+    return render(request, "inspections/site_detail.html", context, status=status)
+
+
+def _site_actions(user, site) -> list[tuple[str, str]]:
+    return [(action.name, action.label) for action in SITE_ACTIONS.offered(user, site)]
+
+
+@login_required
+@require_POST
+def site_action(request, code: str, action: str):
+    site = _site(request, code)
+    if action != "rotate_token" and action not in SITE_ACTIONS:
+        raise Http404(_("No such action."))
+    seen = request.POST.get("state")
+    if seen and seen != site.state:
+        error = _("This site was changed by someone else. Reload it.")
+        return _site_page(request, site, status=409, error=error)
+    try:
+        if action == "rotate_token":
+            services.site_rotate_token(site=site, by=request.user)
+            messages.success(request, _("New QR label issued; the old label no longer works."))
+        else:
+            services.site_transition(site=site, by=request.user, action=action)
+            messages.success(request, _("Site updated."))
+    except ApplicationError as error:
+        site = _site(request, code) if isinstance(error, Conflict) else site  # as it is now
+        return _site_page(request, site, status=error.status, error=error.message)
+    return see_other(reverse("site_detail", args=[site.code]))

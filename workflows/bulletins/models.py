@@ -1,0 +1,179 @@
+"""Bulletins (通报): numbered county documents listing problems (tickets) for towns to rectify.
+
+A bulletin is composed as a draft (items = tickets, in order, with the wording printed), then
+issued in one transaction: it gets its batch number (第N批, per year), its draft tickets are
+assigned to their towns with the bulletin's deadline, its text and items are frozen into
+`snapshot` (an official document does not change when a ticket is edited later), and each
+recipient town gets a receipt to acknowledge. "整改中" and "已全部销号" are derived from the
+tickets, never stored.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from villages.access import ScopedQuerySet
+from villages.models import Town
+from workflows.tickets.models import RectificationTicket
+
+ISSUER = "县农村人居环境整治工作专班"
+
+
+class BulletinKind(models.TextChoices):
+    PROBLEMS = "problems", _("problem bulletin (问题通报)")
+    SUPERVISION = "supervision", _("supervision bulletin (督办通报)")
+    RANKING = "ranking", _("red and black list (红黑榜)")
+    GRADES = "grades", _("grade results (评定结果)")
+
+
+class BulletinState(models.TextChoices):
+    DRAFT = "draft", _("draft (草稿)")
+    ISSUED = "issued", _("issued (已印发)")
+
+
+class BulletinQuerySet(ScopedQuerySet):
+    def visible_to(self, user) -> BulletinQuerySet:
+        """The task force sees every bulletin; a town sees the issued ones addressed to it."""
+        county = self.scoped(user, perm="bulletin.view_all")
+        towns = self.filter(state=BulletinState.ISSUED).scoped(
+            user, town="recipients__code", perm="bulletin.view"
+        )
+        return self.filter(Q(pk__in=county.values("pk")) | Q(pk__in=towns.values("pk")))
+
+
+class Bulletin(ConcurrentTransitionMixin, models.Model):
+    year = models.PositiveSmallIntegerField(_("year"))
+    # Assigned on issue, in issue order: 第N批 of the year.
+    batch = models.PositiveSmallIntegerField(_("batch (第N批)"), null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=BulletinKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    issuer = models.CharField(_("issuer"), max_length=100, default=ISSUER)
+    intro = models.TextField(_("introduction"), blank=True)
+    recipients = models.ManyToManyField(
+        Town, related_name="bulletins", verbose_name=_("recipient towns"), blank=True
+    )
+    default_deadline = models.DateField(_("deadline (整改时限)"), null=True, blank=True)
+    state = FSMField(
+        _("state"), default=BulletinState.DRAFT, choices=BulletinState.choices, protected=True
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+    # Frozen at issue: title, number, items with their wording, places, deadlines and photos.
+    snapshot = models.JSONField(_("issued text"), default=dict, blank=True)
+    # Sections another app composed (红黑榜, grade results from inspections), frozen as handed.
+    sections = models.JSONField(_("sections"), default=list, blank=True)
+
+    objects = BulletinQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("bulletin")
+        verbose_name_plural = _("bulletins")
+        ordering = ["-year", "-batch", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "batch"],
+                name="bulletin_batch_per_year",
+                condition=Q(batch__isnull=False),
+            ),
+            models.CheckConstraint(
+                condition=Q(state="draft") | Q(batch__isnull=False), name="bulletin_issued_numbered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.batch:
+            return f"{self.year}年第{self.batch}批 {self.title}"
+        return self.title
+
+    @property
+    def number_label(self) -> str:
+        return f"{self.year}年第{self.batch}批" if self.batch else ""
+
+    @transition(field=state, source=BulletinState.DRAFT, target=BulletinState.ISSUED)
+    def issue(self, *, batch: int, by, snapshot: dict) -> None:
+        self.batch = batch
+        self.issued_by = by
+        self.issued_at = timezone.now()
+        self.snapshot = snapshot
+
+
+class BulletinItem(models.Model):
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="items", verbose_name=_("bulletin")
+    )
+    ticket = models.ForeignKey(
+        RectificationTicket,
+        on_delete=models.PROTECT,
+        related_name="bulletin_items",
+        verbose_name=_("ticket"),
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    wording = models.TextField(_("wording"), blank=True)
+
+    class Meta:
+        verbose_name = _("bulletin item")
+        verbose_name_plural = _("bulletin items")
+        ordering = ["bulletin", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["bulletin", "ticket"], name="bulletin_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bulletin_id}#{self.position}"
+
+
+class BulletinReceipt(models.Model):
+    """One per recipient town: the town acknowledges it has received the bulletin (回执)."""
+
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="receipts", verbose_name=_("bulletin")
+    )
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, related_name="+", verbose_name=_("town")
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+
+    class Meta:
+        verbose_name = _("bulletin receipt")
+        verbose_name_plural = _("bulletin receipts")
+        constraints = [
+            models.UniqueConstraint(fields=["bulletin", "town"], name="bulletin_receipt_once")
+        ]
+        indexes = [
+            # The header badge: a town's bulletins not yet acknowledged.
+            models.Index(
+                fields=["town"],
+                name="bulletin_unacknowledged",
+                condition=Q(acknowledged_at=None),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bulletin_id} → {self.town_id}"

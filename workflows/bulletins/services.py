@@ -1,0 +1,304 @@
+"""Bulletins (通报): compose, issue, acknowledge, follow up — services and selectors.
+
+Issuing is one transaction: the batch number comes from a counter row that stays locked until
+commit (two task-force members issuing at once get consecutive numbers, never the same one);
+each draft ticket is assigned through the ticket service (its checks and event rows); the text
+is frozen; receipts and notifications are written. Anything refused rolls all of it back: the
+bulletin stays a draft and every ticket is as it was. Saving the items takes the bulletin's row
+lock too, and a ticket closed or cancelled since it was put on the draft refuses the issue: an
+issued bulletin never lists what its frozen text does not, nor a ticket it could not assign.
+
+The text is built by one function, `bulletin_text`: at issue it is frozen into `snapshot`; before
+that it is the draft's preview (workflows/bulletins/selectors.py), so the task force previews
+exactly what issuing prints. The bulletin pages' other reads are bulletin_selectors'.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.counters import counter_take
+from core.errors import ApplicationError, Conflict, Forbidden
+from villages import access
+from villages.models import Town
+from workflows.bulletins.actions import BULLETIN_ACTIONS
+from workflows.models import (
+    RECTIFICATION_DONE_STATES,
+    RECTIFICATION_OPEN_STATES,
+    Bulletin,
+    BulletinItem,
+    BulletinReceipt,
+    BulletinState,
+    EvidencePhoto,
+    RectificationState,
+    RectificationTicket,
+    TicketCounter,
+)
+from workflows.tickets import services
+
+COUNTER = "TB"  # TicketCounter prefix of bulletin batch numbers, per year
+PHOTOS_PER_ITEM = 2
+
+
+def _require_county(user) -> None:
+    if not access.allows(user, "bulletin.compose"):
+        raise Forbidden(_("Only the county task force may compose and issue bulletins."))
+
+
+def _require_draft(bulletin: Bulletin) -> None:
+    if bulletin.state != BulletinState.DRAFT:  # someone issued it meanwhile: a conflict (409)
+        raise Conflict(_("The bulletin was issued; it can no longer be changed."))
+
+
+def _done_numbers(tickets: Sequence[RectificationTicket]) -> str:
+    return ", ".join(t.number for t in tickets if t.state not in RECTIFICATION_OPEN_STATES)
+
+
+# --- composing --------------------------------------------------------------------------------
+
+
+def bulletin_create(
+    *,
+    by,
+    kind: str,
+    title: str,
+    year: int | None = None,
+    default_deadline: date | None = None,
+    intro: str = "",
+    sections: list | None = None,
+) -> Bulletin:
+    _require_county(by)
+    title = (title or "").strip()
+    if not title:
+        raise ApplicationError(_("Give the bulletin a title."))
+    return Bulletin.objects.create(
+        year=year or timezone.localdate().year,
+        kind=kind,
+        title=title,
+        intro=intro.strip(),
+        default_deadline=default_deadline,
+        created_by=by,
+        sections=sections or [],
+    )
+
+
+def bulletin_items_set(
+    *, bulletin: Bulletin, by, tickets: Sequence[RectificationTicket], wordings: dict | None = None
+) -> list[BulletinItem]:
+    """Replace the items: `tickets` in this order, each printed with its wording (default: the
+    ticket's description). Only open tickets can be put on a bulletin."""
+    _require_county(by)
+    wordings = wordings or {}
+    closed = _done_numbers(tickets)
+    if closed:
+        raise ApplicationError(
+            _("Closed or cancelled tickets cannot be put on a bulletin: %(numbers)s")
+            % {"numbers": closed}
+        )
+    if len({t.pk for t in tickets}) != len(tickets):
+        raise ApplicationError(_("A ticket is listed twice."))
+    with transaction.atomic():
+        # The row lock bulletin_issue takes: a save and an issue of one draft run one after the
+        # other, so an issued bulletin's items are always those its text was frozen with.
+        _require_draft(Bulletin.objects.select_for_update().get(pk=bulletin.pk))
+        bulletin.items.all().delete()
+        return BulletinItem.objects.bulk_create(
+            BulletinItem(
+                bulletin=bulletin,
+                ticket=ticket,
+                position=position,
+                wording=(wordings.get(ticket.pk) or ticket.description).strip(),
+            )
+            for position, ticket in enumerate(tickets, start=1)
+        )
+
+
+# --- issuing ----------------------------------------------------------------------------------
+
+
+def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
+    BULLETIN_ACTIONS.require(by, bulletin, "issue")
+    with transaction.atomic():
+        bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
+        _require_draft(bulletin)
+        items = list(_items(bulletin))
+        if not items and not bulletin.sections:
+            raise ApplicationError(_("The bulletin lists no problem."))
+        closed = _done_numbers([item.ticket for item in items])
+        if closed:  # closed or cancelled on its own page since the bulletin was composed
+            raise Conflict(
+                _("Closed or cancelled tickets cannot be put on a bulletin: %(numbers)s")
+                % {"numbers": closed}
+            )
+        drafts = [item.ticket for item in items if item.ticket.state == RectificationState.DRAFT]
+        if drafts and bulletin.default_deadline is None:
+            raise ApplicationError(_("Set the deadline: the bulletin assigns its draft tickets."))
+        for ticket in drafts:
+            _assign(ticket, by=by, bulletin=bulletin)
+        batch = _batch_next(bulletin.year)
+        towns = sorted({item.ticket.town_id for item in items} | _recipient_codes(bulletin))
+        bulletin.recipients.set(towns)
+        snapshot = bulletin_text(bulletin, items, batch=batch)
+        BULLETIN_ACTIONS.run(
+            bulletin, "issue", args={"batch": batch, "by": by, "snapshot": snapshot}
+        )
+        BulletinReceipt.objects.bulk_create(
+            BulletinReceipt(bulletin=bulletin, town_id=code) for code in towns
+        )
+    return bulletin
+
+
+def _assign(ticket: RectificationTicket, *, by, bulletin: Bulletin) -> None:
+    try:
+        services.rectification_assign(
+            ticket=ticket,
+            by=by,
+            deadline=bulletin.default_deadline,
+            note=_("Assigned by bulletin: %(title)s") % {"title": bulletin.title},
+        )
+    except Conflict:  # acted on on its own page since this transaction read it
+        raise Conflict(
+            _(
+                "Ticket %(number)s was changed by someone else meanwhile; nothing was issued. "
+                "Reload the bulletin and issue it again."
+            )
+            % {"number": ticket.number}
+        ) from None
+
+
+def _recipient_codes(bulletin: Bulletin) -> set[str]:
+    return set(bulletin.recipients.values_list("code", flat=True))
+
+
+def _batch_next(year: int) -> int:
+    # The counter row stays locked by its UPDATE until commit: concurrent issues queue on it.
+    return counter_take(TicketCounter, key={"prefix": COUNTER, "year": year})
+
+
+def _items(bulletin: Bulletin) -> QuerySet[BulletinItem]:
+    photos = Prefetch("ticket__before_photos", queryset=EvidencePhoto.objects.order_by("id"))
+    return (
+        bulletin.items.select_related("ticket", "ticket__town", "ticket__village")
+        .defer("ticket__town__boundary", "ticket__village__boundary")
+        .prefetch_related(photos)
+        .order_by("position")
+    )
+
+
+def bulletin_text(
+    bulletin: Bulletin, items: Sequence[BulletinItem], *, batch: int | None = None
+) -> dict:
+    """The bulletin's text from `items` (as `_items` loads them) and their tickets as they are now.
+
+    Issuing (with the batch) freezes it into `snapshot`: later edits of the tickets do not change
+    the document. A draft's preview is this text without a batch: no number, no issue date. A
+    draft ticket shows the bulletin's deadline, which issuing assigns it with."""
+    deadline = bulletin.default_deadline.isoformat() if bulletin.default_deadline else ""
+    return {
+        "title": bulletin.title,
+        "number": f"{bulletin.year}年第{batch}批" if batch else "",
+        "issuer": bulletin.issuer,
+        "issued_on": timezone.localdate().isoformat() if batch else "",
+        "intro": bulletin.intro,
+        "deadline": deadline,
+        "items": [
+            {
+                "position": item.position,
+                "ticket": item.ticket.number,
+                "town": item.ticket.town.name,
+                "village": item.ticket.village.short_name if item.ticket.village else "",
+                "site": item.ticket.site_label,
+                "text": item.wording,
+                "deadline": _item_deadline(item.ticket, default=deadline),
+                "photos": [
+                    photo.display.name
+                    for photo in list(item.ticket.before_photos.all())[:PHOTOS_PER_ITEM]
+                ],
+            }
+            for item in items
+        ],
+        "sections": bulletin.sections,
+    }
+
+
+def _item_deadline(ticket: RectificationTicket, *, default: str) -> str:
+    if ticket.state == RectificationState.DRAFT:  # issuing assigns it with the bulletin's
+        return default
+    return ticket.deadline.isoformat() if ticket.deadline else ""
+
+
+def bulletin_acknowledge(*, bulletin: Bulletin, by) -> int:
+    """The user's towns confirm receipt (回执); returns how many receipts this acknowledged."""
+    scope = access.scope(by, "bulletin.acknowledge")
+    if not scope.town_codes:
+        raise Forbidden(_("Only a town officer acknowledges a bulletin for his town."))
+    return BulletinReceipt.objects.filter(
+        bulletin=bulletin, town_id__in=scope.town_codes, acknowledged_at=None
+    ).update(acknowledged_at=timezone.now(), acknowledged_by=by)
+
+
+def unacknowledged_count(user) -> int:
+    if user is None or not user.is_authenticated:
+        return 0
+    towns = access.scope(user, "bulletin.acknowledge").town_codes
+    if not towns:
+        return 0
+    return BulletinReceipt.objects.filter(town_id__in=towns, acknowledged_at=None).count()
+
+
+# --- following up -----------------------------------------------------------------------------
+
+
+@dataclass
+class TownProgress:
+    town: Town
+    total: int = 0
+    closed: int = 0
+    overdue: int = 0
+    in_progress: int = 0
+
+
+@dataclass
+class FollowUp:
+    items: list[BulletinItem]
+    towns: list[TownProgress] = field(default_factory=list)
+    totals: Counter = field(default_factory=Counter)
+
+    @property
+    def all_closed(self) -> bool:
+        """已全部销号: derived from the tickets, never stored."""
+        return bool(self.items) and self.totals["closed"] == len(self.items)
+
+
+def bulletin_follow_up(*, bulletin: Bulletin, user, as_of: date | None = None) -> FollowUp:
+    """Each item's ticket as it is now, and per town: closed, overdue, in progress."""
+    as_of = as_of or timezone.localdate()
+    items = list(_items(bulletin))
+    scope = access.scope(user, "bulletin.view")
+    if not scope.county_wide:  # a town sees its own items' progress
+        items = [item for item in items if item.ticket.town_id in scope.town_codes]
+    progress: dict[str, TownProgress] = {}
+    totals: Counter = Counter()
+    for item in items:
+        ticket = item.ticket
+        row = progress.setdefault(ticket.town_id, TownProgress(ticket.town))
+        status = _status(ticket, as_of)
+        item.follow_up = status
+        row.total += 1
+        setattr(row, status, getattr(row, status) + 1)
+        totals[status] += 1
+    return FollowUp(items, sorted(progress.values(), key=lambda r: r.town.code), totals)
+
+
+def _status(ticket: RectificationTicket, as_of: date) -> str:
+    if ticket.state in RECTIFICATION_DONE_STATES:
+        return "closed"
+    return "overdue" if ticket.is_overdue(as_of=as_of) else "in_progress"

@@ -1,0 +1,453 @@
+"""Bulletin pages (通报): the list, a new draft, composing its items, the document (a draft's live
+preview; an issued bulletin's frozen text with its live follow-up), issuing, acknowledging, and
+the two PDFs (the bulletin in official layout, the follow-up report).
+
+An issued bulletin is an official document: every page and PDF of it prints `snapshot`, never
+the tickets as they are now. Only the follow-up (整改情况) reads the live tickets.
+
+Writes go through workflows/bulletins/services.py; reads (the tickets a draft may name, the
+text printed: a draft's preview is built by the code that freezes the snapshot at issue)
+through workflows/bulletins/selectors.py. A refused write stores nothing and answers with the
+page and a message: 400 bad input, 403 role or scope, 404 out of scope, 409 the bulletin moved
+on (issued meanwhile).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from django.views.decorators.http import require_POST
+
+from core.errors import ApplicationError, Conflict, Forbidden
+from core.pdf import render_pdf
+from villages import access
+from villages.http import see_other
+from villages.models import County, Town
+from villages.scope import get_visible_or_404
+from workflows.bulletins import selectors as bulletin_selectors
+from workflows.bulletins import services as svc
+from workflows.models import (
+    Bulletin,
+    BulletinItem,
+    BulletinKind,
+    BulletinState,
+    RectificationState,
+    RectificationTicket,
+    Source,
+)
+from workflows.tickets import selectors
+
+PAGE_SIZE = 50
+CANDIDATES_SHOWN = 300
+WORDING_MAX = 2000
+FOLLOW_UP_LABELS = {
+    "closed": pgettext_lazy("bulletin follow-up", "Closed"),
+    "in_progress": pgettext_lazy("bulletin follow-up", "In progress"),
+    "overdue": pgettext_lazy("bulletin follow-up", "Overdue"),
+}
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def _bulletin(request, pk: int) -> Bulletin:
+    """Task force: any bulletin; towns: the issued ones addressed to them; else 404."""
+    return get_visible_or_404(Bulletin.objects.all(), request.user, pk=pk)
+
+
+def _require_task_force(request, action) -> None:
+    access.require(request.user, "bulletin.compose", action=action)
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+@login_required
+def bulletin_list(request):
+    page = selectors.paginate(
+        bulletin_selectors.bulletin_list(request.user), request.GET.get("page"), per_page=PAGE_SIZE
+    )
+    bulletin_selectors.mark_all_closed(page)
+    user = request.user
+    context = {
+        "page": page,
+        "is_task_force": access.allows(user, "bulletin.compose"),
+        "is_town": access.allows(user, "bulletin.acknowledge"),
+    }
+    return render(request, "workflows/bulletin_list.html", context)
+
+
+# --- a new draft ------------------------------------------------------------------------------
+
+
+class BulletinForm(forms.Form):
+    # Ranking and grade-result bulletins are composed by inspections, not by hand.
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Kind"),
+        choices=[
+            (BulletinKind.PROBLEMS.value, BulletinKind.PROBLEMS.label),
+            (BulletinKind.SUPERVISION.value, BulletinKind.SUPERVISION.label),
+        ],
+    )
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    default_deadline = forms.DateField(
+        label=gettext_lazy("Deadline (整改时限)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=gettext_lazy("Issuing assigns the bulletin's new tickets with this deadline."),
+    )
+    intro = forms.CharField(
+        label=gettext_lazy("Introduction"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def clean_default_deadline(self):
+        deadline = self.cleaned_data["default_deadline"]
+        if deadline and deadline < timezone.localdate():
+            raise forms.ValidationError(_("The deadline cannot be in the past."))
+        return deadline
+
+
+@login_required
+def bulletin_new(request):
+    _require_task_force(request, _("compose a bulletin"))
+    form = BulletinForm(request.POST or None)
+    if request.method != "POST":
+        return render(request, "workflows/bulletin_new.html", {"form": form})
+    if form.is_valid():
+        try:
+            bulletin = svc.bulletin_create(by=request.user, **form.cleaned_data)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Draft saved. Now choose its problems."))
+            return see_other(reverse("bulletin_compose", args=[bulletin.pk]))
+    return render(request, "workflows/bulletin_new.html", {"form": form}, status=400)
+
+
+# --- composing --------------------------------------------------------------------------------
+
+
+class CandidateFilter(forms.Form):
+    POOLS = [  # bulletin_selectors.CANDIDATE_POOLS
+        ("suggested", gettext_lazy("Suggested: new findings and overdue tickets for a bulletin")),
+        ("drafts", gettext_lazy("New findings (to be assigned)")),
+        ("ladder", gettext_lazy("Overdue, put on the next bulletin by the ladder")),
+        ("open", gettext_lazy("All open tickets")),
+    ]
+    pool = forms.ChoiceField(label=gettext_lazy("Show"), choices=POOLS, required=False)
+    town = forms.ModelChoiceField(
+        label=gettext_lazy("Town"),
+        queryset=Town.objects.only("code", "name").order_by("code"),
+        required=False,
+        empty_label=gettext_lazy("All towns"),
+    )
+    source_kind = forms.ChoiceField(
+        label=gettext_lazy("Source"),
+        choices=[("", gettext_lazy("Any source")), *Source.choices],
+        required=False,
+    )
+
+
+def _compose_page(request, bulletin, *, status=200, error=""):
+    filter_form = CandidateFilter(request.GET or None)
+    filters = filter_form.cleaned_data if filter_form.is_valid() else {}
+    candidates = bulletin_selectors.bulletin_candidates(
+        bulletin=bulletin, user=request.user, **filters
+    )
+    context = {
+        "bulletin": bulletin,
+        "filter_form": filter_form,
+        "candidates": candidates[:CANDIDATES_SHOWN],
+        "candidate_count": candidates.count(),
+        "shown": CANDIDATES_SHOWN,
+        "chosen": bulletin_selectors.draft_items(bulletin),
+        "query": request.GET.urlencode(),
+        "error": error,
+    }
+    if filter_form.errors:
+        status = 400
+    return render(request, "workflows/bulletin_compose.html", context, status=status)
+
+
+class ComposeError(Exception):
+    pass
+
+
+def _ids(values) -> list[int]:
+    try:
+        ids = [int(value) for value in values]
+    except (TypeError, ValueError):
+        raise ComposeError(_("Unknown ticket.")) from None
+    if not all(0 < pk < 2**63 for pk in ids):  # a database key, not any integer at all
+        raise ComposeError(_("Unknown ticket."))
+    return ids
+
+
+def _new_order(post) -> list[int]:
+    """The posted order, with the ticked candidates appended and the pressed button applied."""
+    order = _ids(post.getlist("ticket"))
+    order += [pk for pk in _ids(post.getlist("add")) if pk not in order]
+    op, _sep, target = post.get("op", "save").partition(":")
+    if op in ("up", "down", "remove"):
+        [pk] = _ids([target])
+        if pk not in order:
+            raise ComposeError(_("Unknown ticket."))
+        index = order.index(pk)
+        if op == "remove":
+            order.pop(index)
+        else:
+            other = index - 1 if op == "up" else index + 1
+            if 0 <= other < len(order):
+                order[index], order[other] = order[other], order[index]
+    elif op not in ("save", "add"):
+        raise ComposeError(_("Unknown button."))
+    return order
+
+
+def _wordings(post, order: list[int]) -> dict[int, str]:
+    wordings = {pk: post.get(f"wording_{pk}", "").strip() for pk in order}
+    if any(len(text) > WORDING_MAX for text in wordings.values()):
+        raise ComposeError(_("A wording may have at most %(n)d characters.") % {"n": WORDING_MAX})
+    return wordings
+
+
+def _tickets(user, order: list[int]) -> list[RectificationTicket]:
+    found = RectificationTicket.objects.visible_to(user).in_bulk(order)
+    if len(found) != len(set(order)):
+        raise ComposeError(_("Unknown ticket, or outside your jurisdiction."))
+    return [found[pk] for pk in order]
+
+
+@login_required
+def bulletin_compose(request, pk: int):
+    bulletin = _bulletin(request, pk)
+    _require_task_force(request, _("compose a bulletin"))
+    if bulletin.state != BulletinState.DRAFT:
+        return _refused(request, bulletin, Conflict(_("The bulletin was issued.")))
+    if request.method != "POST":
+        return _compose_page(request, bulletin)
+    try:
+        order = _new_order(request.POST)
+        wordings = _wordings(request.POST, order)
+        tickets = _tickets(request.user, order)
+    except ComposeError as error:
+        return _compose_page(request, bulletin, status=400, error=str(error))
+    try:
+        svc.bulletin_items_set(
+            bulletin=bulletin, by=request.user, tickets=tickets, wordings=wordings
+        )
+    except ApplicationError as error:
+        bulletin.refresh_from_db()
+        if bulletin.state != BulletinState.DRAFT:
+            return _refused(request, bulletin, Conflict(error.message))
+        if isinstance(error, Forbidden):
+            return _refused(request, bulletin, error)
+        return _compose_page(request, bulletin, status=400, error=error.message)
+    count = len(tickets)
+    saved = ngettext("Saved: %(n)d problem.", "Saved: %(n)d problems.", count)
+    messages.success(request, saved % {"n": count})
+    url = reverse("bulletin_compose", args=[bulletin.pk])
+    query = request.GET.urlencode()
+    return see_other(f"{url}?{query}#chosen" if query else f"{url}#chosen")
+
+
+# --- the document -----------------------------------------------------------------------------
+
+
+def official_number(number: str) -> str:
+    """2024年第3批 (the snapshot's number) → 〔2024〕第3批, as printed under the red header."""
+    match = re.fullmatch(r"(\d{4})年(第\d+批)", number or "")
+    return f"〔{match[1]}〕{match[2]}" if match else number
+
+
+def issuer_heading(issuer: str) -> str:
+    """县农村人居环境整治工作专班 → 金乡县农村人居环境整治工作专班: the red header names the
+    county."""
+    if issuer.startswith("县"):
+        county = County.objects.only("name").order_by("code").first()
+        if county:
+            return county.name + issuer[1:]
+    return issuer
+
+
+def _date(value) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _document(bulletin: Bulletin, follow_up) -> dict:
+    """What the page and the PDF print (the snapshot, or a draft's preview); dates as dates."""
+    doc = bulletin_selectors.bulletin_document(bulletin, items=follow_up.items)
+    doc["items"] = [
+        {**item, "deadline": _date(item.get("deadline"))} for item in doc.get("items", [])
+    ]
+    doc["issued_on"] = _date(doc.get("issued_on"))
+    doc["deadline"] = _date(doc.get("deadline"))
+    doc["official_number"] = official_number(doc.get("number", ""))
+    doc["heading"] = issuer_heading(doc.get("issuer", ""))
+    return doc
+
+
+def _follow_up_rows(doc: dict, follow_up) -> list[tuple[dict, BulletinItem]]:
+    """Each printed item next to its ticket as it is now (a town sees its own towns' rows)."""
+    live = {item.ticket.number: item for item in follow_up.items}
+    rows = []
+    for printed in doc["items"]:
+        item = live.get(printed["ticket"])
+        if item is not None:
+            item.follow_up_label = FOLLOW_UP_LABELS[item.follow_up]
+            rows.append((printed, item))
+    return rows
+
+
+def _detail_context(request, bulletin: Bulletin) -> dict:
+    user = request.user
+    follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=user)
+    doc = _document(bulletin, follow_up)
+    thumbnails = bulletin_selectors.photo_thumbnails(doc)
+    for item in doc["items"]:
+        item["pictures"] = [(name, thumbnails.get(name, name)) for name in item["photos"]]
+    receipts = bulletin_selectors.bulletin_receipts(bulletin)
+    towns = access.scope(user, "bulletin.acknowledge").town_codes
+    is_draft = bulletin.state == BulletinState.DRAFT
+    is_task_force = access.allows(user, "bulletin.compose")
+    return {
+        "bulletin": bulletin,
+        "doc": doc,
+        "follow_up": follow_up,
+        "rows": _follow_up_rows(doc, follow_up),
+        "receipts": receipts,
+        "recipients": [receipt.town.name for receipt in receipts],
+        "may_acknowledge": any(r.town_id in towns and r.acknowledged_at is None for r in receipts),
+        "may_issue": is_draft and is_task_force,
+        "draft_tickets": sum(
+            item.ticket.state == RectificationState.DRAFT for item in follow_up.items
+        ),
+        "MEDIA_URL": settings.MEDIA_URL,
+    }
+
+
+def _detail(request, bulletin: Bulletin, *, status: int = 200, error: str = ""):
+    context = _detail_context(request, bulletin) | {"error": error}
+    return render(request, "workflows/bulletin_detail.html", context, status=status)
+
+
+def _refused(request, bulletin: Bulletin, error: ApplicationError):
+    bulletin.refresh_from_db()
+    return _detail(request, bulletin, status=error.status, error=error.message)
+
+
+@login_required
+def bulletin_detail(request, pk: int):
+    return _detail(request, _bulletin(request, pk))
+
+
+# --- issuing and acknowledging ----------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def bulletin_issue(request, pk: int):
+    bulletin = _bulletin(request, pk)
+    _require_task_force(request, _("issue a bulletin"))
+    if bulletin.state != BulletinState.DRAFT:
+        return _refused(request, bulletin, Conflict(_("The bulletin was already issued.")))
+    try:
+        bulletin = svc.bulletin_issue(bulletin=bulletin, by=request.user)
+    except ApplicationError as error:
+        return _refused(request, bulletin, error)
+    messages.success(
+        request, _("Issued as %(number)s.") % {"number": official_number(bulletin.number_label)}
+    )
+    return see_other(reverse("bulletin_detail", args=[bulletin.pk]))
+
+
+@login_required
+@require_POST
+def bulletin_acknowledge(request, pk: int):
+    bulletin = _bulletin(request, pk)
+    try:
+        count = svc.bulletin_acknowledge(bulletin=bulletin, by=request.user)
+    except ApplicationError as error:
+        return _refused(request, bulletin, error)
+    if count:
+        messages.success(request, _("Receipt acknowledged."))
+    else:
+        messages.info(request, _("Your town had already acknowledged this bulletin."))
+    return see_other(reverse("bulletin_detail", args=[bulletin.pk]))
+
+
+# --- PDFs -------------------------------------------------------------------------------------
+
+
+def _pdf_response(pdf: bytes, name: str) -> FileResponse:
+    return FileResponse(io.BytesIO(pdf), filename=name, content_type="application/pdf")
+
+
+def _filename(doc: dict, suffix: str = "") -> str:
+    number = doc.get("number") or _("draft")
+    return f"{number}-{doc['title'][:40]}{suffix}.pdf"
+
+
+@login_required
+def bulletin_pdf(request, pk: int):
+    """The bulletin as the paper document (red header, number, problems with photos, seal)."""
+    bulletin = _bulletin(request, pk)
+    context = _print_context(request, bulletin)
+    pdf = render_pdf(
+        template_name="workflows/bulletin_print.html", context=context, request=request
+    )
+    return _pdf_response(pdf, _filename(context["doc"]))
+
+
+def _print_context(request, bulletin: Bulletin) -> dict:
+    follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=request.user)
+    doc = _document(bulletin, follow_up)
+    for item in doc["items"]:
+        item["pictures"] = [(name, name) for name in item["photos"]]
+    return {
+        "bulletin": bulletin,
+        "doc": doc,
+        "recipients": bulletin_selectors.recipient_names(bulletin),
+        "MEDIA_URL": settings.MEDIA_URL,
+    }
+
+
+@login_required
+def bulletin_follow_up_pdf(request, pk: int):
+    """整改情况: each item's state now, with its after-photos, and the counts per town."""
+    bulletin = _bulletin(request, pk)
+    if bulletin.state != BulletinState.ISSUED:
+        raise Http404(_("A draft has no follow-up yet."))
+    follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=request.user)
+    doc = _document(bulletin, follow_up)
+    rows = _follow_up_rows(doc, follow_up)
+    photos = bulletin_selectors.after_photos([item.ticket for _printed, item in rows])
+    for _printed, item in rows:
+        item.after_photos = photos.get(item.ticket.pk, [])
+    context = {
+        "bulletin": bulletin,
+        "doc": doc,
+        "follow_up": follow_up,
+        "rows": rows,
+        "as_of": timezone.localdate(),
+        "MEDIA_URL": settings.MEDIA_URL,
+    }
+    pdf = render_pdf(
+        template_name="workflows/bulletin_follow_up_print.html", context=context, request=request
+    )
+    return _pdf_response(pdf, _filename(doc, suffix=_("-follow-up")))

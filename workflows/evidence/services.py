@@ -1,0 +1,522 @@
+"""The evidence-photo pipeline: the one way an uploaded photo enters the system (docs/architecture.md §3).
+
+    photo = evidence_photo_create(file=request.FILES["photo"], uploaded_by=request.user)
+
+Each file is checked by what it decodes as (JPEG, PNG, WebP or HEIC — never by its name or the
+client's content type), refused with an EvidenceError naming it if it is too big, not a photo,
+damaged or a decompression bomb, turned upright once, and stored as a ≤ 1600 px JPEG display copy
+and a ≤ 320 px thumbnail without any metadata. GPS, capture time and camera go to columns.
+
+Cost on a 12-megapixel phone JPEG: the decoder works at 1/2 scale (JPEG draft mode), so the full
+picture is never in memory; see bench/bench_photo.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import re
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from pathlib import PurePath
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from PIL import ExifTags, Image, ImageCms
+from pillow_heif import register_heif_opener
+
+from workflows.models import EvidencePhoto
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+T = TypeVar("T")
+
+# Depth maps and auxiliary images of iPhone HEICs would be decoded for nothing.
+register_heif_opener(depth_images=False, aux_images=False)
+
+DISPLAY_MAX_PX = 1600
+THUMBNAIL_MAX_PX = 320
+JPEG_QUALITY = 82
+# 50 MP covers the 48/50-megapixel modes of current phones (8160×6120 = 49.9 MP). Far below
+# Pillow's own bomb limit (89 MP): a decoded PNG or HEIC of 50 MP already takes 200 MB.
+MAX_PIXELS = 50_000_000
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+# Pillow format → stored content type. MPO is a JPEG with extra frames (many phones' portrait
+# mode); HEIF takes its type (image/heic or image/heif) from the file.
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+}
+OPENERS = ("JPEG", "PNG", "WEBP", "HEIF")  # Pillow tries no other decoder on an upload
+SUFFIXES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+}
+
+# EXIF capture times are the camera's wall clock without a zone unless OffsetTimeOriginal says
+# otherwise. The county's inspectors shoot in China with phones on China time, so a bare time is
+# Asia/Shanghai; read as UTC it would be 8 hours off and "photo too old" checks would misfire.
+CAMERA_ZONE = ZoneInfo("Asia/Shanghai")
+# EXIF orientation → the transpose that shows the stored pixels upright: ImageOps.exif_transpose's
+# table, applied here to the shrunken copy instead of the full decode.
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+SRGB = ImageCms.createProfile("sRGB")
+OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+
+# What a malformed but decodable file's EXIF can raise: metadata is optional, never a refusal.
+METADATA_ERRORS = (
+    ArithmeticError,
+    LookupError,
+    OSError,
+    SyntaxError,
+    TypeError,
+    ValueError,
+    struct.error,
+)
+# What Pillow (and pillow-heif) raise on a file they cannot identify or decode.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, RuntimeError)
+
+
+class EvidenceError(ValidationError):
+    """A refused upload; `code` is too_large, not_a_photo, damaged or too_many_pixels."""
+
+
+@dataclass(frozen=True)
+class PhotoMetadata:
+    taken_at: datetime | None = None
+    gps_lat: float | None = None
+    gps_lng: float | None = None
+    gps_accuracy_m: float | None = None
+    camera_make: str = ""
+    camera_model: str = ""
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    """Everything a row needs, computed before anything is stored."""
+
+    original_name: str
+    content_type: str
+    source_bytes: int
+    sha256: str
+    width: int
+    height: int
+    display: bytes
+    thumbnail: bytes
+    metadata: PhotoMetadata
+
+
+# --- services ---------------------------------------------------------------------------------
+
+
+def evidence_photo_create(
+    *, file: IO[bytes], uploaded_by: AbstractBaseUser | None
+) -> EvidencePhoto:
+    """Store one uploaded photo or raise EvidenceError; `uploaded_by` None means the system."""
+    return evidence_photos_create(files=[file], uploaded_by=uploaded_by)[0]
+
+
+def evidence_photos_create(
+    *, files: Iterable[IO[bytes]], uploaded_by: AbstractBaseUser | None
+) -> list[EvidencePhoto]:
+    """Store all the photos or none. Every file is checked before anything is written, so the
+    EvidenceError names each refused file at once (one error, or a list of them)."""
+    files = list(files)
+    prepared, errors = [], []
+    for file in files:
+        try:
+            prepared.append(evidence_photo_prepare(file))
+        except EvidenceError as error:
+            errors.append(error)
+    if errors:
+        raise errors[0] if len(errors) == 1 else EvidenceError(errors)
+    return _store(list(zip(prepared, files, strict=True)), uploaded_by)
+
+
+def evidence_photos_discard(photos: Iterable[EvidencePhoto]) -> None:
+    """Remove photos stored for an action that was then refused, rows and files, so that a
+    refused action leaves nothing behind (files are not transactional)."""
+    photos = list(photos)
+    for photo in photos:
+        for field_file in (photo.display, photo.thumbnail, photo.original):
+            if field_file:
+                field_file.delete(save=False)
+    EvidencePhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+
+
+def _store(
+    batch: list[tuple[PreparedPhoto, IO[bytes]]], uploaded_by: AbstractBaseUser | None
+) -> list[EvidencePhoto]:
+    keep_originals = getattr(settings, "EVIDENCE_KEEP_ORIGINALS", False)
+    written: list[FieldFile] = []
+    try:
+        with transaction.atomic():
+            return [
+                _store_one(photo, file, uploaded_by, keep_originals, written)
+                for photo, file in batch
+            ]
+    except BaseException:
+        # Files are not transactional: whatever this call wrote goes when its rows do.
+        for field_file in written:
+            with suppress(OSError):
+                field_file.storage.delete(field_file.name)
+        raise
+
+
+def _store_one(
+    photo: PreparedPhoto,
+    file: IO[bytes],
+    uploaded_by: AbstractBaseUser | None,
+    keep_original: bool,
+    written: list[FieldFile],
+) -> EvidencePhoto:
+    meta = photo.metadata
+    row = EvidencePhoto(
+        uploaded_by=uploaded_by,
+        original_name=photo.original_name,
+        content_type=photo.content_type,
+        source_bytes=photo.source_bytes,
+        sha256=photo.sha256,
+        width=photo.width,
+        height=photo.height,
+        taken_at=meta.taken_at,
+        gps_lat=meta.gps_lat,
+        gps_lng=meta.gps_lng,
+        gps_accuracy_m=meta.gps_accuracy_m,
+        camera_make=meta.camera_make,
+        camera_model=meta.camera_model,
+    )
+    _save_file(row.display, "display.jpg", ContentFile(photo.display), written)
+    _save_file(row.thumbnail, "thumbnail.jpg", ContentFile(photo.thumbnail), written)
+    if keep_original:
+        file.seek(0)
+        name = "original" + SUFFIXES.get(photo.content_type, "")
+        _save_file(row.original, name, File(file), written)
+    row.save()
+    return row
+
+
+def _save_file(field_file: FieldFile, name: str, content: File, written: list[FieldFile]) -> None:
+    field_file.save(name, content, save=False)
+    written.append(field_file)
+
+
+# --- checking and converting one file ---------------------------------------------------------
+
+
+def evidence_photo_prepare(file: IO[bytes]) -> PreparedPhoto:
+    """Check and convert one file without storing anything; raises EvidenceError."""
+    name = _file_name(file)
+    limit = getattr(settings, "EVIDENCE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
+    size = _declared_size(file)
+    if size is not None and size > limit:
+        raise _too_large(name, limit)  # refused before a byte of it is read
+    digest, size = _sha256(file, name, limit)
+    file.seek(0)
+    with _decoding(name), Image.open(file, formats=OPENERS) as source:
+        _check_pixels(source, name)
+        metadata = _metadata(source)
+        content_type = _content_type(source)
+        display = _display_copy(source)
+    # Frees the decoded source before encoding. Not source.close(): that would also close the
+    # caller's file, which EVIDENCE_KEEP_ORIGINALS still needs.
+    del source
+    width, height = display.size
+    display_jpeg = _jpeg(display)
+    # From the display copy (upright, sRGB, ≤ 1600 px), not the source; in place, as the
+    # display copy is already encoded.
+    # reducing_gap=1: mostly Image.reduce's integer area average (1600 → 320 is exactly 5×).
+    box = (THUMBNAIL_MAX_PX, THUMBNAIL_MAX_PX)
+    display.thumbnail(box, Image.Resampling.BOX, reducing_gap=1.0)
+    thumbnail_jpeg = _jpeg(display)
+    display.close()
+    return PreparedPhoto(
+        original_name=name[:255],
+        content_type=content_type,
+        source_bytes=size,
+        sha256=digest,
+        width=width,
+        height=height,
+        display=display_jpeg,
+        thumbnail=thumbnail_jpeg,
+        metadata=metadata,
+    )
+
+
+def _file_name(file: IO[bytes]) -> str:
+    return PurePath(str(getattr(file, "name", "") or "")).name or _("photo")
+
+
+def _declared_size(file: IO[bytes]) -> int | None:
+    """An UploadedFile knows its size; a plain file is asked without reading it."""
+    size = getattr(file, "size", None)
+    if size is not None:
+        return size
+    with suppress(AttributeError, OSError):
+        position = file.tell()
+        size = file.seek(0, io.SEEK_END)
+        file.seek(position)
+    return size
+
+
+def _sha256(file: IO[bytes], name: str, limit: int) -> tuple[str, int]:
+    """Hash in chunks, counting: a file that grows past its declared size is still refused."""
+    file.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while chunk := file.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(name, limit)
+        digest.update(chunk)
+    return digest.hexdigest(), size
+
+
+@contextmanager
+def _decoding(name: str) -> Iterator[None]:
+    """Turn whatever decoding raises into an EvidenceError naming the file.
+
+    Pillow only warns about images of 89 to 179 MP. _check_pixels refuses those anyway (our limit
+    is lower), so the warning needs no warnings.catch_warnings() — which is not thread-safe —
+    and stays in the log as a trace of the attempt; where warnings are errors (the test suite)
+    it arrives here as an exception.
+    """
+    try:
+        yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels(name) from None
+    except Image.UnidentifiedImageError:
+        raise _not_a_photo(name) from None
+    except DECODE_ERRORS:
+        raise _damaged(name) from None
+
+
+def _check_pixels(image: Image.Image, name: str) -> None:
+    # The header is read, the pixels not yet: refuse before decoding allocates anything.
+    if image.width * image.height > MAX_PIXELS:
+        raise _too_many_pixels(name)
+
+
+def _content_type(image: Image.Image) -> str:
+    if image.format == "HEIF":
+        return image.get_format_mimetype() or "image/heif"
+    return CONTENT_TYPES[image.format]
+
+
+def _display_copy(source: Image.Image) -> Image.Image:
+    """Upright, RGB, sRGB, at most DISPLAY_MAX_PX on the long side."""
+    orientation = _orientation(source)
+    if source.format in ("JPEG", "MPO"):
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale, never below the box: most of the work of a
+        # 12 MP photo is skipped. The box keeps the aspect ratio; a square box would leave a
+        # 4000×3000 photo at full scale (3000 // 1600 = 1).
+        source.draft("RGB", _fitted(source.size, DISPLAY_MAX_PX))
+    source.load()
+    image = _flattened(source)
+    size = _fitted(image.size, DISPLAY_MAX_PX)
+    if size != image.size:
+        # Area averaging (BOX): the right filter for shrinking and the cheapest one; JPEG draft
+        # mode left at most a 2× reduction to do.
+        image = image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+    if orientation in UPRIGHT:
+        # Turned after shrinking, not before: a third fewer pixels to move (~10 ms on 12 MP).
+        image = image.transpose(UPRIGHT[orientation])
+    image = _to_srgb(image, source.info.get("icc_profile"))
+    # The copy must not be the source itself: the caller drops the source and closes the copy.
+    return source.copy() if image is source else image
+
+
+def _orientation(source: Image.Image) -> int:
+    """The EXIF orientation still to apply (Pillow falls back on an XMP tiff:Orientation)."""
+    if source.format == "HEIF":
+        # pillow-heif applies the HEIF rotation and mirroring (irot/imir) while decoding and
+        # resets the EXIF orientation to 1: turning a HEIC by its EXIF would turn it twice.
+        return 1
+    try:
+        return int(source.getexif().get(ExifTags.Base.Orientation, 1))
+    except METADATA_ERRORS:
+        return 1
+
+
+def _fitted(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    width, height = size
+    scale = longest / max(width, height)
+    if scale >= 1:
+        return size
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _flattened(image: Image.Image) -> Image.Image:
+    """RGB (or grayscale) for JPEG: transparency becomes white, as a viewer would show it."""
+    if image.mode in ("RGB", "L"):
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """Colours converted to sRGB, since the copy carries no profile. iPhones shoot Display P3:
+    shown as sRGB it would look washed out — and a water body's colour is evidence."""
+    if not icc_profile or image.mode != "RGB":
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        if "sRGB" in ImageCms.getProfileDescription(profile):
+            return image
+        return ImageCms.profileToProfile(image, profile, SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image  # a broken profile: the pixels as they are beat no photo
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    """Re-encoded with nothing but pixels: no EXIF, XMP, ICC or comment is passed to save()."""
+    # Pillow's JPEG writer falls back on image.info for the comment, and the copy inherited the
+    # source's info (a JPEG's COM segment, a PNG's "comment" text): it would pass through.
+    image.info = {}
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+
+def _metadata(image: Image.Image) -> PhotoMetadata:
+    """Capture time, GPS and camera from an opened image's EXIF; missing or broken → empty."""
+    try:
+        exif = image.getexif()
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        details = exif.get_ifd(ExifTags.IFD.Exif)
+    except METADATA_ERRORS:
+        return PhotoMetadata()
+    lat, lng = _gps_position(gps)
+    return PhotoMetadata(
+        taken_at=_guarded(_taken_at, details),
+        gps_lat=lat,
+        gps_lng=lng,
+        gps_accuracy_m=_guarded(_gps_accuracy, gps) if lat is not None else None,
+        camera_make=_guarded(_text, exif.get(ExifTags.Base.Make)) or "",
+        camera_model=_guarded(_text, exif.get(ExifTags.Base.Model)) or "",
+    )
+
+
+def _guarded(read: Callable[[Any], T], value: Any) -> T | None:
+    try:
+        return read(value)
+    except METADATA_ERRORS:
+        return None
+
+
+def _taken_at(details: dict) -> datetime | None:
+    raw = _text(details.get(ExifTags.Base.DateTimeOriginal))
+    if not raw:
+        return None
+    # "YYYY:MM:DD HH:MM:SS"; some writers use "-" in the date. "0000:00:00 …" raises → None.
+    naive = datetime.strptime(raw[:19].replace("-", ":"), "%Y:%m:%d %H:%M:%S")
+    offset = OFFSET.match(_text(details.get(ExifTags.Base.OffsetTimeOriginal)))
+    if offset is None:
+        return naive.replace(tzinfo=CAMERA_ZONE)
+    sign, hours, minutes = offset.groups()
+    delta = timedelta(hours=int(hours), minutes=int(minutes))
+    return naive.replace(tzinfo=dt_timezone(-delta if sign == "-" else delta))
+
+
+def _gps_position(gps: dict) -> tuple[float | None, float | None]:
+    lat = _guarded(
+        _degrees, (gps.get(ExifTags.GPS.GPSLatitude), gps.get(ExifTags.GPS.GPSLatitudeRef))
+    )
+    lng = _guarded(
+        _degrees, (gps.get(ExifTags.GPS.GPSLongitude), gps.get(ExifTags.GPS.GPSLongitudeRef))
+    )
+    if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return None, None
+    if lat == 0 and lng == 0:
+        return None, None  # what phones write without a fix ("null island"), not a place
+    return lat, lng
+
+
+def _degrees(value_and_ref: tuple) -> float | None:
+    """(degrees, minutes, seconds) rationals and a hemisphere letter → signed decimal degrees."""
+    value, ref = value_and_ref
+    if value is None:
+        return None
+    parts = value if isinstance(value, tuple | list) else (value,)
+    degrees = sum(float(part) / 60**i for i, part in enumerate(parts[:3]))
+    if not math.isfinite(degrees):
+        return None  # a 0/0 rational
+    return -degrees if _text(ref).upper() in ("S", "W") else degrees
+
+
+def _gps_accuracy(gps: dict) -> float | None:
+    raw = gps.get(ExifTags.GPS.GPSHPositioningError)
+    if raw is None:
+        return None
+    metres = float(raw)
+    return metres if math.isfinite(metres) and metres >= 0 else None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return str(value).strip("\x00 ")[:64]
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+def _too_large(name: str, limit: int) -> EvidenceError:
+    message = _("%(name)s is larger than %(limit)s.") % {
+        "name": name,
+        "limit": filesizeformat(limit),
+    }
+    return EvidenceError(message, code="too_large")
+
+
+def _not_a_photo(name: str) -> EvidenceError:
+    message = _("%(name)s is not a photo (JPEG, PNG, WebP or HEIC).") % {"name": name}
+    return EvidenceError(message, code="not_a_photo")
+
+
+def _damaged(name: str) -> EvidenceError:
+    message = _("%(name)s is damaged or incomplete and cannot be read.") % {"name": name}
+    return EvidenceError(message, code="damaged")
+
+
+def _too_many_pixels(name: str) -> EvidenceError:
+    message = _("%(name)s has too many pixels (at most %(limit)d megapixels).") % {
+        "name": name,
+        "limit": MAX_PIXELS // 1_000_000,
+    }
+    return EvidenceError(message, code="too_many_pixels")

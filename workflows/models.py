@@ -1,0 +1,65 @@
+"""workflows models, one module per concern (a package: together they pass ~800 lines)."""
+
+from workflows.bulletins.models import (
+    Bulletin,
+    BulletinItem,
+    BulletinKind,
+    BulletinReceipt,
+    BulletinState,
+)
+from workflows.evidence.models import EvidencePhoto
+from workflows.notices.models import (
+    JobLock,
+    JobRun,
+    NoticeDocument,
+    NoticeKind,
+    Notification,
+    Outbox,
+    OverdueNotice,
+    OverdueStep,
+    SlaNotice,
+)
+from workflows.tickets.models import (
+    RECTIFICATION_DONE_STATES,
+    RECTIFICATION_OPEN_STATES,
+    RECTIFICATION_RUNNING_STATES,
+    TOILET_OPEN_STATES,
+    TOILET_PENDING_STATES,
+    RectificationState,
+    RectificationTicket,
+    Source,
+    TicketCounter,
+    TicketEvent,
+    ToiletState,
+    ToiletTicket,
+)
+
+__all__ = [
+    "RECTIFICATION_DONE_STATES",
+    "RECTIFICATION_OPEN_STATES",
+    "RECTIFICATION_RUNNING_STATES",
+    "TOILET_OPEN_STATES",
+    "TOILET_PENDING_STATES",
+    "Bulletin",
+    "BulletinItem",
+    "BulletinKind",
+    "BulletinReceipt",
+    "BulletinState",
+    "EvidencePhoto",
+    "JobLock",
+    "JobRun",
+    "NoticeDocument",
+    "NoticeKind",
+    "Notification",
+    "Outbox",
+    "OverdueNotice",
+    "OverdueStep",
+    "RectificationState",
+    "RectificationTicket",
+    "SlaNotice",
+    "Source",
+    "TicketCounter",
+    "TicketEvent",
+    "ToiletState",
+    "ToiletTicket",
+]

@@ -1,0 +1,69 @@
+"""Notice documents, my notifications, and the job-run log (task force only)."""
+
+from __future__ import annotations
+
+import io
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from core.pdf import render_pdf
+from villages import access
+from villages.scope import get_visible_or_404
+from workflows.models import JobRun, NoticeDocument, NoticeKind
+from workflows.notices import services as notices
+
+NOTIFICATIONS_SHOWN = 100
+JOB_RUNS_SHOWN = 200
+
+
+def _document(request, pk: int) -> NoticeDocument:
+    queryset = NoticeDocument.objects.select_related("town")
+    document = get_visible_or_404(queryset, request.user, pk=pk)
+    # Opening the notice, on screen or as PDF, is reading it.
+    notices.notifications_mark_read(user=request.user, document=document)
+    return document
+
+
+def _context(document: NoticeDocument) -> dict:
+    return {
+        "document": document,
+        "title": notices.document_title(document.kind),
+        "rows": notices.notice_rows(document),
+        "is_sla": document.kind == NoticeKind.SLA,
+        "is_lines": document.kind == NoticeKind.PATROL,
+    }
+
+
+@login_required
+def notice_detail(request, pk: int):
+    """A notice (逾期整改通知书 / 督办单 / 漏巡提醒) as a page."""
+    document = _document(request, pk)
+    return render(request, "workflows/notice_detail.html", _context(document))
+
+
+@login_required
+def notice_pdf(request, pk: int):
+    """The same notice as the paper document, A4 PDF."""
+    document = _document(request, pk)
+    pdf = render_pdf(
+        template_name="workflows/notice_print.html", context=_context(document), request=request
+    )
+    name = f"{document.number}-{document.town.name}.pdf"
+    return FileResponse(io.BytesIO(pdf), filename=name, content_type="application/pdf")
+
+
+@login_required
+def notification_list(request):
+    rows = notices.notifications_of(request.user)[:NOTIFICATIONS_SHOWN]
+    items = [(row, notices.document_title(row.document.kind)) for row in rows]
+    return render(request, "workflows/notifications.html", {"items": items})
+
+
+@login_required
+def job_run_list(request):
+    access.require(request.user, "jobs.view", action=_("see the scheduled job runs"))
+    runs = JobRun.objects.all()[:JOB_RUNS_SHOWN]
+    return render(request, "workflows/job_runs.html", {"runs": runs})

@@ -1,0 +1,103 @@
+"""Excel ledgers (台账) of the ticket lists, as the offices keep them.
+
+The columns of each ledger; streaming them into a workbook is core.xlsx's. Personal data is
+masked: a ledger leaves the system and is forwarded by e-mail and WeChat.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.xlsx import Column, choice_label, excel_datetime, ledger_rows, ledger_write
+from villages.models import mask_phone
+from workflows.models import (
+    RectificationTicket,
+    Source,
+    ToiletTicket,
+)
+from workflows.tickets.models import rectification_is_overdue
+
+
+def rectification_columns(as_of: date) -> list[Column]:
+    def overdue_days(deadline, row):
+        if rectification_is_overdue(row[state_at], deadline, as_of):
+            return (as_of - deadline).days
+        return None
+
+    columns = [
+        Column(lambda: _("Number"), "number", 16),
+        Column(lambda: _("Town"), "town__name", 12),
+        Column(lambda: _("Village"), "village__name", 18),
+        Column(lambda: _("Site"), "site_label", 16),
+        Column(lambda: _("Source"), "source_kind", 10, choice_label(Source.choices)),
+        Column(lambda: _("Problem"), "description", 40),
+        Column(
+            lambda: _("State"),
+            "state",
+            12,
+            choice_label(RectificationTicket._meta.get_field("state").choices),
+        ),
+        Column(lambda: _("Deadline"), "deadline", 12),
+        Column(lambda: _("Days overdue"), "deadline", 10, overdue_days),
+        Column(lambda: _("Created"), "created_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Assigned"), "assigned_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Submitted"), "submitted_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Closed"), "closed_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Rectification note"), "rectification_note", 40),
+    ]
+    state_at = [column.field for column in columns].index("state")
+    return columns
+
+
+def toilet_columns() -> list[Column]:
+    return [
+        Column(lambda: _("Number"), "number", 16),
+        Column(lambda: _("Town"), "town__name", 12),
+        Column(lambda: _("Village"), "village__name", 18),
+        Column(lambda: _("Household number"), "household__number", 14),
+        Column(lambda: _("Head of household"), "household__head_name", 10),
+        Column(lambda: _("Phone"), "household__phone", 14, lambda v, _r: mask_phone(v or "")),
+        Column(lambda: _("Kind"), "kind", 10, choice_label(ToiletTicket.Kind.choices)),
+        Column(lambda: _("Channel"), "channel", 10, choice_label(ToiletTicket.Channel.choices)),
+        Column(
+            lambda: _("State"),
+            "state",
+            10,
+            choice_label(ToiletTicket._meta.get_field("state").choices),
+        ),
+        Column(lambda: _("Reported"), "created_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Due (SLA)"), "sla_due_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Service worker"), "assigned_worker__first_name", 12),
+        Column(lambda: _("Pumped volume (m³)"), "pumped_volume_m3", 10),
+        Column(lambda: _("Disposal site"), "disposal_site", 16),
+        Column(lambda: _("Parts used"), "parts_used", 16),
+        Column(
+            lambda: _("Satisfaction"),
+            "satisfaction",
+            10,
+            choice_label(ToiletTicket.Satisfaction.choices),
+        ),
+        Column(lambda: _("Completed"), "completed_at", 18, lambda v, _r: excel_datetime(v)),
+    ]
+
+
+def rectification_ledger(*, queryset: QuerySet, as_of: date | None = None):
+    columns = rectification_columns(as_of or timezone.localdate())
+    rows = ledger_rows(queryset, columns)
+    return ledger_write(title=_("Rectification tickets"), columns=columns, rows=rows)
+
+
+def toilet_ledger(*, queryset: QuerySet):
+    columns = toilet_columns()
+    return ledger_write(
+        title=_("Toilet service tickets"), columns=columns, rows=ledger_rows(queryset, columns)
+    )
+
+
+def ledger_filename(kind: str) -> str:
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return f"{kind}-{stamp}.xlsx"

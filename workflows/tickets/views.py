@@ -1,0 +1,397 @@
+"""Ticket pages: lists, one ticket with the actions its user may take, action endpoints, and the
+two forms that open tickets. Views parse input with forms, call one selector or service, render.
+
+An action POST runs its checks in the order that stores nothing for a refused action:
+unknown action → 404; ticket moved on since the user saw it → 409 (what was typed is kept);
+role, scope or state refuse → 403; bad input → 400; then the photos go through the evidence
+pipeline (a bad file → 400 naming it), and only then the service runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.errors import ApplicationError, Conflict, Forbidden
+from core.xlsx import XLSX
+from villages import access
+from villages.http import see_other
+from villages.scope import get_visible_or_404
+from workflows.evidence.services import (
+    EvidenceError,
+    evidence_photos_create,
+    evidence_photos_discard,
+)
+from workflows.models import EvidencePhoto, RectificationTicket, ToiletTicket
+from workflows.tickets import exports, forms, selectors, services
+from workflows.tickets.filtersets import RectificationFilterSet, ToiletFilterSet
+
+PAGE_SIZE = 50
+HOUSEHOLDS_SHOWN = 100
+
+RECTIFICATION_SERVICES = {
+    "assign": services.rectification_assign,
+    "submit": services.rectification_submit,
+    "close": services.rectification_close,
+    "reject": services.rectification_reject,
+    "request_extension": services.rectification_request_extension,
+    "approve_extension": services.rectification_approve_extension,
+    "refuse_extension": services.rectification_refuse_extension,
+    "cancel": services.rectification_cancel,
+}
+
+TOILET_SERVICES = {
+    "dispatch": services.toilet_dispatch,
+    "accept": services.toilet_accept,
+    "start": services.toilet_start,
+    "complete": services.toilet_complete,
+    "confirm": services.toilet_confirm,
+    "reopen": services.toilet_reopen,
+    "return": services.toilet_return,
+    "cancel": services.toilet_cancel,
+}
+
+
+def conflict_message() -> str:
+    # The services' own wording (services._transition), for a conflict found before the call.
+    return _("This ticket was changed by someone else. Reload it; what you typed is kept below.")
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+
+@login_required
+def ticket_list(request):
+    filterset, status = _filter(request, RectificationFilterSet, selectors.rectification_list)
+    page = _page(request, filterset.qs)
+    selectors.mark_overdue(page, as_of=timezone.localdate())
+    context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
+    context["can_create"] = access.allows(request.user, "ticket.open")
+    return render(request, "workflows/ticket_list.html", context, status=status)
+
+
+@login_required
+def toilet_list(request):
+    filterset, status = _filter(request, ToiletFilterSet, selectors.toilet_list)
+    page = _page(request, filterset.qs)
+    selectors.mark_sla(page, now=timezone.now())
+    context = _list_context(filterset, page, sorts=("number", "town", "due", "created"))
+    context["can_report"] = access.allows(request.user, "toilet.report")
+    context["my_jobs"] = filterset.data.get("mine") == "true"
+    return render(request, "workflows/toilet_list.html", context, status=status)
+
+
+@login_required
+def ticket_export(request):
+    """The Excel ledger of exactly the list the user is looking at (same filters, same scope)."""
+    filterset, status = _filter(request, RectificationFilterSet, selectors.rectification_list)
+    if status != 200:
+        return ticket_list(request)  # shows the bad filter, with its 400
+    ledger = exports.rectification_ledger(queryset=filterset.qs)
+    return _xlsx(ledger, _("rectification-ledger"))
+
+
+@login_required
+def toilet_export(request):
+    filterset, status = _filter(request, ToiletFilterSet, selectors.toilet_list)
+    if status != 200:
+        return toilet_list(request)
+    return _xlsx(exports.toilet_ledger(queryset=filterset.qs), _("toilet-service-ledger"))
+
+
+def _xlsx(handle, name: str) -> FileResponse:
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=exports.ledger_filename(name),
+        content_type=XLSX,
+    )
+
+
+def _filter(request, filterset_class, selector):
+    """A query without filters gets the list's defaults (e.g. a town officer's open tickets
+    by deadline), shown in the form like any other filter. Bad values → 400, shown."""
+    filters = [key for key in request.GET if key != "page"]
+    data = request.GET if filters else filterset_class.defaults(user=request.user)
+    user = request.user
+    filterset = filterset_class(data, queryset=selector(user=user), user=user)
+    return filterset, 400 if filterset.errors else 200
+
+
+def _page(request, queryset):
+    return selectors.paginate(queryset, request.GET.get("page"), per_page=PAGE_SIZE)
+
+
+def _list_context(filterset, page, *, sorts) -> dict:
+    query = filterset.data.copy()
+    query.pop("page", None)
+    current = query.get("o", "")
+    sort_links = {}
+    for param in sorts:
+        sorted_query = query.copy()
+        sorted_query["o"] = f"-{param}" if current == param else param
+        sort_links[param] = sorted_query.urlencode()
+    return {
+        "filter": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "sort_links": sort_links,
+        "sorted_by": current,
+    }
+
+
+# --- one ticket -------------------------------------------------------------------------------
+
+
+@dataclass
+class ActionPanel:
+    name: str
+    label: Promise
+    url: str
+    form: forms.ActionForm
+    primary: bool = False
+    danger: bool = False
+    enabled: bool = True  # False: kept input of an action no longer possible (after a 409)
+    kept: bool = False  # shows "choose the photos again"
+
+
+def _rectification(request, number: str) -> RectificationTicket:
+    return get_visible_or_404(selectors.rectification_page_queryset(), request.user, number=number)
+
+
+def _toilet(request, number: str) -> ToiletTicket:
+    return get_visible_or_404(selectors.toilet_page_queryset(), request.user, number=number)
+
+
+@login_required
+def ticket_detail(request, number: str):
+    return _ticket_page(request, _rectification(request, number))
+
+
+@login_required
+def toilet_detail(request, number: str):
+    return _ticket_page(request, _toilet(request, number))
+
+
+def _ticket_page(request, ticket, *, attempted=None, status=200, error: str = ""):
+    timeline = selectors.ticket_timeline(ticket)
+    context = {
+        "ticket": ticket,
+        "timeline": timeline,
+        "actions": _panels(request, ticket, attempted),
+        "action_error": error,
+    }
+    if isinstance(ticket, RectificationTicket):
+        template = "workflows/ticket_detail.html"
+        context["before_photos"] = list(ticket.before_photos.order_by("id"))
+        context["after_photos"] = selectors.latest_photos(timeline, "submit")
+        context["overdue_days"] = selectors.overdue_days(ticket, as_of=timezone.localdate())
+    else:
+        template = "workflows/toilet_detail.html"
+        context["report_photos"] = selectors.latest_photos(timeline, "report")
+        context["full_phone"] = selectors.may_see_full_phone(user=request.user, ticket=ticket)
+        selectors.mark_sla([ticket], now=timezone.now())
+    return render(request, template, context, status=status)
+
+
+def _panels(request, ticket, attempted) -> list[ActionPanel]:
+    """A form per action the user may take now; the failed attempt keeps its input."""
+    form_classes = _form_classes(ticket)
+    kept_name, kept_form = attempted if attempted else (None, None)
+    panels = []
+    for rule in selectors.available_actions(user=request.user, ticket=ticket):
+        form = kept_form if rule.name == kept_name else None
+        panels.append(_panel(ticket, rule, form or form_classes[rule.name](**_fresh(ticket))))
+    # A 409 whose action is gone with the ticket's new state: the text stays, for copying.
+    rule = selectors.action_rules(ticket).get(kept_name)
+    gone = rule is not None and rule.name not in {panel.name for panel in panels}
+    if gone and selectors.role_refusal(user=request.user, ticket=ticket, rule=rule) is None:
+        panels.insert(0, _panel(ticket, rule, kept_form, enabled=False))
+    for panel in panels:
+        panel.kept = panel.name == kept_name
+    return panels
+
+
+def _fresh(ticket) -> dict:
+    return {"ticket": ticket, "initial": {"state": ticket.state}}
+
+
+def _panel(ticket, rule, form, *, enabled=True) -> ActionPanel:
+    kind = "ticket" if isinstance(ticket, RectificationTicket) else "toilet"
+    form.auto_id = f"{rule.name}_%s"  # several forms on one page: ids must not repeat
+    return ActionPanel(
+        name=rule.name,
+        label=selectors.action_label(ticket, rule),
+        url=reverse(f"{kind}_action", args=[ticket.number, rule.name]),
+        form=form,
+        primary=rule.primary,
+        danger=rule.danger,
+        enabled=enabled,
+    )
+
+
+def _form_classes(ticket) -> dict[str, type[forms.ActionForm]]:
+    if isinstance(ticket, RectificationTicket):
+        return forms.RECTIFICATION_FORMS
+    return forms.TOILET_FORMS
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def ticket_action(request, number: str, action: str):
+    return _act(request, _rectification(request, number), action, RECTIFICATION_SERVICES)
+
+
+@login_required
+@require_POST
+def toilet_action(request, number: str, action: str):
+    return _act(request, _toilet(request, number), action, TOILET_SERVICES)
+
+
+def _act(request, ticket, action: str, service_calls: dict):
+    rule = selectors.action_rules(ticket).get(action)
+    if rule is None:
+        raise Http404(_("No such action."))
+    form_class = _form_classes(ticket)[action]
+    seen = request.POST.get("state")
+    if seen and seen != ticket.state:
+        return _conflict(request, ticket, action, conflict_message())
+    refusal = selectors.action_refusal(user=request.user, ticket=ticket, rule=rule)
+    if refusal:
+        return _ticket_page(request, ticket, status=403, error=refusal)
+    form = form_class(request.POST, request.FILES, ticket=ticket)
+    if not form.is_valid():
+        return _invalid(request, ticket, action, form, _("Please correct the form below."))
+    try:
+        photos = _photos(request, form)
+    except EvidenceError as error:
+        form.add_error("photos", error.messages)
+        return _invalid(request, ticket, action, form, " ".join(error.messages))
+    arguments = form.arguments() | ({"photos": photos} if form.has_photos else {})
+    try:
+        service_calls[action](ticket=ticket, by=request.user, **arguments)
+    except ApplicationError as error:
+        evidence_photos_discard(photos)
+        if isinstance(error, Conflict):
+            return _conflict(request, ticket, action, error.message)
+        if isinstance(error, Forbidden):
+            return _ticket_page(request, ticket, status=error.status, error=error.message)
+        return _invalid(request, ticket, action, form, error.message)
+    messages.success(
+        request,
+        _("%(number)s: %(action)s — done.")
+        % {
+            "number": ticket.number,
+            "action": selectors.action_label(ticket, rule),
+        },
+    )
+    return see_other(reverse(f"{_kind(ticket)}_detail", args=[ticket.number]))
+
+
+def _invalid(request, ticket, action, form, message):
+    return _ticket_page(request, ticket, attempted=(action, form), status=400, error=message)
+
+
+def _conflict(request, ticket, action, message):
+    """The page as it is now, with the user's input kept in the form (state now current)."""
+    ticket = _reload(ticket)
+    form = forms.kept_input(_form_classes(ticket)[action], request.POST, ticket=ticket)
+    form.initial["state"] = ticket.state
+    return _ticket_page(request, ticket, attempted=(action, form), status=409, error=message)
+
+
+def _reload(ticket):
+    if isinstance(ticket, RectificationTicket):
+        return selectors.rectification_page_queryset().get(pk=ticket.pk)
+    return selectors.toilet_page_queryset().get(pk=ticket.pk)
+
+
+def _kind(ticket) -> str:
+    return "ticket" if isinstance(ticket, RectificationTicket) else "toilet"
+
+
+def _photos(request, form) -> list[EvidencePhoto]:
+    files = form.cleaned_data.get("photos") or []
+    return evidence_photos_create(files=files, uploaded_by=request.user) if files else []
+
+
+# --- new tickets ------------------------------------------------------------------------------
+
+
+@login_required
+def ticket_new(request):
+    access.require(request.user, "ticket.open", action=_("open a rectification ticket"))
+    if request.method != "POST":
+        form = forms.RectificationCreateForm(user=request.user)
+        return render(request, "workflows/ticket_new.html", {"form": form})
+    form = forms.RectificationCreateForm(request.POST, request.FILES, user=request.user)
+    created = _create(request, form, services.rectification_create, "before_photos")
+    if created is None:
+        return render(request, "workflows/ticket_new.html", {"form": form}, status=400)
+    messages.success(request, _("Ticket %(number)s opened.") % {"number": created.number})
+    return see_other(reverse("ticket_detail", args=[created.number]))
+
+
+@login_required
+def toilet_new(request):
+    access.require(request.user, "toilet.report", action=_("report a toilet service request"))
+    households = selectors.reportable_households(user=request.user)
+    form_kwargs = {"user": request.user, "households": households}
+    if request.method != "POST":
+        form = forms.ToiletReportForm(initial=request.GET.dict(), **form_kwargs)
+        return _report_page(request, form, households)
+    form = forms.ToiletReportForm(request.POST, request.FILES, **form_kwargs)
+    created = _create(request, form, services.toilet_report, "photos")
+    if created is None:
+        return _report_page(request, form, households, status=400)
+    messages.success(request, _("Reported as %(number)s.") % {"number": created.number})
+    return see_other(reverse("toilet_detail", args=[created.number]))
+
+
+def _create(request, form, service, photos_argument: str):
+    """Validate, store the photos, call the service; None (form errors added) if refused."""
+    if not form.is_valid():
+        return None
+    try:
+        photos = _photos(request, form)
+    except EvidenceError as error:
+        form.add_error("photos", error.messages)
+        return None
+    try:
+        return service(by=request.user, **form.arguments(), **{photos_argument: photos})
+    except ApplicationError as error:
+        evidence_photos_discard(photos)
+        form.add_error(None, error.message)
+        return None
+
+
+def _report_page(request, form, households, *, status=200):
+    q = request.GET.get("q", "").replace("\x00", "")[:100]  # PostgreSQL refuses NUL in text
+    found = selectors.household_search(households, q)
+    chosen = form["household"].value()
+    return render(
+        request,
+        "workflows/toilet_new.html",
+        {
+            "form": form,
+            "q": q,
+            "households": found[:HOUSEHOLDS_SHOWN],
+            "household_count": found.count(),
+            "shown": HOUSEHOLDS_SHOWN,
+            "chosen": str(chosen) if chosen else "",
+            "kinds": form.fields["kind"].choices,
+        },
+        status=status,
+    )
