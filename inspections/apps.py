@@ -7,8 +7,9 @@ class InspectionsConfig(AppConfig):
     verbose_name = _("Inspections")
 
     def ready(self) -> None:
-        # The one use of a signal for state (docs/architecture.md §1): workflows may not import inspections, so
-        # a closed ticket reaches its water site this way, inside the closing transaction.
+        # The one use of a signal for state (docs/architecture.md §1): workflows may not import
+        # inspections, so a closed ticket reaches its water site this way, inside the closing
+        # transaction.
         from inspections.sites.services import on_ticket_closed
         from workflows.tickets.services import ticket_closed
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real geography of 金乡县 and the named users of docs/architecture.md §4 (Tests).
+"""Shared fixtures: the real geography of 金乡县 and the named users (docs/architecture.md §4).
 
 Every named user is built on the real 2023 division list, so a scope test sees 13 towns and
 558 villages, not a toy of two. Fixtures are function-scoped: each test gets its own copy inside

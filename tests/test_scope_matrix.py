@@ -1,6 +1,6 @@
-"""The scope matrix (docs/architecture.md §5): every URL of the project × every named role × an object of
-胡集镇 (the town of hj_officer) and one of 鸡黍镇 (a town of someone else), generated from the URL
-conf so that a new view cannot be forgotten: a URL name missing from CASES fails
+"""The scope matrix (docs/architecture.md §5): every URL of the project × every named role × an
+object of 胡集镇 (the town of hj_officer) and one of 鸡黍镇 (a town of someone else), generated
+from the URL conf so that a new view cannot be forgotten: a URL name missing from CASES fails
 `test_every_url_of_the_project_is_in_the_matrix`.
 
 Each case gives its expectations as a grid, one entry per role, `own/other` for a URL that takes

@@ -46,9 +46,9 @@ TF, INSP, TOWN, WORKER, VADMIN = (
     Role.VILLAGE_ADMIN,
 )
 
-# The jurisdiction a membership of each role must name (docs/architecture.md §5), enforced by Membership's
-# check constraints (named here, as the migrations know them); a role not listed may name a
-# town, a village, or neither (county-wide).
+# The jurisdiction a membership of each role must name (docs/architecture.md §5), enforced by
+# Membership's check constraints (named here, as the migrations know them); a role not listed
+# may name a town, a village, or neither (county-wide).
 MEMBERSHIP_JURISDICTION: dict[Role, tuple[str, Q]] = {
     TOWN: ("membership_town_officer_has_town", Q(town__isnull=False, village__isnull=True)),
     VADMIN: ("membership_village_admin_has_village", Q(village__isnull=False)),

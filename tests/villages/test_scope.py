@@ -1,4 +1,4 @@
-"""Who sees what (docs/architecture.md §5): the scope matrix of the named users over the real 金乡县."""
+"""Who sees what (docs/architecture.md §5): the named users' scopes over the real 金乡县."""
 
 from __future__ import annotations
 

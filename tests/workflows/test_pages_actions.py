@@ -31,8 +31,8 @@ RECTIFICATION_USERS = [
     "service_worker",
     "nobody",
 ]
-# Who does what (docs/architecture.md §5): the town rectifies and asks for time, the task force does the
-# rest. Everyone else who may see the ticket may only read it.
+# Who does what (docs/architecture.md §5): the town rectifies and asks for time, the task force
+# does the rest. Everyone else who may see the ticket may only read it.
 RECTIFICATION_EXPECTED = {
     "draft": {"task_force": {"assign", "cancel"}},
     "assigned": {"task_force": {"cancel"}, "hj_officer": {"submit", "request_extension"}},

@@ -1,4 +1,5 @@
-"""The evidence-photo pipeline: the one way an uploaded photo enters the system (docs/architecture.md §3).
+"""The evidence-photo pipeline: the one way an uploaded photo enters the system (see
+docs/architecture.md §3).
 
     photo = evidence_photo_create(file=request.FILES["photo"], uploaded_by=request.user)
 
