@@ -22,12 +22,15 @@ system:
 	bin/system-packages
 
 ## make demo: install, migrate, load 金乡县, create demo users, install schedules, serve + qcluster
+# The demo lives in its own data directory (SQLite file, media, secret key): a real county's
+# database under var/ (or DATABASE_URL) is never touched, and load_demo refuses one anyway.
+DEMO_DATA_DIR ?= $(CURDIR)/var/demo
 demo: export DEBUG ?= 1
 demo: system $(STAMP)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
-	$(PY) manage.py setup_schedules
-	$(MAKE) --no-print-directory serve
+	DATA_DIR=$(DEMO_DATA_DIR) DATABASE_URL= REDIS_URL= $(PY) manage.py migrate --noinput
+	DATA_DIR=$(DEMO_DATA_DIR) DATABASE_URL= REDIS_URL= $(PY) manage.py load_demo
+	DATA_DIR=$(DEMO_DATA_DIR) DATABASE_URL= REDIS_URL= $(PY) manage.py setup_schedules
+	$(MAKE) --no-print-directory serve DATA_DIR=$(DEMO_DATA_DIR) DATABASE_URL= REDIS_URL=
 
 # Web server and django-q2 cluster together; Ctrl-C stops both (bin/serve.py).
 serve: export DEBUG ?= 1

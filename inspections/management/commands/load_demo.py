@@ -2,26 +2,32 @@
 
 It lives in `inspections`, the most downstream app, because the demo seeds every app and only
 this app may import the others. Safe to run again: every step is an upsert.
+
+The demo never touches real data: it refuses a database that holds another county or any
+account it did not create (a real county's people, an administrator made by hand), so running
+it by mistake against a county's database writes nothing. `make demo` keeps the demo in its
+own data directory (var/demo).
 """
 
 from __future__ import annotations
 
 import functools
 import random
+import re
 import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from inspections.demo import demo_patrols_seed, demo_site_tickets_seed, demo_sites_seed
 from inspections.demo_grading import demo_campaign_seed
 from villages.demo import demo_households_seed
-from villages.models import Membership, Role, Town, Village
+from villages.models import County, Membership, Role, Town, Village
 from workflows.demo import (
     Staff,
     demo_photos,
@@ -32,8 +38,11 @@ from workflows.demo_bulletins import demo_bulletins_seed
 from workflows.models import Bulletin, RectificationTicket, ToiletTicket
 
 FIXTURES = settings.BASE_DIR / "villages" / "fixtures" / "jinxiang"
+DEMO_COUNTY = "370828000000"  # 金乡县
 DEMO_TOWN = "370828102000"  # 胡集镇
 DEMO_PASSWORD = "jinxiang2024"
+# The per-town officers and workers the demo adds (zhuangan102, guanhu102, …).
+DEMO_STAFF = re.compile(r"(zhuangan|guanhu)[0-9]{3}")
 
 
 def demo_users() -> list[dict]:
@@ -52,6 +61,27 @@ def demo_users() -> list[dict]:
     ]
 
 
+def demo_refusal() -> str:
+    """Why this database must not receive the demo ("" when it may): it holds a county other
+    than 金乡县, or an account the demo did not create."""
+    other = County.objects.exclude(code=DEMO_COUNTY).first()
+    if other is not None:
+        return _(
+            "This database holds %(county)s: the demo is never loaded into a real county's "
+            "database. Run `make demo` (its own data directory, var/demo), or set DATA_DIR to "
+            "an empty folder."
+        ) % {"county": other.name}
+    demo_names = {spec["username"] for spec in demo_users()} | {"admin"}
+    for username in get_user_model().objects.values_list("username", flat=True).iterator():
+        if username not in demo_names and not DEMO_STAFF.fullmatch(username):
+            return _(
+                "This database has the account %(username)s, which the demo did not create: "
+                "the demo is never loaded next to real people. Run `make demo` (its own data "
+                "directory, var/demo), or set DATA_DIR to an empty folder."
+            ) % {"username": username}
+    return ""
+
+
 class Command(BaseCommand):
     help = "Load the demo county (金乡县) and demo users. Re-running duplicates nothing."
 
@@ -61,6 +91,9 @@ class Command(BaseCommand):
         parser.add_argument("--households-per-village", type=int, default=8)
 
     def handle(self, *args, **options):
+        refusal = demo_refusal()
+        if refusal:
+            raise CommandError(refusal)
         verbosity = options["verbosity"]
         call_command("import_divisions", FIXTURES / "divisions_2023.csv", verbosity=verbosity)
         # The published outline is in GCJ-02, as every map published in China; stored as WGS-84.

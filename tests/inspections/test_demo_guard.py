@@ -1,0 +1,59 @@
+"""The demo never touches real data: `make demo` runs in its own data directory, and load_demo
+refuses a database that holds another county or people it did not create."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from villages.models import County, Membership, Town
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_demo_refuses_a_database_with_another_county():
+    County.objects.create(code="510722000000", name="三台县", parent_code="510700000000")
+
+    with pytest.raises(CommandError, match="三台县"):
+        call_command("load_demo", verbosity=0)
+
+    assert not County.objects.filter(code="370828000000").exists()
+    assert not get_user_model().objects.exists()
+
+
+def test_load_demo_refuses_a_database_with_real_people(divisions):
+    get_user_model().objects.create_user("wangfang", password="x" * 12)
+
+    with pytest.raises(CommandError, match="wangfang"):
+        call_command("load_demo", verbosity=0)
+
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["wangfang"]
+    assert not Membership.objects.exists()
+    assert Town.objects.count() == 13  # the fixture's, nothing added
+
+
+def test_make_demo_runs_in_its_own_data_directory(tmp_path):
+    demo_dir = tmp_path / "demo-data"
+    printed = subprocess.run(
+        ["make", "-n", "--no-print-directory", "demo", f"DEMO_DATA_DIR={demo_dir}"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    manage_lines = [line for line in printed.splitlines() if "manage.py" in line]
+    assert {line.split("manage.py ")[1] for line in manage_lines} >= {
+        "migrate --noinput",
+        "load_demo",
+        "setup_schedules",
+    }
+    for line in manage_lines:
+        # its own SQLite file and media, never a DATABASE_URL or broker set for the county
+        assert line.startswith(f"DATA_DIR={demo_dir} DATABASE_URL= REDIS_URL= "), line
+    serve = [line for line in printed.splitlines() if "bin/serve.py" in line]
+    assert serve, printed
+    assert f"serve DATA_DIR={demo_dir} DATABASE_URL= REDIS_URL=" in printed
