@@ -275,3 +275,17 @@ def test_the_list_counts_closed_and_cancelled_items_as_done(
     services.rectification_close(ticket=second, by=task_force)
     assert (row().closed_count, row().all_closed) == (2, True)
     assert svc.bulletin_follow_up(bulletin=issued, user=hj_officer).all_closed
+
+
+def test_a_draft_is_addressed_to_the_towns_issuing_will_address(
+    task_force, inspector, huji, jishu, deadline
+):
+    draft = _bulletin(task_force, deadline=deadline)
+    svc.bulletin_items_set(bulletin=draft, by=task_force, tickets=[_ticket(inspector, huji)])
+    draft.recipients.set([jishu])  # chosen on the draft besides the items' town
+
+    printed_before = sel.recipient_names(draft)
+    issued = svc.bulletin_issue(bulletin=draft, by=task_force)
+
+    assert printed_before == [huji.name, jishu.name]  # the item's town was missing before
+    assert sel.recipient_names(issued) == printed_before

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from villages import access
 from villages.models import Town
-from workflows.bulletins.services import PHOTOS_PER_ITEM, bulletin_text
+from workflows.bulletins.services import PHOTOS_PER_ITEM, addressed_town_codes, bulletin_text
 from workflows.models import (
     RECTIFICATION_DONE_STATES,
     RECTIFICATION_OPEN_STATES,
@@ -191,10 +191,13 @@ def bulletin_receipts(bulletin: Bulletin) -> list[BulletinReceipt]:
 
 
 def recipient_names(bulletin: Bulletin) -> list[str]:
-    """The towns the printed bulletin is addressed to: those with a receipt (issued), else the
-    recipients set on the draft."""
+    """The towns the printed bulletin is addressed to: those with a receipt (issued), else those
+    issuing would address (its items' towns and the recipients set on the draft)."""
     names = [receipt.town.name for receipt in bulletin_receipts(bulletin)]
-    return names or list(bulletin.recipients.order_by("code").values_list("name", flat=True))
+    if names:
+        return names
+    codes = addressed_town_codes(bulletin)
+    return list(Town.objects.filter(code__in=codes).order_by("code").values_list("name", flat=True))
 
 
 def photo_thumbnails(document: dict) -> dict[str, str]:

@@ -144,7 +144,7 @@ def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
         for ticket in drafts:
             _assign(ticket, by=by, bulletin=bulletin)
         batch = _batch_next(bulletin.year)
-        towns = sorted({item.ticket.town_id for item in items} | _recipient_codes(bulletin))
+        towns = addressed_town_codes(bulletin)
         bulletin.recipients.set(towns)
         snapshot = bulletin_text(bulletin, items, batch=batch)
         BULLETIN_ACTIONS.run(
@@ -174,8 +174,12 @@ def _assign(ticket: RectificationTicket, *, by, bulletin: Bulletin) -> None:
         ) from None
 
 
-def _recipient_codes(bulletin: Bulletin) -> set[str]:
-    return set(bulletin.recipients.values_list("code", flat=True))
+def addressed_town_codes(bulletin: Bulletin) -> list[str]:
+    """The towns a bulletin is addressed to when issued: every town with an item, and the
+    recipients set on the draft. The draft's page and PDF print the same list."""
+    with_items = bulletin.items.values_list("ticket__town_id", flat=True)
+    chosen = bulletin.recipients.values_list("code", flat=True)
+    return sorted(set(with_items) | set(chosen))
 
 
 def _batch_next(year: int) -> int:
