@@ -106,9 +106,14 @@ class ActionTable:
 
     def run(self, obj, name: str, *, args: dict | None = None, after=None):
         """Run the action's transition through the one runner (core.transitions)."""
+        return self.run_transition(obj, self.actions[name].transition, args=args, after=after)
+
+    def run_transition(self, obj, transition: str, *, args: dict | None = None, after=None):
+        """Any transition of the model through the one runner, with the table's messages: also
+        the consequences no user takes by hand (a rebound patrol moves its site)."""
         return transition_run(
             obj,
-            self.actions[name].transition,
+            transition,
             args=args,
             after=after,
             not_now=self._say(self.messages.not_now, obj),

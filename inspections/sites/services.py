@@ -163,8 +163,7 @@ def _consequences(patrol: Patrol, *, policy: PatrolPolicy, by, photos) -> None:
     patrol.ticket = ticket
     patrol.save(update_fields=["ticket"])
     if patrol.result == PatrolResult.REBOUND and can_proceed(site.suspect):
-        site.suspect()
-        site.save()
+        SITE_ACTIONS.run_transition(site, "suspect")
 
 
 def _open_ticket(patrol, *, site, policy, by, photos) -> RectificationTicket:
@@ -233,8 +232,7 @@ def on_ticket_closed(sender, ticket: RectificationTicket, **kwargs) -> None:
     for site in WaterSite.objects.filter(patrols__ticket=ticket).distinct():
         site = WaterSite.objects.select_for_update().get(pk=site.pk)
         if can_proceed(site.rectified) and not site_open_tickets(site=site).exists():
-            site.rectified()
-            site.save()
+            SITE_ACTIONS.run_transition(site, "rectified")
 
 
 # --- the site's own actions -------------------------------------------------------------------
