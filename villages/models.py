@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from villages.access import MEMBERSHIP_JURISDICTION, Role, ScopedQuerySet
+from villages.names import short_name
 
 CODE_12 = RegexValidator(r"^\d{12}$", _("A division code has exactly 12 digits."))
 VILLAGE_CODE = RegexValidator(
@@ -152,11 +153,8 @@ class Village(Geography):
 
     @property
     def short_name(self) -> str:
-        """刘庄村民委员会 → 刘庄村; 金山社区居民委员会 → 金山社区."""
-        for suffix, replacement in (("村民委员会", "村"), ("居民委员会", ""), ("村委会", "村")):
-            if self.name.endswith(suffix):
-                return self.name[: -len(suffix)] + replacement
-        return self.name
+        """刘庄村民委员会 → 刘庄村; 凤凰村村民委员会 → 凤凰村 (villages.names.short_name)."""
+        return short_name(self.name)
 
 
 def mask_phone(phone: str) -> str:
