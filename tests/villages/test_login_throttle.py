@@ -58,3 +58,62 @@ def test_the_lock_expires(client, user):
         attempt_time=AccessAttempt.objects.get().attempt_time - timedelta(minutes=16)
     )
     assert attempt(client, "zhang", PASSWORD).status_code == 302
+
+
+# --- behind nginx: the headers exactly as README's nginx block writes them -------------------
+# proxy_set_header X-Real-IP $remote_addr;
+# proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;   (client's value + ", " + addr)
+
+
+def through_nginx(client, username, password, *, address, claimed=""):
+    """A request from `address` that wrote `claimed` into its own X-Forwarded-For."""
+    forwarded = f"{claimed}, {address}" if claimed else address
+    return client.post(
+        LOGIN,
+        {"username": username, "password": password},
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_REAL_IP=address,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+@pytest.fixture
+def behind_nginx(settings):
+    settings.BEHIND_TLS_PROXY = True
+
+
+def test_a_fresh_forged_address_per_try_is_still_locked_out(client, user, behind_nginx):
+    for n in range(20):
+        through_nginx(client, "zhang", "wrong", address="203.0.113.9", claimed=f"10.9.{n}.1")
+
+    right = through_nginx(client, "zhang", PASSWORD, address="203.0.113.9", claimed="10.9.99.1")
+
+    assert right.status_code == 429 and "_auth_user_id" not in client.session
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.9"}
+
+
+def test_an_attacker_elsewhere_does_not_lock_the_real_user_out(client, user, behind_nginx):
+    for _ in range(10):
+        through_nginx(client, "zhang", "wrong", address="198.51.100.66")
+
+    real = through_nginx(client, "zhang", PASSWORD, address="203.0.113.20")
+
+    assert real.status_code == 302 and "_auth_user_id" in client.session
+
+
+def test_without_x_real_ip_the_address_nginx_appended_counts(client, user, behind_nginx):
+    for n in range(5):
+        client.post(
+            LOGIN,
+            {"username": "zhang", "password": "wrong"},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"10.9.{n}.1, 203.0.113.9",
+        )
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.9"}
+
+
+def test_headers_are_ignored_without_a_declared_proxy(client, user):
+    for n in range(5):
+        through_nginx(client, "zhang", "wrong", address=f"203.0.113.{n}")
+    # Not behind nginx: X-Real-IP is anybody's to write; the socket's address counts.
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
