@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, Conflict
-from inspections.models import Patrol, PatrolCheck, PatrolPolicy
+from inspections.models import Patrol, PatrolCheck, PatrolPolicy, WaterSite
 from inspections.sites import presence, selectors, services
 from inspections.sites.actions import SITE_ACTIONS
 from inspections.sites.filtersets import WaterSiteFilterSet
@@ -61,7 +61,9 @@ def _unknown_label(request, token: str):
     retired = selectors.retired_token(token)
     if retired is None:
         raise Http404(_("This QR code is not a label of this system."))
-    context = {"retired": retired}
+    # That a label was replaced is no secret; which site it named is, outside its town.
+    visible = WaterSite.objects.visible_to(request.user).filter(pk=retired.site_id).exists()
+    context = {"retired": retired if visible else None}
     return render(request, "inspections/label_replaced.html", context, status=410)
 
 

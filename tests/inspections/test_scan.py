@@ -115,6 +115,19 @@ def test_a_replaced_label_says_so_and_the_new_one_works(client, huji_site, inspe
     assert client.get(scan_url(site)).status_code == 200
 
 
+def test_a_replaced_label_names_its_site_only_to_those_who_may_see_it(
+    client, huji_site, task_force, other_officer
+):
+    old = scan_url(huji_site)
+    site_rotate_token(site=huji_site, by=task_force)
+    client.force_login(other_officer)  # 鸡黍镇: 胡集镇's sites are none of his business
+    response = client.get(old)
+    assert response.status_code == 410
+    html = response.content.decode()
+    assert huji_site.code not in html and huji_site.name not in html
+    assert "不再有效" in html or "no longer works" in html
+
+
 def test_an_unknown_code_is_404(client, inspector, huji_site):
     client.force_login(inspector)
     assert client.get("/s/not-a-label-of-ours").status_code == 404
