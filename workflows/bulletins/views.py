@@ -22,6 +22,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -38,6 +39,7 @@ from villages.models import County, Town
 from villages.scope import get_visible_or_404
 from workflows.bulletins import selectors as bulletin_selectors
 from workflows.bulletins import services as svc
+from workflows.bulletins.actions import BULLETIN_ACTIONS
 from workflows.models import (
     Bulletin,
     BulletinItem,
@@ -323,8 +325,6 @@ def _detail_context(request, bulletin: Bulletin) -> dict:
         item["pictures"] = [(name, thumbnails.get(name, name)) for name in item["photos"]]
     receipts = bulletin_selectors.bulletin_receipts(bulletin)
     towns = access.scope(user, "bulletin.acknowledge").town_codes
-    is_draft = bulletin.state == BulletinState.DRAFT
-    is_task_force = access.allows(user, "bulletin.compose")
     return {
         "bulletin": bulletin,
         "doc": doc,
@@ -333,7 +333,7 @@ def _detail_context(request, bulletin: Bulletin) -> dict:
         "receipts": receipts,
         "recipients": [receipt.town.name for receipt in receipts],
         "may_acknowledge": any(r.town_id in towns and r.acknowledged_at is None for r in receipts),
-        "may_issue": is_draft and is_task_force,
+        "may_issue": BULLETIN_ACTIONS.refusal(user, bulletin, "issue") is None,
         "draft_tickets": sum(
             item.ticket.state == RectificationState.DRAFT for item in follow_up.items
         ),
@@ -363,7 +363,8 @@ def bulletin_detail(request, pk: int):
 @require_POST
 def bulletin_issue(request, pk: int):
     bulletin = _bulletin(request, pk)
-    _require_task_force(request, _("issue a bulletin"))
+    if refusal := BULLETIN_ACTIONS.role_refusal(request.user, bulletin, BULLETIN_ACTIONS["issue"]):
+        raise PermissionDenied(refusal)
     if bulletin.state != BulletinState.DRAFT:
         return _refused(request, bulletin, Conflict(_("The bulletin was already issued.")))
     try:
