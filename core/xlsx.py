@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -41,6 +42,29 @@ def choice_label(choices) -> Callable[[object, tuple], str]:
     """A Column.render that shows a choice field's label instead of its stored value."""
     labels = dict(choices)
     return lambda value, _row: str(labels.get(value, value or ""))
+
+
+def safe_row(sheet, values: Iterable) -> list:
+    """A row whose texts are data, never formulas, and never break the file.
+
+    Any text comes from people (a note, a problem description, a household name from an
+    import): one starting with "=" would be stored as a live formula — `=HYPERLINK(...)` runs
+    when the office opens the ledger (OWASP: CSV/formula injection) — so it is written as a
+    string cell, shown exactly as typed. Control characters (\x0b, \x1b…), which the XML of an
+    .xlsx cannot hold, are dropped instead of failing the whole export.
+    """
+    return [_safe(sheet, value) for value in values]
+
+
+def _safe(sheet, value):
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if not value.startswith("="):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # text, not a formula
+    return cell
 
 
 def ledger_rows(queryset: QuerySet, columns: list[Column]) -> Iterator[list]:
@@ -68,7 +92,7 @@ def ledger_write(*, title: str, columns: list[Column], rows: Iterable[list]):
         header.append(cell)
     sheet.append(header)
     for row in rows:
-        sheet.append(row)
+        sheet.append(safe_row(sheet, row))
     # Returned open to the caller, who streams it and closes it (FileResponse does).
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     workbook.save(handle)

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import TextField
 from inspections.models import Patrol, PatrolCheck, PatrolResult, PreviousFixed, Signboard
 from inspections.sites.presence import Position
 from inspections.sites.services import Observation
@@ -47,7 +48,7 @@ class PatrolForm(forms.Form):
         initial=PreviousFixed.NONE,
         widget=forms.RadioSelect,
     )
-    note = forms.CharField(
+    note = TextField(
         label=_("Note"),
         required=False,
         max_length=NOTE_MAX,

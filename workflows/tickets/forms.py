@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import TextField
 from villages import access
 from workflows.models import Source, ToiletTicket
 from workflows.tickets import selectors
@@ -48,9 +49,9 @@ class PhotosField(forms.FileField):
         return [super(PhotosField, self).clean(f, initial) for f in files]
 
 
-def note_field(*, required: bool, label, message=None) -> forms.CharField:
+def note_field(*, required: bool, label, message=None) -> TextField:
     errors = {"required": message} if message else {}
-    return forms.CharField(
+    return TextField(
         label=label,
         required=required,
         max_length=NOTE_MAX,
@@ -157,8 +158,8 @@ class CompleteForm(ActionForm):
         required=False,
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
-    disposal_site = forms.CharField(label=_("Disposal site"), max_length=120, required=False)
-    parts_used = forms.CharField(label=_("Parts used"), max_length=200, required=False)
+    disposal_site = TextField(label=_("Disposal site"), max_length=120, required=False)
+    parts_used = TextField(label=_("Parts used"), max_length=200, required=False)
     note = note_field(required=False, label=_("Note (optional)"))
     photos = PhotosField(
         required=True,
@@ -262,8 +263,8 @@ class RectificationCreateForm(forms.Form):
     village = forms.ModelChoiceField(
         queryset=None, label=_("Village"), required=False, empty_label=_("(whole town)")
     )
-    site_label = forms.CharField(label=_("Site"), max_length=120, required=False)
-    description = forms.CharField(
+    site_label = TextField(label=_("Site"), max_length=120, required=False)
+    description = TextField(
         label=_("Problem"),
         max_length=NOTE_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -332,7 +333,7 @@ class ToiletReportForm(forms.Form):
         initial=ToiletTicket.Channel.PHONE,
         label=_("Received by"),
     )
-    description = forms.CharField(
+    description = TextField(
         label=_("Note (optional)"),
         max_length=500,
         required=False,
