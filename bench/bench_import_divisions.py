@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from core.tables import read_csv_text
+from core.tables import read_table
 from villages.imports import DivisionImportError, divisions_import, parse_divisions
 from villages.models import County, Town, Village
 
@@ -66,7 +66,7 @@ def timed_import(path: Path) -> float:
 
 def timed_floor(path: Path) -> float:
     started = time.perf_counter()
-    rows = parse_divisions(read_csv_text(path, error=DivisionImportError))
+    rows = parse_divisions(read_table(path, error=DivisionImportError))
     with transaction.atomic():
         County.objects.bulk_create(
             [County(code=r.code, name=r.name) for r in rows if r.level == "county"]

@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After auth: a user with a one-time password sees the password page until he chose his own.
+    "villages.people.middleware.PasswordChangeRequiredMiddleware",
     # Before any view reads the body (CSRF reads it in process_view, after every __call__).
     "villages.middleware.RequestSizeLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -13,7 +13,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
@@ -29,6 +29,18 @@ from openpyxl.utils.exceptions import InvalidFileException
 HEADER_SEARCH_ROWS = 10  # registers often carry a title row or two above the header
 MAX_REPORTED_ERRORS = 20
 BATCH = 500
+# The sheet of explanations an import template carries next to its data (its title in each
+# language the templates are written in): never the data, even when it was left active.
+NOTES_SHEET_TITLES = ("说明", "Notes")
+# What Excel shows for a code of 12+ digits in a General cell, and writes into a CSV it saves:
+# 3.70828E+11. Written out, the digits after the sixth are gone; no code can be recovered.
+# (A General number cell of an .xlsx still holds every digit below 15, and is read whole.)
+SCIENTIFIC_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?e\+[0-9]+", re.IGNORECASE)
+SCIENTIFIC_FORMAT = re.compile(r"e[+-]", re.IGNORECASE)
+QUOTED = re.compile(r'"[^"]*"')
+# Excel keeps 15 significant digits of a number: a longer one (an 18-digit ID number) has
+# already had its last digits replaced by zeros when the file was saved.
+EXCEL_DIGITS = 15
 # Spaces, dots and dashes that people type into labels ("已验收·管护中", "GCJ-02").
 LABEL_NOISE = re.compile(r"[\s·・.\-_/]")
 
@@ -46,6 +58,12 @@ class TableImportError(Exception):
 
 class RowError(ValueError):
     """A bad cell; the caller adds the line number."""
+
+
+class ScientificNumber(float):
+    """A number cell formatted in scientific notation (0.00E+00). Excel gives a cell that
+    format when it reads text such as 3.70828E+11 — from a CSV it saved, or pasted — so its
+    value is a code already cut to 6 digits (370828000000), however plausible it looks."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +103,8 @@ class Problems:
 
 
 def read_table(path: Path, *, error: type[TableImportError]) -> Table:
-    """(line, cells) for each row of the first sheet of an .xlsx or of a CSV file; `error` is
-    raised for a file that is neither."""
+    """(line, cells) for each row of an .xlsx's active sheet (its first if the active one is an
+    import template's notes) or of a CSV file; `error` is raised for a file that is neither."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, error)
@@ -109,12 +127,26 @@ def _read_xlsx(path: Path, error: type[TableImportError]) -> Table:
         ) from None
     try:
         sheet = workbook.active
+        if sheet is None or sheet.title in NOTES_SHEET_TITLES:
+            sheet = workbook.worksheets[0]  # a template saved while its notes were showing
         # Files saved by some tools declare a wrong sheet size, and read-only mode trusts it.
         sheet.reset_dimensions()
         # Read-only mode yields empty rows for gaps too, so the count is the Excel row number.
-        return list(enumerate((list(r) for r in sheet.iter_rows(values_only=True)), 1))
+        return list(enumerate(([_value(c) for c in row] for row in sheet.iter_rows()), 1))
     finally:
         workbook.close()  # read-only mode keeps the file open until closed
+
+
+def _value(cell) -> Any:
+    """The cell's value; a number shown in scientific notation marked as such."""
+    value = cell.value
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and SCIENTIFIC_FORMAT.search(QUOTED.sub("", cell.number_format or ""))
+    ):
+        return ScientificNumber(value)
+    return value
 
 
 def _read_csv(path: Path, error: type[TableImportError]) -> Table:
@@ -187,12 +219,18 @@ def parse_rows(
     columns: dict[int, str],
     problems: Problems,
     parse: Callable[[int, dict[str, Any]], Any],
+    *,
+    codes: Iterable[str] = (),
 ) -> list:
     """parse(line, cells by column name) of each non-blank row below the header; a row whose
-    parse raises RowError is reported on its line and left out."""
+    parse raises RowError is reported on its line and left out. `codes` are the columns of
+    digit codes (division codes, ID numbers): one whose cells Excel has turned into scientific
+    notation is reported once, on its first such line, and those rows are left out — not one
+    "malformed code" per line."""
+    mangled = excel_mangled_lines(table, header_line, columns, set(codes), problems)
     rows = []
     for line, cells in table:
-        if line <= header_line:
+        if line <= header_line or line in mangled:
             continue
         by_name = {name: cells[i] for i, name in columns.items() if i < len(cells)}
         if all(cell_text(v) == "" for v in by_name.values()):
@@ -204,6 +242,53 @@ def parse_rows(
             if len(problems.items) >= MAX_REPORTED_ERRORS:
                 break
     return rows
+
+
+def excel_mangled_lines(
+    table: Table, header_line: int, columns: dict[int, str], codes: set[str], problems: Problems
+) -> set[int]:
+    """The lines below the header whose cell in one of the `codes` columns Excel has mangled,
+    with one problem per such column, on its first mangled line."""
+    headers = next((cells for line, cells in table if line == header_line), [])
+    lines: set[int] = set()
+    for index, name in columns.items():
+        if name not in codes:
+            continue
+        found = [
+            (line, cells[index])
+            for line, cells in table
+            if line > header_line and index < len(cells) and excel_mangled(cells[index])
+        ]
+        if not found:
+            continue
+        first_line, first = found[0]
+        message = _(
+            "Excel turned this column into scientific notation (%(value)s, %(count)d cells from "
+            "this line on), which loses the last digits of a code. Format the cells as text, "
+            "enter the codes again and save the file again."
+        ) % {"value": scientific_text(first), "count": len(found)}
+        problems.add(first_line, in_column(cell_text(headers[index]) or name, message))
+        lines.update(line for line, _cell in found)
+    return lines
+
+
+def excel_mangled(cell: Any) -> bool:
+    """A code Excel has put in scientific notation (text 3.70828E+11, or a number cell with that
+    format), or a number too long for Excel to keep every digit of."""
+    if isinstance(cell, ScientificNumber):
+        return True
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        return abs(cell) >= 10**EXCEL_DIGITS
+    return isinstance(cell, str) and bool(
+        SCIENTIFIC_TEXT.fullmatch(unicodedata.normalize("NFKC", cell).strip())
+    )
+
+
+def scientific_text(cell: Any) -> str:
+    """The cell as Excel shows it: 3.70828E+11."""
+    if isinstance(cell, str):
+        return cell.strip()
+    return f"{float(cell):.5E}"
 
 
 def in_column(header: str, message: str) -> str:

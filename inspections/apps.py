@@ -14,3 +14,9 @@ class InspectionsConfig(AppConfig):
         from workflows.tickets.services import ticket_closed
 
         ticket_closed.connect(on_ticket_closed, dispatch_uid="inspections.site_rectified")
+
+        # The blank import files of the water-site register and the checklist, offered with
+        # villages' own (villages may not import inspections).
+        from inspections import import_templates
+
+        import_templates.register()

@@ -20,10 +20,8 @@ from shapely.geometry import Point, shape
 
 from core.dates import months_ending
 from inspections.models import Patrol, PatrolResult, SiteKind, SiteState, WaterSite
-from inspections.sites.services import patrol_ticket_description
+from inspections.sites.services import patrol_ticket_create
 from villages.models import County, Town
-from workflows.models import Source
-from workflows.tickets import services as tickets
 
 SITES = 133
 MONTHS = 12
@@ -212,17 +210,8 @@ def demo_site_tickets_seed() -> int:
             continue
         with transaction.atomic():
             site = patrol.site
-            ticket = tickets.rectification_create(
-                by=patrol.inspector,
-                town=site.town,
-                village=site.village,
-                description=patrol_ticket_description(patrol),
-                source_kind=Source.PATROL,
-                source=patrol,
-                site_label=str(site)[:120],
-                location=(site.lat, site.lng),
-                before_photos=list(patrol.photos.all()),
-            )
+            photos = list(patrol.photos.all())
+            ticket = patrol_ticket_create(patrol, site=site, by=patrol.inspector, photos=photos)
             Patrol.objects.filter(pk=patrol.pk).update(ticket=ticket)
             if patrol.result == PatrolResult.REBOUND and site.state == SiteState.MAINTAINED:
                 site.suspect()

@@ -17,6 +17,7 @@ tests/test_request_size.py; another town's objects are tests/test_scope_matrix.p
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,10 @@ from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
+import openpyxl
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -36,9 +40,11 @@ from hypothesis import strategies as st
 from inspections.grading import services as assessment_services
 from inspections.models import Assessment, Deduction, Patrol
 from tests import test_scope_matrix
+from tests.factories import HUJI_CODE
 from tests.inspections.conftest import HUJI_SITE
 from tests.test_scope_matrix import CASES, World, url_name
 from tests.workflows.conftest import jpeg_upload
+from villages.models import Membership, MembershipChange, Person, Role
 from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
     Bulletin,
@@ -71,7 +77,8 @@ def shown(msgid: str) -> str:
 
 @dataclass(frozen=True)
 class Field:
-    """kind: text, date, future_date, number, choice, id, uuid, state, photos."""
+    """kind: text, date, future_date, number, choice, id, uuid, state, photos, file, username,
+    mobile."""
 
     name: str
     kind: str
@@ -240,7 +247,81 @@ def _compose_body(w: World, t: Target) -> dict:
     return {"ticket": [str(pk)], "op": "save", f"wording_{pk}": "河道漂浮物未清理"}
 
 
+def people(w: World, t: Target) -> tuple:
+    """Everything a people form could store: accounts, profiles, roles, their history."""
+    users = get_user_model().objects.order_by("pk")
+    return (
+        list(users.values_list("pk", "username", "first_name", "is_active", "password")),
+        sorted(Person.objects.values_list("user", "phone", "must_change_password")),
+        sorted(Membership.objects.values_list("user", "role", "town", "village")),
+        MembershipChange.objects.count(),
+        everything(w, t),
+    )
+
+
+def _person(w: World) -> Target:
+    person = w.person["huji"]
+    return Target(reverse("person_role_add", args=[person.pk]), w.users["task_force"], person)
+
+
+def _person_role(w: World) -> Target:
+    person = w.person["huji"]
+    return Target(reverse("person_role_remove", args=[person.pk]), w.users["task_force"], person)
+
+
+def _roster() -> SimpleUploadedFile:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["姓名", "手机号", "用户名", "角色", "乡镇代码", "村代码"])
+    sheet.append(["花名册测试", "13900139000", "roster_new", "巡查员", HUJI_CODE, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return SimpleUploadedFile("花名册.xlsx", buffer.getvalue())
+
+
 FORMS: tuple[Form, ...] = (
+    Form(
+        "person_new[post]",
+        lambda w: Target(reverse("person_new"), w.users["task_force"]),
+        lambda w, t: {
+            "name": "张三",
+            "phone": "13800138000",
+            "username": "zhangsan",
+            "role": Role.TOWN_OFFICER,
+            "town": w.town["huji"].code,
+        },
+        (
+            Field("name", "text", max_length=50),
+            Field("phone", "mobile", required=False),
+            Field("username", "username"),
+            Field("role", "choice"),
+            Field("town", "id"),
+            Field("village", "id", required=False),
+        ),
+        people,
+        shows_text=("name",),
+    ),
+    Form(
+        "person_role_add",
+        _person,
+        lambda w, t: {"role": Role.TOWN_OFFICER, "town": w.town["jishu"].code},
+        (Field("role", "choice"), Field("town", "id"), Field("village", "id", required=False)),
+        people,
+    ),
+    Form(
+        "person_role_remove",
+        _person_role,
+        lambda w, t: {"membership": str(t.obj.memberships.get().pk)},
+        (Field("membership", "id"),),
+        people,
+    ),
+    Form(
+        "person_import[post]",
+        lambda w: Target(reverse("person_import"), w.users["task_force"]),
+        lambda w, t: {"file": _roster()},
+        (Field("file", "file"),),
+        people,
+    ),
     Form(
         "ticket_new[post]",
         _new_ticket,
@@ -487,8 +568,30 @@ def mutations(f: Field) -> list[tuple[str, object, str]]:
             ("script", SCRIPT, "409"),
             ("long", LONG, "409"),
         ]
-    if f.kind == "photos":
+    if f.kind in ("photos", "file"):
         return [("missing", MISSING, "400")]
+    if f.kind == "username":
+        return [
+            ("missing", MISSING, "400"),
+            ("blank", "   ", "400"),
+            ("script", SCRIPT, "400"),
+            ("nul", "zhang\x00san", "400"),
+            ("with a space", "zhang san", "400"),
+            ("one over the limit", "z" * 151, "400"),
+            ("huge", LONG, "400"),
+            ("emoji", "🚮", "400"),
+        ]
+    if f.kind == "mobile":
+        return [
+            ("missing", MISSING, "ok"),
+            ("script", SCRIPT, "400"),
+            ("nul", "1380013800\x00", "400"),
+            ("too short", "1380013800", "400"),
+            ("not a mobile", "23800138000", "400"),
+            ("letters", "1380013800a", "400"),
+            ("huge", "1" * 5000, "400"),
+            ("landline", "0537-8721234", "400"),
+        ]
     cases = [("missing", MISSING, absent), ("script", SCRIPT, "400"), ("nul", "1\x00", "400")]
     if f.kind == "text":
         cases = [
@@ -576,6 +679,10 @@ def test_every_form_post_of_the_project_is_in_the_table():
     """Each POST of the scope matrix that carries a form is here (buttons without fields — issue,
     acknowledge, rotate, approve… — are covered by CSRF, forged actions and tampered IDs)."""
     with_fields = {
+        "person_new",
+        "person_role_add",
+        "person_role_remove",
+        "person_import",
         "ticket_new",
         "toilet_new",
         "ticket_action",

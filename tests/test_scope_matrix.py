@@ -30,6 +30,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import override_settings
@@ -58,7 +59,7 @@ from tests.factories import (
 )
 from tests.inspections.conftest import HUJI_SITE, JISHU_SITE, make_patrol, make_site
 from tests.workflows.conftest import jpeg_upload
-from villages.models import Role, Town
+from villages.models import Membership, MembershipChange, Role, Town
 from workflows.bulletins import services as bulletins
 from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
@@ -115,6 +116,7 @@ class World:
     deduction: dict
     bulletin: dict  # issued, addressed to the town (its ticket's)
     draft_bulletin: dict  # listing the same ticket, not issued
+    person: dict  # a village admin of the town's spare village (the people pages act on him)
     campaign: Campaign
     active_round: Round
     published_round: Round
@@ -294,6 +296,13 @@ def _bulletins(w: World, deadline: date) -> None:
             getattr(w, kind)[t] = bulletin
 
 
+def _people(w: World) -> None:
+    w.person = {
+        t: make_user(f"person_{t}", membership(Role.VILLAGE_ADMIN, w.spare_village[t]))
+        for t in TOWNS
+    }
+
+
 def build_world() -> World:
     load_divisions()
     w = World()
@@ -308,6 +317,7 @@ def build_world() -> World:
     _sites(w)
     _rounds(w)
     _bulletins(w, deadline)
+    _people(w)
     return w
 
 
@@ -394,6 +404,18 @@ def assessment_state(w, town):
     return assessment.state, assessment.score, deductions, RectificationTicket.objects.count()
 
 
+def person_state(w, town):
+    """A person's account, roles and history, and how many people there are."""
+    person = get_user_model().objects.get(pk=w.person[town].pk)
+    return (
+        person.is_active,
+        person.password,
+        sorted(Membership.objects.filter(user=person).values_list("role", "town", "village")),
+        MembershipChange.objects.count(),
+        get_user_model().objects.count(),
+    )
+
+
 def round_state(w, town):
     return Round.objects.get(pk=w.active_round.pk).state
 
@@ -452,6 +474,11 @@ DRAFT_WRITE = "tf=ok/ok hjo=404/404 insp=404/404 tinsp=404/404 sw=404/404 va=404
 ISSUED_WRITE = (
     "tf=409/409 hjo=403/404 insp=403/403 tinsp=403/404 sw=404/404 va=404/404 nobody=404/404"
 )
+# People and their roles: the county task force; no other role has people rights (403 first).
+PEOPLE = "tf=200/200 hjo=403/403 insp=403/403 tinsp=403/403 sw=403/403 va=403/403 nobody=403/403"
+PEOPLE_WRITE = (
+    "tf=ok/ok hjo=403/403 insp=403/403 tinsp=403/403 sw=403/403 va=403/403 nobody=403/403"
+)
 # The dashboard and rankings: the task force (county) and town officers (their towns).
 DASHBOARD = "tf=200 hjo=200 insp=403 tinsp=403 sw=403 va=403 nobody=403"
 
@@ -471,6 +498,59 @@ CASES: dict[str, Case] = {
     "village_detail": Case(
         GEOGRAPHY, kwargs=of("village", "code", "code"), mark=lambda w, t: w.village[t].code
     ),
+    "import_template": Case(  # a blank register: the county task force's
+        TASK_FORCE, kwargs=lambda w, t: {"kind": "households"}, content_type=XLSX
+    ),
+    # --- people (the county task force's) ---
+    "person_list": Case(TASK_FORCE, hides="person_detail"),
+    "person_detail": Case(
+        PEOPLE,
+        kwargs=of("person"),
+        mark=lambda w, t: reverse("person_detail", args=[w.person[t].pk]),
+    ),
+    "person_new": Case(TASK_FORCE),
+    "person_new[post]": Case(
+        "tf=303 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
+        method="POST",
+        data=lambda w, t: {
+            "name": "矩阵测试",
+            "username": "matrix_new",
+            "role": Role.VILLAGE_ADMIN,
+            "village": w.spare_village["huji"].code,
+        },
+        state=lambda w, t: person_state(w, "huji"),
+    ),
+    "person_role_add": Case(
+        PEOPLE_WRITE,
+        kwargs=of("person"),
+        method="POST",
+        data=lambda w, t: {"role": Role.INSPECTOR, "town": w.town[t].code},
+        state=person_state,
+    ),
+    "person_role_remove": Case(
+        PEOPLE_WRITE,
+        kwargs=of("person"),
+        method="POST",
+        data=lambda w, t: {"membership": w.person[t].memberships.get().pk},
+        state=person_state,
+    ),
+    "person_deactivate": Case(PEOPLE_WRITE, kwargs=of("person"), method="POST", state=person_state),
+    "person_reactivate": Case(  # an active account: 409, already active
+        "tf=409/409 hjo=403/403 insp=403/403 tinsp=403/403 sw=403/403 va=403/403 nobody=403/403",
+        kwargs=of("person"),
+        method="POST",
+        state=person_state,
+    ),
+    "person_password_reset": Case(
+        PEOPLE_WRITE, kwargs=of("person"), method="POST", state=person_state
+    ),
+    "person_import": Case(TASK_FORCE),
+    "person_import[post]": Case(  # no file: the task force is told so (400)
+        "tf=400 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
+        method="POST",
+        state=lambda w, t: person_state(w, "huji"),
+    ),
+    "password_change": Case(EVERYONE),
     # --- rectification tickets ---
     "ticket_list": Case(EVERYONE, hides="ticket_detail"),
     "ticket_new": Case(

@@ -57,6 +57,8 @@ MEMBERSHIP_JURISDICTION: dict[Role, tuple[str, Q]] = {
 
 # A superuser (Django admin) acts as the county task force.
 SUPERUSER_ROLE = TF
+# A county's first account, made at go-live (manage.py init_county): it adds everyone else.
+FIRST_ACCOUNT_ROLE = TF
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,89 @@ PERMISSIONS: dict[str, Permission] = {
         # the county's desk
         Permission("dashboard.view", OFFICES),
         Permission("jobs.view", (TF,)),
+        # registers in and out of Excel: download the import templates (导入模板)
+        Permission("imports.run", (TF,), county=True),
+        # people (villages/people): add people, give and take roles, deactivate, reset passwords
+        Permission("people.manage", (TF,), county=True),
     )
 }
 
 
 def roles(perm: str) -> tuple[str, ...]:
     return PERMISSIONS[perm].roles
+
+
+# --- who may give whom a role ------------------------------------------------------------------
+
+# The order of the roles (villages/people): a role is given, taken away, or its holder's account
+# managed only by someone who holds people.manage through a role of at least the same rank, in a
+# jurisdiction covering the membership's. Today only the county-wide task force holds
+# people.manage, so it gives every role; were a town's officers given people rights later, they
+# could give the town's roles of their rank and below (a village admin), never the task force.
+ROLE_RANK: dict[Role, int] = {TF: 3, INSP: 2, TOWN: 2, WORKER: 2, VADMIN: 1}
+
+# What the people pages say when a membership's jurisdiction does not fit its role
+# (MEMBERSHIP_JURISDICTION above; a role not listed may name a town, a village or neither).
+JURISDICTION_HINTS = {
+    TOWN: gettext_lazy("A town officer works for one town: choose the town and no village."),
+    VADMIN: gettext_lazy("A village admin works for one village: choose the village."),
+    TF: gettext_lazy("The task force works for the whole county: choose no town and no village."),
+}
+JURISDICTION_HINT_ANY = gettext_lazy("Choose a town, a village, or neither for the whole county.")
+
+
+def jurisdiction_fits(role: str, *, town: bool, village: bool) -> bool:
+    """A membership of `role` naming a town (`town`) or a village (`village`) satisfies
+    Membership's check constraints, which are built from the same MEMBERSHIP_JURISDICTION."""
+    if town and village:
+        return False  # membership_one_jurisdiction
+    rule = MEMBERSHIP_JURISDICTION.get(Role(role))
+    if rule is None:
+        return True
+    facts = {"town__isnull": not town, "village__isnull": not village}
+    # Each condition is an AND of `<field>__isnull` lookups (tests/villages/test_people.py
+    # checks this reading against the database's constraints).
+    return all(facts[lookup] == value for lookup, value in rule[1].children)
+
+
+def jurisdiction_hint(role: str) -> str:
+    return str(JURISDICTION_HINTS.get(Role(role), JURISDICTION_HINT_ANY))
+
+
+def may_grant(user, membership) -> bool:
+    """`user` may give (or take away) `membership` (saved or not; its role, town_id, village):
+    he holds people.manage through a role ranked at least as high as the membership's, with a
+    jurisdiction that covers the membership's — a county-wide membership needs a county-wide
+    grant; a village is covered by its town, or by itself or its administrative village."""
+    rank = ROLE_RANK[Role(membership.role)]
+    for role, town, village in scope(user, "people.manage").grants:
+        if ROLE_RANK[Role(role)] < rank:
+            continue
+        if town is None and village is None:
+            return True
+        if membership.village_id:
+            place = membership.village
+            if town == place.town_id or village in {place.pk, place.parent_id} - {None}:
+                return True
+        elif membership.town_id and town == membership.town_id:
+            return True
+    return False
+
+
+def grantable_roles(user) -> list[Role]:
+    """The roles `user` may give somewhere, in the order of `Role`."""
+    held = [ROLE_RANK[Role(role)] for role, _t, _v in scope(user, "people.manage").grants]
+    top = max(held, default=0)
+    return [role for role in Role if ROLE_RANK[role] <= top]
+
+
+def may_manage(user, person, memberships: Iterable) -> bool:
+    """`user` may change `person`'s account (roles, active state, password): he may give every
+    role `person` holds where he holds it. An administrator's account (Django admin staff) only
+    a superuser may change: its password would open the admin to whoever reset it."""
+    if person.is_superuser or person.is_staff:
+        return bool(user.is_superuser)
+    return all(may_grant(user, membership) for membership in memberships)
 
 
 # --- a user's jurisdiction --------------------------------------------------------------------

@@ -7,10 +7,20 @@ division by its code or, failing that, by its name. Nothing is written until eve
 been read, converted and matched; then one transaction writes a few `bulk_update` statements
 per level. Divisions whose stored geometry already equals the file's are left alone, so a
 second run changes nothing (not even `geo_updated_at`, which the point lookup watches).
+
+A file of one unit's outline — the county fence an office is usually handed — often carries no
+columns at all: a bare GeoJSON geometry, a Feature or a FeatureCollection without properties.
+`code` says which division it outlines (510722, 510722101 or a 12-digit code); its features are
+then that division's parts. Without it such a file is refused, saying so, not guessed at.
+
+Nested JSON division lists (the statistics bureau's tree of code, name and children) hold no
+geometry: they are named as such and refused; the division list is imported by
+`import_divisions` from an .xlsx or a CSV.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections import Counter, defaultdict
@@ -75,6 +85,7 @@ class BoundaryImportResult:
     code_field: str | None = None
     name_field: str | None = None
     town_field: str | None = None
+    unit: str = ""  # "510722000000 三台县": the division the whole file outlines (`code`)
     matched: Counter = field(default_factory=Counter)
     updated: Counter = field(default_factory=Counter)
     unchanged: Counter = field(default_factory=Counter)
@@ -126,16 +137,29 @@ def boundaries_import(
     name_field: str | None = None,
     town_field: str | None = None,
     crs: str | None = None,
+    code: str | None = None,
     dry_run: bool = False,
 ) -> BoundaryImportResult:
+    """`code`, if given, is the division (county, town or village) the whole file outlines."""
     declared = parse_crs(crs)
+    unit = _unit(code, level) if code else None
     frame, notes = read_features(path)
     result = BoundaryImportResult(features=len(frame), notes=notes, dry_run=dry_run)
     frame = to_wgs84(frame, declared, result)
-    fields = detect_fields(frame, code_field, name_field, town_field)
-    result.code_field, result.name_field, result.town_field = fields.code, fields.name, fields.town
-    geometries = _clean_geometries(frame, fields, result)
-    groups = _match_features(frame, fields, level, geometries, result)
+    if unit is None:
+        fields = detect_fields(frame, code_field, name_field, town_field)
+        result.code_field, result.name_field = fields.code, fields.name
+        result.town_field = fields.town
+        geometries = _clean_geometries(frame, fields, result)
+        groups = _match_features(frame, fields, level, geometries, result)
+    else:
+        fields = _check_unit_agrees(frame, code_field, unit)
+        result.unit = f"{unit.code} {unit.name}"
+        geometries = _clean_geometries(frame, fields, result)
+        groups = {
+            (unit.level, unit.code): [(_ref(frame, fields, i), g) for i, g in geometries.items()]
+        }
+        groups = {key: members for key, members in groups.items() if members}
     shapes = _shapes_of(groups, result)
     changed = _compare_with_stored(shapes, result)
     if not dry_run:
@@ -175,6 +199,16 @@ def read_features(path: Path) -> tuple[geopandas.GeoDataFrame, list[str]]:
             # Naming the layer keeps pyogrio from warning about multi-layer GeoPackages.
             frame = geopandas.read_file(path, engine="pyogrio", layer=layers[0][0])
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+            if _is_division_tree(path):
+                raise BoundaryImportError(
+                    _(
+                        "%(file)s is a nested JSON list of divisions (code, name, children), not "
+                        "a map: it holds no boundaries. Import the division list with "
+                        "import_divisions (an .xlsx or CSV file; import_template divisions "
+                        "writes a blank one)."
+                    )
+                    % {"file": path}
+                ) from None
             raise BoundaryImportError(
                 _("Cannot read %(file)s as GeoJSON, GeoPackage or Shapefile: %(error)s")
                 % {"file": path, "error": exc}
@@ -190,6 +224,19 @@ def read_features(path: Path) -> tuple[geopandas.GeoDataFrame, list[str]]:
         )
     notes += [str(w.message) for w in caught]
     return frame, notes
+
+
+def _is_division_tree(path: Path) -> bool:
+    """JSON of divisions nested by "children" (as lists of the statistics bureau's codes are
+    published by scrapers and some apps), which GDAL cannot read as a map."""
+    if path.suffix.lower() not in (".json", ".geojson"):
+        return False
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, OSError):
+        return False
+    first = data[0] if isinstance(data, list) and data else data
+    return isinstance(first, dict) and "type" not in first and "children" in first
 
 
 def to_wgs84(
@@ -267,13 +314,22 @@ def detect_fields(
         town=_pick_column(columns, town_field, TOWN_FIELDS),
     )
     if fields.code is None and fields.name is None:
-        raise BoundaryImportError(
-            _(
-                "No code or name column found (columns: %(columns)s). "
-                "Name one with --code-field or --name-field."
+        values = {"columns": ", ".join(columns) or "—", "count": len(frame)}
+        if len(frame) > 1:
+            message = _(
+                "The file has %(count)d features and no code or name column (columns: "
+                "%(columns)s), so nothing says which division each one is. If together they "
+                "outline one division, give its code with --code (e.g. --code 510722); "
+                "otherwise name the column that tells them apart with --code-field or "
+                "--name-field."
             )
-            % {"columns": ", ".join(columns) or "—"}
-        )
+        else:
+            message = _(
+                "No code or name column found (columns: %(columns)s). Give the code of the "
+                "division the file outlines with --code (e.g. --code 510722), or name a "
+                "column with --code-field or --name-field."
+            )
+        raise BoundaryImportError(message % values)
     return fields
 
 
@@ -288,6 +344,53 @@ def _pick_column(columns: list[str], given: str | None, candidates: tuple[str, .
             )
         return found
     return next((by_lower[c] for c in candidates if c in by_lower), None)
+
+
+def _unit(code: str, level: str) -> _Division:
+    """The stored division `code` names (6, 9, 12 or 15 digits), of `level` unless "auto"."""
+    normalised = normalise_code(code)
+    for candidate in LEVELS if level == "auto" else (level,):
+        names = LEVEL_MODELS[candidate].objects.filter(code=normalised)
+        name = names.values_list("name", flat=True).first()
+        if name is not None:
+            return _Division(candidate, normalised, name)
+    raise BoundaryImportError(
+        _("--code %(code)s: no stored division has the code %(normalised)s.")
+        % {"code": code, "normalised": normalised}
+    )
+
+
+def _check_unit_agrees(
+    frame: geopandas.GeoDataFrame, code_field: str | None, unit: _Division
+) -> _Fields:
+    """With --code, the file's own code column (or, without one, its name column) may name that
+    one division only: a file of many villages taken as one would merge them into one outline."""
+    columns = [str(c) for c in frame.columns if c != frame.geometry.name]
+    code_column = _pick_column(columns, code_field, CODE_FIELDS)
+    name_column = None if code_column else _pick_column(columns, None, NAME_FIELDS)
+    fields = _Fields(code=code_column, name=name_column, town=None)
+    if code_column:
+        named = {normalise_code(value) for value in frame[code_column]} - {"", unit.code}
+    elif name_column:
+        names = {_text(value) for value in frame[name_column]} - {""}
+        named = names if len(names) > 1 else set()
+    else:
+        named = set()
+    if named:
+        listed = sorted(named)
+        raise BoundaryImportError(
+            _(
+                "--code says the whole file outlines %(unit)s, but its column “%(column)s” "
+                "names %(values)s. Leave out --code to match each feature by its own code or "
+                "name."
+            )
+            % {
+                "unit": f"{unit.code} {unit.name}",
+                "column": code_column or name_column,
+                "values": ", ".join(listed[:5]) + (" …" if len(listed) > 5 else ""),
+            }
+        )
+    return fields
 
 
 def normalise_code(value: object) -> str:

@@ -107,6 +107,8 @@ PROBLEMS = {
     **{choice.value: choice for choice in Problem if choice.value},
 }
 REQUIRED_COLUMNS = ("number", "head_name")
+# Digits Excel would show in scientific notation (and, past 15, cut): refused column-wide.
+CODE_COLUMNS = ("village_code", "id_number")
 MAX_LENGTH = {
     name: Household._meta.get_field(name).max_length
     for name in ("number", "head_name", "address", "phone")
@@ -183,7 +185,12 @@ def parse_ledger(table: Table, problems: Problems) -> tuple[list[HouseholdRow], 
     _check_village_columns(header_line, columns)
     present = set(columns.values())
     rows = parse_rows(
-        table, header_line, columns, problems, lambda line, cells: _parse_row(line, cells, present)
+        table,
+        header_line,
+        columns,
+        problems,
+        lambda line, cells: _parse_row(line, cells, present),
+        codes=CODE_COLUMNS,
     )
     if not rows and not problems.items:
         raise HouseholdImportError(

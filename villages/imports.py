@@ -1,5 +1,7 @@
 """Import of the statistics-bureau division list (统计用区划代码) into County / Town / Village.
 
+The list is read like every register (core.tables): an .xlsx or a CSV (UTF-8, GB18030, with or
+without a BOM), the header found by the names offices give its columns, in Chinese or English.
 Every row is checked before anything is written; a bad row stops the import with its line
 number and nothing is half-written. Writes are upserts keyed on the code, a few statements per
 level however long the list, so a second run of the same file changes nothing.
@@ -7,20 +9,47 @@ level however long the list, so a second run of the same file changes nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from core.tables import MAX_REPORTED_ERRORS, read_csv_text, write_upserts
+from core.tables import (
+    MAX_REPORTED_ERRORS,
+    Problems,
+    RowError,
+    Table,
+    TableImportError,
+    TableLayout,
+    cell_text,
+    find_header,
+    parse_rows,
+    read_table,
+    write_upserts,
+)
 from villages.models import County, Town, Village
 
+# Headers as the statistics list and county offices write them (compared after normalising:
+# no spaces, no "*", no note in brackets, lower case); the internal names are accepted too. The
+# first alias is the one messages and the import template show.
+COLUMN_ALIASES = {
+    "code": ("区划代码", "统计用区划代码", "代码", "行政区划代码", "区划编码", "编码"),
+    "name": ("名称", "区划名称", "单位名称"),
+    "level": ("级别", "层级", "区划级别"),
+    "parent_code": ("上级代码", "上级区划代码", "父级代码", "上级编码"),
+    "urban_rural_code": ("城乡分类代码", "城乡分类", "城乡属性代码"),
+    # The published list of 2023 leaves the urban-rural code blank where 2016's still holds.
+    "urban_rural_code_2016": ("urban_rural_code_2016_if_same_code_and_name",),
+    "committee_type": ("类型", "委员会类型", "村居类型"),
+}
+REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
+CODE_COLUMNS = ("code", "parent_code")
 LEVEL_ALIASES = {
     "county": "county",
     "县": "county",
@@ -36,6 +65,8 @@ LEVEL_ALIASES = {
     "村": "village",
     "村级": "village",
     "行政村": "village",
+    "社区": "village",
+    "村(社区)": "village",
     "natural_village": "natural",
     "natural": "natural",
     "自然村": "natural",
@@ -67,15 +98,15 @@ NAME_LENGTH = {
     "village": Village._meta.get_field("name").max_length,
     "natural": Village._meta.get_field("name").max_length,
 }
-REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
 
 
-class DivisionImportError(Exception):
-    """Rows that cannot be imported; `errors` holds one message per bad line."""
+class DivisionImportError(TableImportError):
+    """Rows of a division list that cannot be imported."""
 
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
+
+# The header is the first row with a code and a name column; the other required columns are
+# then named as missing on that line.
+DIVISION_LIST = TableLayout(COLUMN_ALIASES, ("code", "name"), DivisionImportError)
 
 
 @dataclass(frozen=True)
@@ -101,66 +132,62 @@ class ImportSummary:
         return bool(sum(self.created.values()) or sum(self.updated.values()))
 
 
-def parse_divisions(text: str) -> list[DivisionRow]:
-    reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip() for c in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+def parse_divisions(table: Table) -> list[DivisionRow]:
+    """The rows below the header, parsed; raises DivisionImportError naming every bad line."""
+    header_line, columns = find_header(table, DIVISION_LIST)
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns.values()]
     if missing:
         raise DivisionImportError(
-            [_("Line 1: missing column(s) %(columns)s.") % {"columns": ", ".join(missing)}]
+            [
+                _("Line %(line)d: missing column(s) %(columns)s.")
+                % {"line": header_line, "columns": ", ".join(map(column_title, missing))}
+            ]
         )
-    rows, errors = [], []
-    for raw in reader:
-        # The reader's own line count, not a row count: blank lines (skipped by DictReader) and
-        # quoted line breaks would otherwise shift every later line number.
-        number = reader.line_num
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
-        if not any(row.values()):
-            continue
-        try:
-            rows.append(_parse_row(number, row))
-        except ValueError as exc:
-            errors.append(_("Line %(line)d: %(error)s") % {"line": number, "error": exc})
-            if len(errors) >= MAX_REPORTED_ERRORS:
-                break
-    if errors:
-        raise DivisionImportError(errors)
+    problems = Problems(error=DivisionImportError)
+    rows = parse_rows(table, header_line, columns, problems, _parse_row, codes=CODE_COLUMNS)
+    problems.raise_if_any()
     return rows
 
 
-def _parse_row(line: int, row: dict[str, str]) -> DivisionRow:
-    level = LEVEL_ALIASES.get(row["level"].lower()) or LEVEL_ALIASES.get(row["level"])
+def column_title(name: str) -> str:
+    """上级代码 (parent_code): the header a template writes, and the English one."""
+    return f"{COLUMN_ALIASES[name][0]} ({name})"
+
+
+def _parse_row(line: int, cells: dict[str, Any]) -> DivisionRow:
+    row = {name: cell_text(cell) for name, cell in cells.items()}
+    level_text = row.get("level", "")
+    # NFKC: 村（社区） typed with full-width brackets.
+    level = LEVEL_ALIASES.get(unicodedata.normalize("NFKC", level_text).replace(" ", "").lower())
     if level is None:
-        raise ValueError(_("unknown level “%(level)s”.") % {"level": row["level"]})
-    code, name, parent = row["code"], row["name"], row["parent_code"]
+        raise RowError(_("unknown level “%(level)s”.") % {"level": level_text})
+    code, name, parent = row.get("code", ""), row.get("name", ""), row.get("parent_code", "")
     _check_code(level, code)
     if not name:
-        raise ValueError(_("the name is empty."))
+        raise RowError(_("the name is empty."))
     if len(name) > NAME_LENGTH[level]:
-        raise ValueError(
+        raise RowError(
             _("the name is longer than %(max)d characters.") % {"max": NAME_LENGTH[level]}
         )
     # A county's parent is its prefecture, which is not imported: blank or a code.
     if (level != "county" or parent) and not CODE.fullmatch(parent):
-        raise ValueError(
+        raise RowError(
             _("malformed parent code “%(code)s” (12 digits expected).") % {"code": parent}
         )
     if level in PARENT_PREFIX and not code.startswith(parent[: PARENT_PREFIX[level]]):
-        raise ValueError(
+        raise RowError(
             _("code %(code)s does not lie under its parent %(parent)s.")
             % {"code": code, "parent": parent}
         )
-    urban_rural = row.get("urban_rural_code") or row.get(
-        "urban_rural_code_2016_if_same_code_and_name", ""
-    )
+    urban_rural = row.get("urban_rural_code") or row.get("urban_rural_code_2016", "")
     if urban_rural and not URBAN_RURAL_CODE.fullmatch(urban_rural):
-        raise ValueError(
+        raise RowError(
             _("malformed urban-rural code “%(code)s” (3 digits).") % {"code": urban_rural}
         )
     committee = row.get("committee_type", "")
-    committee_type = COMMITTEE_ALIASES.get(committee) or _committee_from_name(row["name"])
+    committee_type = COMMITTEE_ALIASES.get(committee) or _committee_from_name(name)
     if committee and committee not in COMMITTEE_ALIASES:
-        raise ValueError(_("unknown committee type “%(type)s”.") % {"type": committee})
+        raise RowError(_("unknown committee type “%(type)s”.") % {"type": committee})
     return DivisionRow(line, code, name, level, parent, urban_rural, committee_type)
 
 
@@ -168,12 +195,12 @@ def _check_code(level: str, code: str) -> None:
     if level == "natural":
         # 自然村 have no statistical code: their administrative village's code + 3 digits.
         if not NATURAL_CODE.fullmatch(code):
-            raise ValueError(
+            raise RowError(
                 _("malformed natural-village code “%(code)s” (15 digits expected).")
                 % {"code": code}
             )
     elif not CODE.fullmatch(code):
-        raise ValueError(_("malformed code “%(code)s” (12 digits expected).") % {"code": code})
+        raise RowError(_("malformed code “%(code)s” (12 digits expected).") % {"code": code})
 
 
 def _committee_from_name(name: str) -> str:
@@ -246,7 +273,7 @@ def _level_conflicts(rows: list[DivisionRow]) -> list[str]:
 
 def divisions_import(*, path: Path, progress=None) -> ImportSummary:
     """`progress`, if given, is a tqdm-like bar: its total is set to the row count."""
-    rows = parse_divisions(read_csv_text(path, error=DivisionImportError))
+    rows = parse_divisions(read_table(path, error=DivisionImportError))
     check_hierarchy(rows)
     if progress is not None:
         progress.total = len(rows)

@@ -299,3 +299,133 @@ class Membership(models.Model):
     def __str__(self) -> str:
         where = self.village or self.town or _("whole county")
         return f"{self.user} · {self.get_role_display()} · {where}"
+
+
+class Person(models.Model):
+    """What the county keeps about a user besides his account (villages/people): his mobile
+    number, and whether he must choose a new password before anything else (after a one-time
+    password). Created when first needed: a user without one has no phone and no such duty."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="person",
+        verbose_name=_("user"),
+    )
+    phone = models.CharField(_("mobile number"), max_length=11, blank=True)
+    must_change_password = models.BooleanField(_("must change password"), default=False)
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
+        constraints = [
+            # A mobile number names one person (the roster import finds people by it).
+            models.UniqueConstraint(
+                fields=["phone"], condition=~Q(phone=""), name="person_unique_phone"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone) if self.phone else ""
+
+
+class MembershipChange(models.Model):
+    """One change of a person's roles, active state, name or phone, or a password reset: who
+    made it, when, through what, and the person's state before and after. Written by
+    villages/people (services, the roster import) and the Django admin in the change's own
+    transaction; never edited.
+
+    `before` and `after` hold only what the change is about: {"roles": [{"role", "town",
+    "village", "where"}, …]} (the whole list of the person's memberships, `where` the place's
+    name at the time), {"active": bool}, {"name": str}, {"phone": masked}."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("person added")
+        ROLE_ADDED = "role_added", _("role given")
+        ROLE_REMOVED = "role_removed", _("role taken away")
+        ROLES_CHANGED = "roles_changed", _("roles changed")
+        DEACTIVATED = "deactivated", _("deactivated")
+        REACTIVATED = "reactivated", _("reactivated")
+        PASSWORD_RESET = "password_reset", _("password reset")
+        DETAILS_CHANGED = "details_changed", _("name or phone changed")
+
+    class Via(models.TextChoices):
+        PAGE = "page", _("people pages")
+        IMPORT = "import", _("staff roster import")
+        ADMIN = "admin", _("Django admin")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="membership_changes",
+        verbose_name=_("person"),
+    )
+    # None: the command line (manage.py import_staff), run by whoever runs the server.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    via = models.CharField(_("through"), max_length=10, choices=Via.choices, default=Via.PAGE)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("membership change")
+        verbose_name_plural = _("membership changes")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # A person's page lists his changes, newest first.
+            models.Index(fields=["user", "-at"], name="membership_change_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_action_display()} · {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def before_text(self) -> str:
+        return describe_person_state(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return describe_person_state(self.after)
+
+
+def describe_person_state(state: dict) -> str:
+    """{"roles": […], "active": …} as a line the person's page shows: 乡镇专干 · 胡集镇；启用."""
+    from django.utils.translation import pgettext
+
+    parts = []
+    if "roles" in state:
+        roles = [
+            f"{_role_label(entry.get('role', ''))} · {entry.get('where') or _('whole county')}"
+            for entry in state["roles"]
+        ]
+        parts.append("、".join(roles) if roles else str(_("no role")))
+    if "active" in state:
+        active = state["active"]
+        parts.append(
+            pgettext("account", "active") if active else pgettext("account", "deactivated")
+        )
+    if "name" in state:
+        parts.append(state["name"])
+    if "phone" in state:
+        parts.append(state["phone"] or "—")
+    return "；".join(parts) or "—"
+
+
+def _role_label(value: str) -> str:
+    try:
+        return str(Role(value).label)
+    except ValueError:  # a role since retired: its stored name
+        return value

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import io
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
+from core.xlsx import XLSX
 from villages import access, selectors
 from villages.filtersets import VillageFilterSet
+from villages.import_templates import template_get, template_xlsx
 from villages.models import Town
 from villages.scope import get_visible_or_404
 
@@ -89,3 +95,19 @@ def _query_without_page(request) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
+
+
+@login_required
+def import_template(request, kind: str):
+    """The blank .xlsx of an import (villages.import_templates), for the task force."""
+    access.require(request.user, "imports.run", action=_("download the import templates"))
+    try:
+        template = template_get(kind)
+    except KeyError:
+        raise Http404 from None
+    return FileResponse(
+        io.BytesIO(template_xlsx(template)),
+        as_attachment=True,
+        filename=template.filename,
+        content_type=XLSX,
+    )

@@ -49,6 +49,7 @@ from core.tables import (
     quantity,
     read_table,
 )
+from core.xlsx import safe_row
 from inspections.models import ChecklistItem, ChecklistTemplate, Dimension
 from inspections.sites.imports import check_unique_codes
 
@@ -181,7 +182,12 @@ def parse_checklist(table: Table, problems: Problems) -> tuple[list[ItemRow], di
     cells = next(cells for line, cells in table if line == header_line)
     headers = {name: cell_text(cells[i]) for i, name in columns.items()}
     rows = parse_rows(
-        table, header_line, columns, problems, lambda n, row: _parse_row(n, row, headers)
+        table,
+        header_line,
+        columns,
+        problems,
+        lambda n, row: _parse_row(n, row, headers),
+        codes=("code",),
     )
     if not rows and not problems.items:
         raise ChecklistImportError(
@@ -357,7 +363,7 @@ def checklist_export(*, template: ChecklistTemplate) -> bytes:
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for item in template.items.order_by("order", "code"):
-        sheet.append(_export_row(item))
+        sheet.append(safe_row(sheet, _export_row(item)))
     for letter, width in zip("ABCDEFGH", (8, 16, 60, 8, 10, 10, 8, 10), strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A3"

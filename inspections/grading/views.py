@@ -120,15 +120,24 @@ ROUND_SERVICES = {
 @require_POST
 def round_action(request, pk: int, action: str):
     round = _round(pk)
-    if action not in ROUND_SERVICES:
+    target = {"round": round}
+    return _act(request, pk, ROUND_SERVICES, action, target, page=(round_detail, "round_detail"))
+
+
+def _act(request, pk: int, services: dict, action: str, target: dict, *, page: tuple):
+    """A button of a round's or an assessment's page (`page`: its view and URL name): an unknown
+    action is a 404, a refusal shows the page again with its status and reason, success goes
+    back to it (303) and says so."""
+    view, url_name = page
+    if action not in services:
         raise Http404(_("No such action."))
-    service, done = ROUND_SERVICES[action]
+    service, done = services[action]
     try:
-        service(round=round, by=request.user)
+        service(**target, by=request.user)
     except ApplicationError as error:
-        return round_detail(request, pk, status=error.status, error=error.message)
+        return view(request, pk, status=error.status, error=error.message)
     messages.success(request, done)
-    return see_other(reverse("round_detail", args=[pk]))
+    return see_other(reverse(url_name, args=[pk]))
 
 
 # --- assessing a village ----------------------------------------------------------------------
@@ -217,15 +226,9 @@ ASSESSMENT_SERVICES = {
 @require_POST
 def assessment_action(request, pk: int, action: str):
     assessment = _assessment(request, pk)
-    if action not in ASSESSMENT_SERVICES:
-        raise Http404(_("No such action."))
-    service, done = ASSESSMENT_SERVICES[action]
-    try:
-        service(assessment=assessment, by=request.user)
-    except ApplicationError as error:
-        return assessment_detail(request, pk, status=error.status, error=error.message)
-    messages.success(request, done)
-    return see_other(reverse("assessment_detail", args=[pk]))
+    target = {"assessment": assessment}
+    page = (assessment_detail, "assessment_detail")
+    return _act(request, pk, ASSESSMENT_SERVICES, action, target, page=page)
 
 
 class DeductionForm(forms.Form):

@@ -84,9 +84,7 @@ def round_grades(request, pk: int):
 @login_required
 @require_safe
 def round_grades_pdf(request, pk: int):
-    _require_viewer(request)
-    round = selectors.round_published_or_404(pk)
-    results = selectors.round_results(round=round, user=request.user)
+    round, results = _round_all_results(request, pk)
     context = {
         "round": round,
         "title": _round_title(round),
@@ -105,9 +103,7 @@ def round_grades_pdf(request, pk: int):
 @login_required
 @require_safe
 def round_grades_xlsx(request, pk: int):
-    _require_viewer(request)
-    round = selectors.round_published_or_404(pk)
-    results = selectors.round_results(round=round, user=request.user)
+    round, results = _round_all_results(request, pk)
     handle = ledger_write(
         title=_("Grades"), columns=_xlsx_columns(), rows=map(_xlsx_row, results.rows)
     )
@@ -129,6 +125,14 @@ def village_grades(request, code: str):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _round_all_results(request, pk: int):
+    """A published round and all its results the user may see, unfiltered: what the PDF and
+    the Excel file carry."""
+    _require_viewer(request)
+    round = selectors.round_published_or_404(pk)
+    return round, selectors.round_results(round=round, user=request.user)
 
 
 def _round_title(round) -> str:

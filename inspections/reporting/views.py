@@ -198,54 +198,45 @@ def _ticket_charts(data: Dashboard) -> list[BarChart]:
 
 
 def _town_charts(data: Dashboard) -> list[BarChart]:
-    towns = data.towns
+    def closed(code: str) -> str:
+        return tickets_url(town_id=code, state=RectificationState.CLOSED)
+
     return [
-        bar_chart(
+        _town_chart(
             "town-overdue",
             _("Overdue tickets by town"),
             _("Overdue"),
-            [
-                Bar(
-                    t.town.name,
-                    t.overdue,
-                    str(t.overdue),
-                    tickets_url(town_id=t.town.code, overdue="true"),
-                )
-                for t in towns
-            ],
-            table=False,
+            data.towns,
+            value=lambda t: t.overdue,
+            text=lambda t: str(t.overdue),
+            url=lambda code: tickets_url(town_id=code, overdue="true"),
         ),
-        bar_chart(
+        _town_chart(
             "town-closure",
             _("Closure rate by town (tickets opened in the last 12 months)"),
             _("Closure rate"),
-            [
-                Bar(
-                    t.town.name,
-                    t.closure_rate or 0,
-                    percent(t.closure_rate),
-                    tickets_url(town_id=t.town.code, state=RectificationState.CLOSED),
-                )
-                for t in towns
-            ],
-            table=False,
+            data.towns,
+            value=lambda t: t.closure_rate,
+            text=lambda t: percent(t.closure_rate),
+            url=closed,
         ),
-        bar_chart(
+        _town_chart(
             "town-median",
             _("Median days to close by town (closed in the last 12 months)"),
             _("Median days"),
-            [
-                Bar(
-                    t.town.name,
-                    t.median_days or 0,
-                    days(t.median_days),
-                    tickets_url(town_id=t.town.code, state=RectificationState.CLOSED),
-                )
-                for t in towns
-            ],
-            table=False,
+            data.towns,
+            value=lambda t: t.median_days,
+            text=lambda t: days(t.median_days),
+            url=closed,
         ),
     ]
+
+
+def _town_chart(chart_id, title, heading, towns: list[TownStats], *, value, text, url) -> BarChart:
+    """A bar per town: its `value` (none counts as 0) shown as `text`, linked to the list it
+    counts (`url` of the town's code). No table: the towns' table beside it has the numbers."""
+    bars = [Bar(t.town.name, value(t) or 0, text(t), url(t.town.code)) for t in towns]
+    return bar_chart(chart_id, title, heading, bars, table=False)
 
 
 @dataclass(frozen=True)
@@ -279,20 +270,14 @@ def _coverage(data: Dashboard) -> dict:
         "listed": data.sites_listed,
         "rate": percent(data.sites_done / data.sites_listed if data.sites_listed else None),
         "url": _url("site_coverage", town=town),
-        "chart": bar_chart(
+        "chart": _town_chart(
             "town-coverage",
             _("Water sites patrolled this month, by town"),
             _("Patrolled"),
-            [
-                Bar(
-                    t.town.name,
-                    t.coverage_rate or 0,
-                    f"{t.sites_done}/{t.sites_listed}",
-                    _url("site_coverage", town=t.town.code),
-                )
-                for t in data.towns
-            ],
-            table=False,
+            data.towns,
+            value=lambda t: t.coverage_rate,
+            text=lambda t: f"{t.sites_done}/{t.sites_listed}",
+            url=lambda code: _url("site_coverage", town=code),
         ),
     }
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
-from django.db.models import Q
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import LISTED_STATES, ListLevel, SiteKind, SiteState
-from workflows.tickets.filtersets import ScopedPlaceFilters, ordering_filter
+from workflows.tickets.filtersets import (
+    SearchedListFilters,
+    list_defaults,
+    ordering_filter,
+    state_filter,
+)
 
 
-class WaterSiteFilterSet(ScopedPlaceFilters):
-    q = django_filters.CharFilter(method="search", label=_("Search"), max_length=100)
-    state = django_filters.MultipleChoiceFilter(
-        choices=SiteState.choices,
-        widget=forms.CheckboxSelectMultiple,
-        label=_("State"),
-        distinct=False,
-    )
+class WaterSiteFilterSet(SearchedListFilters):
+    state = state_filter(SiteState.choices)
     kind = django_filters.ChoiceFilter(
         choices=SiteKind.choices, label=_("Type"), empty_label=_("Any type")
     )
@@ -35,18 +32,9 @@ class WaterSiteFilterSet(ScopedPlaceFilters):
         tiebreak="code",
     )
 
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(code__icontains=value) | Q(name__contains=value) | Q(village__name__contains=value)
-        )
+    search_lookups = ("code__icontains", "name__contains", "village__name__contains")
 
     @staticmethod
     def defaults(*, user) -> QueryDict:
         """An empty query: the sites still on the list, in code order."""
-        data = QueryDict(mutable=True)
-        data.setlist("state", list(LISTED_STATES))
-        data["o"] = "code"
-        return data
+        return list_defaults(LISTED_STATES, "code")

@@ -99,6 +99,9 @@ REQUIRED_COLUMNS = (
     "town_person",
     "village_person",
 )
+# Columns that may hold digit codes (a town or village by its 12-digit code): Excel's scientific
+# notation there is refused column-wide.
+CODE_COLUMNS = ("code", "town", "village")
 # The WaterSite field each column sets (row.values key); village_id is set once resolved.
 FIELD_OF_COLUMN = {
     "name": "name",
@@ -282,6 +285,7 @@ def parse_register(
         columns,
         problems,
         lambda n, row: _parse_row(n, row, headers, parsers, crs),
+        codes=CODE_COLUMNS,
     )
     if not rows and not problems.items:
         raise WaterSiteImportError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -171,6 +171,29 @@ def _open_ticket(patrol, *, site, policy, by, photos) -> RectificationTicket:
     previous = None
     if patrol.result == PatrolResult.REBOUND:
         previous = site_tickets(site=site).filter(state=RectificationState.CLOSED).first()
+    return patrol_ticket_create(
+        patrol,
+        site=site,
+        by=by,
+        photos=photos,
+        previous=previous,
+        deadline=timezone.localdate() + timedelta(days=policy.ticket_days) if assign else None,
+        standing_rule=_("Assigned at once by the county's patrol policy.") if assign else "",
+    )
+
+
+def patrol_ticket_create(
+    patrol: Patrol,
+    *,
+    site: WaterSite,
+    by,
+    photos: Sequence[EvidencePhoto],
+    previous: RectificationTicket | None = None,
+    deadline: date | None = None,
+    standing_rule: str = "",
+) -> RectificationTicket:
+    """The 整改单 a patrol's finding opens: its site's place, label and position, the finding
+    as its text, the patrol as its source (the demo data opens its tickets the same way)."""
     return tickets.rectification_create(
         by=by,
         town=site.town,
@@ -182,8 +205,8 @@ def _open_ticket(patrol, *, site, policy, by, photos) -> RectificationTicket:
         location=(site.lat, site.lng),
         before_photos=photos,
         previous=previous,
-        deadline=timezone.localdate() + timedelta(days=policy.ticket_days) if assign else None,
-        standing_rule=_("Assigned at once by the county's patrol policy.") if assign else "",
+        deadline=deadline,
+        standing_rule=standing_rule,
     )
 
 

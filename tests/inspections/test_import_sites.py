@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from io import StringIO
 
+import openpyxl
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -494,3 +495,32 @@ def test_english_headers_and_values_are_accepted(divisions, tmp_path):
     assert summary.created == 3
     site = WaterSite.objects.get(code="JX-HC-0001")
     assert (site.kind, site.list_level, site.state) == ("pond", "provincial", "maintained")
+
+
+# --- codes Excel put in scientific notation ---------------------------------------------------
+
+
+def test_town_codes_shown_in_scientific_notation_get_one_message(divisions, tmp_path):
+    """Towns given by code, in number cells Excel formatted 0.00E+00 when it read them from a
+    CSV: 370828102000 came back as 370828000000, the county's code."""
+    rows = [row | {"乡镇": 370828000000} for row in register(25)]
+    path = xlsx(tmp_path, rows)
+    workbook = openpyxl.load_workbook(path)
+    column = HEADER.index("乡镇")
+    for row in workbook.active.iter_rows(min_row=FIRST_LINE):
+        row[column].number_format = "0.00E+00"
+    workbook.save(path)
+
+    errors = import_errors(path)
+
+    [error] = errors
+    assert line_of(error) == FIRST_LINE
+    assert "乡镇" in error and "3.70828E+11" in error and "25" in numbers_in(error)
+    assert not WaterSite.objects.exists()
+
+
+def test_town_codes_in_general_number_cells_are_read_whole(divisions, tmp_path):
+    rows = [row | {"乡镇": int(HUJI_CODE)} for row in register(3)]
+
+    assert water_sites_import(path=xlsx(tmp_path, rows)).created == 3
+    assert set(WaterSite.objects.values_list("town_id", flat=True)) == {HUJI_CODE}

@@ -453,3 +453,126 @@ def test_only_the_first_layer_of_a_geopackage_is_read_and_the_output_says_so(tmp
     assert "The file has 2 layers; only the first, “towns”, was read." in output
     assert Town.objects.exclude(boundary=None).count() == 2
     assert Village.objects.get(code=LIUZHUANG).centroid_lng is None
+
+
+# --- a file of one unit's outline, without columns: --code -----------------------------------
+
+
+def outline_geometry() -> dict:
+    """The real 金乡县 fence, as a bare GeoJSON geometry."""
+    return json.loads(WGS_OUTLINE.read_text())["features"][0]["geometry"]
+
+
+def write_json(path, data: object):
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_a_bare_geometry_is_the_division_named_by_code(tmp_path):
+    path = write_json(tmp_path / "370828.geojson", outline_geometry())
+
+    output = run(path, "--code", "370828")
+
+    assert "The whole file outlines 370828000000 金乡县 (--code)." in output
+    assert "Counties: 1 matched, 1 updated, 0 unchanged" in output
+    assert County.objects.get(code=JINXIANG).boundary["type"] == "Polygon"
+    assert not boundaries_import(path=WGS_OUTLINE).changed_anything  # the same outline
+
+
+def test_a_feature_without_properties_is_the_town_named_by_code(tmp_path):
+    feature = {
+        "type": "Feature",
+        "properties": None,
+        "geometry": square(116.25, 35.10).__geo_interface__,
+    }
+    path = write_json(tmp_path / "yangshan.json", feature)
+
+    result = boundaries_import(path=path, code="370828101")
+
+    assert result.unit == f"{YANGSHAN} 羊山镇"
+    assert result.matched == {"town": 1}
+    assert same_shape(Town.objects.get(code=YANGSHAN).boundary, square(116.25, 35.10), 1e-7)
+
+
+def test_the_features_of_a_collection_are_parts_of_the_division_named_by_code(tmp_path):
+    parts = [square(116.31, 35.07), square(116.33, 35.07)]  # the village and its exclave
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": p.__geo_interface__} for p in parts
+        ],
+    }
+    path = write_json(tmp_path / "liuzhuang.geojson", collection)
+
+    output = run(path, "--code", LIUZHUANG)
+
+    assert shape(Village.objects.get(code=LIUZHUANG).boundary).geom_type == "MultiPolygon"
+    assert "Features #0, #1 all belong to" in output
+
+
+def test_several_features_without_columns_or_code_are_refused(tmp_path):
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": square(116.25, 35.10).__geo_interface__,
+            },
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": square(116.40, 34.95).__geo_interface__,
+            },
+        ],
+    }
+    path = write_json(tmp_path / "towns.geojson", collection)
+
+    with pytest.raises(CommandError, match=r"2 features and no code or name column.*--code"):
+        run(path)
+    assert nothing_written()
+
+
+def test_one_geometry_without_a_code_is_refused_asking_for_one(tmp_path):
+    path = write_json(tmp_path / "fence.geojson", outline_geometry())
+
+    with pytest.raises(CommandError, match=r"No code or name column found \(columns: —\).*--code"):
+        run(path)
+    assert nothing_written()
+
+
+def test_a_code_that_names_no_division_is_refused(tmp_path):
+    path = write_json(tmp_path / "fence.geojson", outline_geometry())
+
+    with pytest.raises(CommandError, match="510722000000"):
+        run(path, "--code", "510722")
+    assert nothing_written()
+
+
+def test_code_may_not_merge_a_file_of_several_divisions(tmp_path):
+    path = write(towns_layer(), tmp_path / "towns.geojson")
+
+    with pytest.raises(CommandError, match=f"{YANGSHAN}, {JISHU}"):
+        run(path, "--code", "370828")
+    assert nothing_written()
+
+
+def test_code_agrees_with_a_code_column_naming_the_same_division():
+    result = boundaries_import(path=GCJ_OUTLINE, crs="gcj02", code="370828000000")
+
+    assert result.matched == {"county": 1}
+    assert result.unit == f"{JINXIANG} 金乡县"
+
+
+def test_a_nested_json_list_of_divisions_is_named_as_such(tmp_path):
+    tree = [
+        {
+            "code": "370828000000",
+            "name": "金乡县",
+            "children": [{"code": YANGSHAN, "name": "羊山镇"}],
+        }
+    ]
+    path = write_json(tmp_path / "divisions.json", tree)
+
+    with pytest.raises(CommandError, match=r"nested JSON list of divisions.*import_divisions"):
+        run(path)

@@ -595,3 +595,34 @@ def test_the_id_check_digit_follows_gb_11643():
 
     with pytest.raises(ValueError):
         check_id_number("110105194912310021")
+
+
+# --- codes Excel put in scientific notation ---------------------------------------------------
+
+
+def test_village_codes_in_scientific_notation_get_one_message_not_one_per_line(divisions, tmp_path):
+    """A ledger saved as CSV by Excel: every 村代码 shown, and so saved, as 3.70828E+11."""
+    rows = ledger()[:HUJI_ROWS]
+    for row in rows:
+        row["村代码"] = "3.70828E+11"
+    before = table_snapshot()
+
+    errors = import_errors(write_csv(tmp_path, rows))
+
+    [error] = errors
+    assert line_of(error) == 2  # the CSV's first line below its header
+    assert "村代码" in error and "3.70828E+11" in error
+    assert str(HUJI_ROWS) in numbers_in(error)
+    assert table_snapshot() == before
+
+
+def test_id_numbers_in_number_cells_get_one_message_for_the_column(divisions, tmp_path):
+    rows = ledger()
+    for row in rows[4:30]:
+        row["身份证号"] = int(row["身份证号"][:17] + "0")  # 18 digits: Excel keeps 15
+    rows[33]["厕所类型"] = "马桶"  # another column's error on another line still shows
+
+    errors = import_errors(write_xlsx(tmp_path, rows))
+
+    assert [line_of(e) for e in errors] == [FIRST_LINE + 4, FIRST_LINE + 33]
+    assert "身份证号" in errors[0] and "26" in numbers_in(errors[0])

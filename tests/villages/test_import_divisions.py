@@ -6,17 +6,19 @@ never by their wording.
 
 from __future__ import annotations
 
+import csv
 import re
 from io import StringIO
 from pathlib import Path
 
+import openpyxl
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils.translation import gettext
 
 from tests.factories import COUNTY_CODE, DIVISIONS_CSV, HUJI_CODE
-from villages.imports import divisions_import
+from villages.imports import DivisionImportError, divisions_import
 from villages.models import County, Town, Village
 
 REAL_CSV = settings.BASE_DIR / DIVISIONS_CSV
@@ -370,3 +372,170 @@ def test_a_natural_village_needs_an_administrative_parent(divisions, tmp_path, r
 
     assert {"2", named} <= numbers_in(str(refused.value))
     assert row_counts() == before
+
+
+# --- workbooks and Chinese headers ------------------------------------------------------------
+
+CHINESE_HEADERS = {
+    "code": "统计用区划代码",
+    "name": "名称",
+    "level": "层级",
+    "parent_code": "上级代码",
+    "urban_rural_code": "城乡分类代码",
+    "urban_rural_code_2016_if_same_code_and_name": "urban_rural_code_2016_if_same_code_and_name",
+    "committee_type": "类型",
+}
+CHINESE_LEVELS = {"county": "县", "town": "乡镇", "village": "村"}
+
+
+def real_rows() -> list[dict]:
+    with REAL_CSV.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_xlsx(tmp_path: Path, header: list, rows: list[list], title: str | None = None) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    if title:
+        sheet.append([title])
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path / "区划代码.xlsx"
+    workbook.save(path)
+    return path
+
+
+def test_a_workbook_with_chinese_headers_and_number_cells_imports_like_the_csv(db, tmp_path):
+    """As an office keeps the list: a title row, Chinese headers and levels, and the codes typed
+    into General cells (numbers, which Excel keeps whole below 15 digits)."""
+    header = list(CHINESE_HEADERS)
+    rows = [
+        [
+            int(row[name]) if name in ("code", "parent_code") else row[name] or None
+            for name in header
+        ]
+        for row in real_rows()
+    ]
+    for row in rows:
+        row[2] = CHINESE_LEVELS[row[2]]
+    path = write_xlsx(tmp_path, list(CHINESE_HEADERS.values()), rows, title="金乡县区划代码")
+
+    out = run_import(path)
+
+    assert "558" in numbers_in(out)
+    assert row_counts() == (1, 13, 558)
+    assert Village.objects.get(code=HUJI_VILLAGE).urban_rural_code == "121"
+    assert Village.objects.get(code="370828001009").committee_type == "residents"
+    assert not divisions_import(path=REAL_CSV).changed_anything  # the same divisions
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "区划代码,名称,级别,上级代码,城乡分类代码,类型",
+        "代码,名称,层级,上级代码,城乡分类代码,类型",
+        " *区划代码 ,名称（必填）,级别,上级区划代码,城乡分类,委员会类型",
+    ],
+)
+def test_chinese_headers_in_a_csv(divisions, tmp_path, header):
+    path = write_csv(
+        tmp_path,
+        "370828102000,胡集镇,乡镇,370828000000,,",
+        "370828102299,胡集新村村民委员会,村,370828102000,121,村民委员会",
+        header=header,
+    )
+
+    summary = divisions_import(path=path)
+
+    assert summary.created == {"village": 1}
+    new = Village.objects.get(code="370828102299")
+    assert (new.town_id, new.urban_rural_code, new.committee_type) == (
+        HUJI_CODE,
+        "121",
+        "villagers",
+    )
+
+
+def test_a_missing_chinese_column_is_named_on_its_header_line(db, tmp_path):
+    path = write_xlsx(tmp_path, ["区划代码", "名称", "级别"], [["370828000000", "金乡县", "县"]],
+                      title="金乡县")  # fmt: skip
+
+    with pytest.raises(CommandError) as refused:
+        run_import(path)
+
+    assert "上级代码" in str(refused.value)
+    assert "2" in numbers_in(str(refused.value))  # below the title row
+    assert row_counts() == (0, 0, 0)
+
+
+def test_an_old_xls_file_is_refused_as_such(db, tmp_path):
+    path = tmp_path / "区划代码.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0 not a zip")
+
+    with pytest.raises(CommandError) as refused:
+        run_import(path)
+
+    assert ".xlsx" in str(refused.value)
+
+
+# --- codes Excel put in scientific notation ---------------------------------------------------
+
+SCIENTIFIC = "0.00E+00"  # what Excel gives a cell it read "3.70828E+11" into
+
+
+def test_codes_formatted_as_scientific_numbers_get_one_message_per_column(db, tmp_path):
+    """A workbook saved after Excel read a CSV of codes: 3.70828E+11 everywhere, the digits
+    after the sixth gone (370828102200 came back as 370828000000)."""
+    rows = [[370828000000, "金乡县", "县", 370800000000]]
+    rows += [[370828000000, f"第{i}镇", "乡镇", 370828000000] for i in range(1, 25)]
+    path = write_xlsx(tmp_path, ["区划代码", "名称", "级别", "上级代码"], rows)
+    workbook = openpyxl.load_workbook(path)
+    for row in workbook.active.iter_rows(min_row=2):
+        row[0].number_format = row[3].number_format = SCIENTIFIC
+    workbook.save(path)
+
+    with pytest.raises(DivisionImportError) as refused:
+        divisions_import(path=path)
+
+    errors = refused.value.errors
+    assert len(errors) == 2  # one per column, not one per line
+    code_error, parent_error = errors
+    assert {"区划代码", "3.70828E+11", "25"} <= set(re.split(r"[\s,:：（）()，、]+", code_error))
+    assert "上级代码" in parent_error and "3.70800E+11" in parent_error
+    assert numbers_in(code_error) >= {"2"}  # the first line of the column
+    assert row_counts() == (0, 0, 0)
+
+
+def test_scientific_notation_in_a_csv_saved_by_excel_gets_one_message_per_column(db, tmp_path):
+    lines = ["5.10722E+11,三台县,county,5.107E+11,,"]
+    lines += [f"5.10722E+11,第{i}镇,town,5.10722E+11,," for i in range(1, 30)]
+    path = write_csv(tmp_path, *lines, encoding="gb18030")
+
+    with pytest.raises(CommandError) as refused:
+        run_import(path)
+
+    message = str(refused.value)
+    # One message per column, quoting its first mangled cell: the county's code and parent.
+    assert message.count("5.10722E+11") == 1
+    assert message.count("5.107E+11") == 1
+    assert {"2", "30"} <= numbers_in(message)  # the first line, and how many cells
+    assert "code" in message and "parent_code" in message
+    assert row_counts() == (0, 0, 0)
+
+
+def test_a_mangled_column_does_not_hide_other_bad_lines(divisions, tmp_path):
+    path = write_csv(
+        tmp_path,
+        "370828102298,某村民委员会,village,3.70828E+11,,",
+        "370828102299,某某村民委员会,hamlet,370828102000,,",
+        "370828102297,又一村民委员会,village,3.70828E+11,,",
+    )
+
+    with pytest.raises(DivisionImportError) as refused:
+        divisions_import(path=path)
+
+    errors = refused.value.errors
+    assert len(errors) == 2
+    assert "3.70828E+11" in errors[0] and "2" in numbers_in(errors[0])
+    assert "hamlet" in errors[1] and "3" in numbers_in(errors[1])

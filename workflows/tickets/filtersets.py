@@ -6,6 +6,9 @@ can neither offer nor accept another town's code. Sorting takes whitelisted name
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 import django_filters
 from django import forms
 from django.db.models import F, Q
@@ -103,14 +106,46 @@ class ScopedPlaceFilters(django_filters.FilterSet):
         self.show_village = bool(town) or not access.scope_of(user).county_wide
 
 
-class RectificationFilterSet(ScopedPlaceFilters):
+class SearchedListFilters(ScopedPlaceFilters):
+    """A list's `?q=`: the rows whose `search_lookups` (each a lookup taking the text) match."""
+
     q = django_filters.CharFilter(method="search", label=_("Search"), max_length=100)
-    state = django_filters.MultipleChoiceFilter(
-        choices=RectificationState.choices,
+    search_lookups: tuple[str, ...] = ()
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        matches = (Q(**{lookup: value}) for lookup in self.search_lookups)
+        return queryset.filter(reduce(operator.or_, matches))
+
+
+def state_filter(choices) -> django_filters.MultipleChoiceFilter:
+    """A list's states, as check boxes."""
+    return django_filters.MultipleChoiceFilter(
+        choices=choices,
         widget=forms.CheckboxSelectMultiple,
         label=_("State"),
-        distinct=False,  # a column of the ticket itself: no join, no duplicates
+        distinct=False,  # a column of the row itself: no join, no duplicates
     )
+
+
+def list_defaults(states, order: str) -> QueryDict:
+    """An empty query's filters (a list's defaults, shown in the form like any other): these
+    states, in this `?o=` order."""
+    data = QueryDict(mutable=True)
+    data.setlist("state", list(states))
+    data["o"] = order
+    return data
+
+
+def _subset_or_rest(queryset, subset, value: bool):
+    """A yes/no filter on a derived condition (`subset`): yes keeps it, no all the other rows."""
+    return subset if value else queryset.exclude(pk__in=subset.values("pk"))
+
+
+class RectificationFilterSet(SearchedListFilters):
+    state = state_filter(RectificationState.choices)
     source_kind = django_filters.ChoiceFilter(
         choices=Source.choices, label=_("Source"), empty_label=_("Any source")
     )
@@ -134,39 +169,25 @@ class RectificationFilterSet(ScopedPlaceFilters):
         ]
     )
 
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(number__icontains=value)
-            | Q(description__contains=value)
-            | Q(site_label__contains=value)
-            | Q(village__name__contains=value)
-        )
+    search_lookups = (
+        "number__icontains",
+        "description__contains",
+        "site_label__contains",
+        "village__name__contains",
+    )
 
     def filter_overdue(self, queryset, name, value):
         # Derived, never stored: deadline passed in local (Beijing) dates, work still owed.
-        overdue = queryset.overdue(as_of=timezone.localdate())
-        return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))
+        return _subset_or_rest(queryset, queryset.overdue(as_of=timezone.localdate()), value)
 
     @staticmethod
     def defaults(*, user) -> QueryDict:
         """An empty query: the open tickets by deadline — a town officer's inbox."""
-        data = QueryDict(mutable=True)
-        data.setlist("state", list(RECTIFICATION_OPEN_STATES))
-        data["o"] = "deadline"
-        return data
+        return list_defaults(RECTIFICATION_OPEN_STATES, "deadline")
 
 
-class ToiletFilterSet(ScopedPlaceFilters):
-    q = django_filters.CharFilter(method="search", label=_("Search"), max_length=100)
-    state = django_filters.MultipleChoiceFilter(
-        choices=ToiletState.choices,
-        widget=forms.CheckboxSelectMultiple,
-        label=_("State"),
-        distinct=False,
-    )
+class ToiletFilterSet(SearchedListFilters):
+    state = state_filter(ToiletState.choices)
     kind = django_filters.ChoiceFilter(
         choices=ToiletTicket.Kind.choices, label=_("Kind"), empty_label=_("Any kind")
     )
@@ -192,23 +213,18 @@ class ToiletFilterSet(ScopedPlaceFilters):
         ]
     )
 
+    search_lookups = (
+        "number__icontains",
+        "household__head_name__contains",
+        "household__number__icontains",
+    )
+
     def __init__(self, data=None, *args, user=None, **kwargs):
         super().__init__(data, *args, user=user, **kwargs)
         self.user = user
 
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(number__icontains=value)
-            | Q(household__head_name__contains=value)
-            | Q(household__number__icontains=value)
-        )
-
     def filter_sla_breached(self, queryset, name, value):
-        late = queryset.sla_breached(now=timezone.now())
-        return late if value else queryset.exclude(pk__in=late.values("pk"))
+        return _subset_or_rest(queryset, queryset.sla_breached(now=timezone.now()), value)
 
     def filter_mine(self, queryset, name, value):
         mine = Q(assigned_worker_id=self.user.pk)
@@ -217,9 +233,7 @@ class ToiletFilterSet(ScopedPlaceFilters):
     @staticmethod
     def defaults(*, user) -> QueryDict:
         """Open jobs by due time; a service worker's default is "my jobs" on his phone."""
-        data = QueryDict(mutable=True)
-        data.setlist("state", list(TOILET_OPEN_STATES))
-        data["o"] = "due"
+        data = list_defaults(TOILET_OPEN_STATES, "due")
         if access.allows(user, "toilet.work"):
             data["mine"] = "true"
         return data

@@ -71,6 +71,13 @@ def _require_text(value: str, message: str) -> str:
     return value
 
 
+def _with_reason(ticket, *, by, action: str, reason: str, missing: str):
+    """The actions whose one input is a text the user must write (a reason, what was heard):
+    the table's answer first, then the text, which the event keeps as its note."""
+    _allowed(by, ticket, action)
+    return _transition(ticket, by=by, action=action, note=_require_text(reason, missing))
+
+
 # --- the transition runner --------------------------------------------------------------------
 
 
@@ -92,6 +99,14 @@ def _transition(
         _event(ticket, by=by, action=event, source=source, note=note, photos=photos, data=data)
 
     return table.run(ticket, action, args=args, after=log)
+
+
+def _save_new(ticket, *, by, prefix: str, action: str, photos: Sequence[EvidencePhoto]) -> None:
+    """Number a new ticket, save it and log its first event; inside the caller's transaction
+    (ticket_number_next says why)."""
+    ticket.number = ticket_number_next(prefix=prefix, year=timezone.localdate().year)
+    ticket.save()
+    _event(ticket, by=by, action=action, source="", photos=photos)
 
 
 def _event(ticket, *, by, action, source, note="", photos=(), data=None) -> TicketEvent:
@@ -139,7 +154,6 @@ def rectification_create(
         raise ApplicationError(_("The village does not belong to the town."))
     with transaction.atomic():
         ticket = RectificationTicket(
-            number=ticket_number_next(prefix="ZG", year=timezone.localdate().year),
             town=town,
             village=village,
             description=description,
@@ -152,9 +166,8 @@ def rectification_create(
             created_by=by,
             previous=previous,
         )
-        ticket.save()
+        _save_new(ticket, by=by, prefix="ZG", action="create", photos=before_photos)
         ticket.before_photos.set(before_photos)
-        _event(ticket, by=by, action="create", source="", photos=before_photos)
         if deadline is not None and standing_rule:
             _assign_by_rule(ticket, by=by, deadline=deadline, rule=standing_rule)
         elif deadline is not None:
@@ -163,29 +176,21 @@ def rectification_create(
 
 
 def _assign_by_rule(ticket, *, by, deadline: date, rule: str):
-    if deadline < timezone.localdate():
-        raise ApplicationError(_("The deadline cannot be in the past."))
-    return _transition(
-        ticket,
-        by=by,
-        action="assign",
-        note=rule,
-        args={"deadline": deadline},
-        data={"deadline": deadline.isoformat(), "standing_rule": True},
-    )
+    # The rule stands in for the table's role check (the caller has checked that it applies).
+    return _assign(ticket, by=by, deadline=deadline, note=rule, standing_rule=True)
 
 
 def rectification_assign(*, ticket, by, deadline: date, note: str = ""):
     _allowed(by, ticket, "assign")
+    return _assign(ticket, by=by, deadline=deadline, note=note)
+
+
+def _assign(ticket, *, by, deadline: date, note: str, standing_rule: bool = False):
     if deadline < timezone.localdate():
         raise ApplicationError(_("The deadline cannot be in the past."))
+    data = {"deadline": deadline.isoformat()} | ({"standing_rule": True} if standing_rule else {})
     return _transition(
-        ticket,
-        by=by,
-        action="assign",
-        note=note,
-        args={"deadline": deadline},
-        data={"deadline": deadline.isoformat()},
+        ticket, by=by, action="assign", note=note, args={"deadline": deadline}, data=data
     )
 
 
@@ -200,9 +205,8 @@ def rectification_submit(*, ticket, by, note: str, photos: Sequence[EvidencePhot
 
 
 def rectification_reject(*, ticket, by, reason: str):
-    _allowed(by, ticket, "reject")
-    reason = _require_text(reason, _("Give the reason for sending it back."))
-    return _transition(ticket, by=by, action="reject", note=reason)
+    missing = _("Give the reason for sending it back.")
+    return _with_reason(ticket, by=by, action="reject", reason=reason, missing=missing)
 
 
 def rectification_close(*, ticket, by, note: str = ""):
@@ -235,15 +239,18 @@ def rectification_approve_extension(*, ticket, by, note: str = ""):
 
 
 def rectification_refuse_extension(*, ticket, by, reason: str):
-    _allowed(by, ticket, "refuse_extension")
-    reason = _require_text(reason, _("Give the reason for refusing the extension."))
-    return _transition(ticket, by=by, action="refuse_extension", note=reason)
+    missing = _("Give the reason for refusing the extension.")
+    return _with_reason(ticket, by=by, action="refuse_extension", reason=reason, missing=missing)
 
 
 def rectification_cancel(*, ticket, by, reason: str):
-    _allowed(by, ticket, "cancel")
-    reason = _require_text(reason, _("Give the reason for cancelling."))
-    return _transition(ticket, by=by, action="cancel", note=reason)
+    return _cancel(ticket, by=by, reason=reason)
+
+
+def _cancel(ticket, *, by, reason: str):
+    # One wording for both kinds: cancelling asks the same of a 整改单 and a 管护工单.
+    missing = _("Give the reason for cancelling.")
+    return _with_reason(ticket, by=by, action="cancel", reason=reason, missing=missing)
 
 
 # --- 管护工单 ----------------------------------------------------------------------------------
@@ -274,7 +281,6 @@ def toilet_report(
     now = timezone.now()
     with transaction.atomic():
         ticket = ToiletTicket(
-            number=ticket_number_next(prefix="GH", year=timezone.localdate().year),
             town_id=town_code,
             village=village,
             household=household,
@@ -285,8 +291,7 @@ def toilet_report(
             created_by=by,
             created_at=now,
         )
-        ticket.save()
-        _event(ticket, by=by, action="report", source="", photos=photos)
+        _save_new(ticket, by=by, prefix="GH", action="report", photos=photos)
     return ticket
 
 
@@ -372,18 +377,14 @@ def toilet_confirm(*, ticket, by, satisfaction: str, note: str = ""):
 
 
 def toilet_reopen(*, ticket, by, note: str):
-    _allowed(by, ticket, "reopen")
-    note = _require_text(note, _("Write what the household said."))
-    return _transition(ticket, by=by, action="reopen", note=note)
+    missing = _("Write what the household said.")
+    return _with_reason(ticket, by=by, action="reopen", reason=note, missing=missing)
 
 
 def toilet_return(*, ticket, by, reason: str):
-    _allowed(by, ticket, "return")
-    reason = _require_text(reason, _("Give the reason for returning it."))
-    return _transition(ticket, by=by, action="return", note=reason)
+    missing = _("Give the reason for returning it.")
+    return _with_reason(ticket, by=by, action="return", reason=reason, missing=missing)
 
 
 def toilet_cancel(*, ticket, by, reason: str):
-    _allowed(by, ticket, "cancel")
-    reason = _require_text(reason, _("Give the reason for cancelling."))
-    return _transition(ticket, by=by, action="cancel", note=reason)
+    return _cancel(ticket, by=by, reason=reason)

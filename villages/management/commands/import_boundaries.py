@@ -29,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--name-field", help="column holding the name (when there is no code)")
         parser.add_argument("--town-field", help="column holding a village's town (name or code)")
         parser.add_argument(
+            "--code",
+            help="the county, town or village the whole file outlines (510722, 510722101 or 12 "
+            "digits), for a file without code or name columns: a bare geometry, a Feature, or "
+            "features that are parts of that one division",
+        )
+        parser.add_argument(
             "--crs", help="gcj02 for AMap/Gaode coordinates, or e.g. EPSG:4527 to override"
         )
         parser.add_argument(
@@ -45,6 +51,7 @@ class Command(BaseCommand):
                 name_field=options["name_field"],
                 town_field=options["town_field"],
                 crs=options["crs"],
+                code=options["code"],
                 dry_run=options["dry_run"],
             )
         except BoundaryImportError as exc:
@@ -74,7 +81,12 @@ class Command(BaseCommand):
             )
             if column
         ]
-        self.stdout.write(_("Columns used: %(columns)s.") % {"columns": ", ".join(columns)})
+        if result.unit:
+            self.stdout.write(
+                _("The whole file outlines %(division)s (--code).") % {"division": result.unit}
+            )
+        else:
+            self.stdout.write(_("Columns used: %(columns)s.") % {"columns": ", ".join(columns)})
         for note in result.notes:
             self.stdout.write(note)
         for level in LEVELS:
