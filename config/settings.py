@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Personal data is never cached by a browser or proxy (villages.middleware).
+    "villages.middleware.PrivateResponseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After auth: a user with a one-time password sees the password page until he chose his own.
     "villages.people.middleware.PasswordChangeRequiredMiddleware",
