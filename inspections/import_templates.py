@@ -5,12 +5,15 @@ inspections."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.utils.translation import gettext as _
 
 from inspections.grading import checklists
 from inspections.models import Dimension
 from inspections.sites import imports as sites
 from villages.import_templates import (
+    ImportCounts,
     ImportTemplate,
     TemplateColumn,
     optional,
@@ -157,7 +160,25 @@ def checklist_template() -> ImportTemplate:
     )
 
 
+def water_sites_run(path: Path) -> ImportCounts:
+    summary = sites.water_sites_import(path=path)
+    return ImportCounts(summary.created, summary.updated, summary.unchanged)
+
+
+def checklist_run(path: Path) -> ImportCounts:
+    """A new version of the county's checklist (checklists.DEFAULT_NAME), its items counted as
+    created; a file equal to the latest version creates nothing and counts them unchanged."""
+    summary = checklists.checklist_import(path=path, name=checklists.DEFAULT_NAME)
+    created = summary.items if summary.created else 0
+    return ImportCounts(
+        created=created,
+        updated=0,
+        unchanged=summary.items - created,
+        notes=tuple(checklists.report_lines(summary)),
+    )
+
+
 def register() -> None:
     """Called by InspectionsConfig.ready()."""
-    template_register("sites", water_sites_template)
-    template_register("checklist", checklist_template)
+    template_register("sites", water_sites_template, water_sites_run)
+    template_register("checklist", checklist_template, checklist_run)

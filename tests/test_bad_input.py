@@ -805,7 +805,13 @@ def test_a_forged_transition_name_is_404(world, key, name):
 def _tampered(kwargs: dict) -> dict:
     """The URL's object replaced by one that does not exist (numbers, codes, tokens, pks)."""
     name = next(k for k in kwargs if k != "action" and k != "item")
-    wrong = {"pk": 999_999_999, "number": "ZG-9999-999999", "code": "NO-SUCH", "token": "x" * 22}
+    wrong = {
+        "pk": 999_999_999,
+        "number": "ZG-9999-999999",
+        "code": "NO-SUCH",
+        "token": "x" * 22,
+        "kind": "no-such-kind",
+    }
     return kwargs | {name: wrong[name]}
 
 

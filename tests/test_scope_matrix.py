@@ -59,7 +59,7 @@ from tests.factories import (
 )
 from tests.inspections.conftest import HUJI_SITE, JISHU_SITE, make_patrol, make_site
 from tests.workflows.conftest import jpeg_upload
-from villages.models import Membership, MembershipChange, Role, Town
+from villages.models import Household, Membership, MembershipChange, Role, Town, Village
 from workflows.bulletins import services as bulletins
 from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
@@ -404,6 +404,17 @@ def assessment_state(w, town):
     return assessment.state, assessment.score, deductions, RectificationTicket.objects.count()
 
 
+def import_state() -> tuple:
+    """What the import page could write: households, divisions, sites, checklists."""
+    return (
+        Household.objects.count(),
+        Town.objects.count(),
+        Village.objects.count(),
+        WaterSite.objects.count(),
+        ChecklistTemplate.objects.count(),
+    )
+
+
 def person_state(w, town):
     """A person's account, roles and history, and how many people there are."""
     person = get_user_model().objects.get(pk=w.person[town].pk)
@@ -500,6 +511,20 @@ CASES: dict[str, Case] = {
     ),
     "import_template": Case(  # a blank register: the county task force's
         TASK_FORCE, kwargs=lambda w, t: {"kind": "households"}, content_type=XLSX
+    ),
+    # The import page: its POSTs without a file or a previewed token are told so (400).
+    "import_list": Case(TASK_FORCE),
+    "import_preview": Case(
+        "tf=400 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
+        kwargs=lambda w, t: {"kind": "households"},
+        method="POST",
+        state=lambda w, t: import_state(),
+    ),
+    "import_confirm": Case(
+        "tf=400 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
+        kwargs=lambda w, t: {"kind": "divisions"},
+        method="POST",
+        state=lambda w, t: import_state(),
     ),
     # --- people (the county task force's) ---
     "person_list": Case(TASK_FORCE, hides="person_detail"),

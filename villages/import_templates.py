@@ -12,7 +12,9 @@ a test imports every template, example row and all, through the real import serv
 The registry is here; villages registers its kinds below (division list, household ledger,
 staff roster) and inspections adds its own from its AppConfig.ready(): villages never imports
 inspections (docs/architecture.md §1). `manage.py import_template KIND` and the task force's
-download (/imports/templates/<kind>.xlsx) read it.
+download (/imports/templates/<kind>.xlsx) read it. A kind registered with `run` — its import,
+path → ImportCounts — is offered on the task force's import page (/imports/); the staff roster
+has its own page (/people/import/).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import datetime
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -64,13 +67,34 @@ class ImportTemplate:
         return f"{self.title}.xlsx"
 
 
+@dataclass(frozen=True)
+class ImportCounts:
+    """What an import did (or, rolled back, would do): rows created, updated, unchanged, and
+    any further lines its command would print (translated)."""
+
+    created: int
+    updated: int
+    unchanged: int
+    notes: tuple[str, ...] = ()
+
+
 TEMPLATES: dict[str, Callable[[], ImportTemplate]] = {}
+# The kinds the import page runs: the import service, called with the file's path. It raises
+# core.tables.TableImportError (one message per bad line) with nothing written.
+IMPORTS: dict[str, Callable[[Path], ImportCounts]] = {}
 
 
-def template_register(kind: str, build: Callable[[], ImportTemplate]) -> None:
+def template_register(
+    kind: str,
+    build: Callable[[], ImportTemplate],
+    run: Callable[[Path], ImportCounts] | None = None,
+) -> None:
     """Add a kind of template: `build` is called when one is written, in the language active
-    then (a registry of functions, so the texts are translated for the one who asks)."""
+    then (a registry of functions, so the texts are translated for the one who asks); `run`,
+    if given, imports a file of that kind on the task force's import page."""
     TEMPLATES[kind] = build
+    if run is not None:
+        IMPORTS[kind] = run
 
 
 def template_get(kind: str) -> ImportTemplate:
@@ -423,6 +447,20 @@ def staff_template() -> ImportTemplate:
     )
 
 
-template_register("divisions", divisions_template)
-template_register("households", households_template)
+def divisions_run(path: Path) -> ImportCounts:
+    summary = imports.divisions_import(path=path)
+    return ImportCounts(
+        created=sum(summary.created.values()),
+        updated=sum(summary.updated.values()),
+        unchanged=sum(summary.unchanged.values()),
+    )
+
+
+def households_run(path: Path) -> ImportCounts:
+    summary = households.households_import(path=path)
+    return ImportCounts(summary.created, summary.updated, summary.unchanged)
+
+
+template_register("divisions", divisions_template, divisions_run)
+template_register("households", households_template, households_run)
 template_register("staff", staff_template)

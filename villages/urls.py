@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from villages import views
+from villages import imports_page, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("villages/", views.village_list, name="village_list"),
     path("villages/<str:code>/", views.village_detail, name="village_detail"),
     path("imports/templates/<slug:kind>.xlsx", views.import_template, name="import_template"),
+    path("", include(imports_page)),
 ]
