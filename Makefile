@@ -27,6 +27,7 @@ system:
 DEMO_DATA_DIR ?= $(CURDIR)/var/demo
 demo: export DEBUG ?= 1
 demo: system $(STAMP)
+	@mkdir -p $(DEMO_DATA_DIR) && echo "make demo's data directory: the demo administrator's known password is allowed only here" > $(DEMO_DATA_DIR)/DEMO
 	DATA_DIR=$(DEMO_DATA_DIR) DATABASE_URL= REDIS_URL= $(PY) manage.py migrate --noinput
 	DATA_DIR=$(DEMO_DATA_DIR) DATABASE_URL= REDIS_URL= $(PY) manage.py load_demo
 	DATA_DIR=$(DEMO_DATA_DIR) DATABASE_URL= REDIS_URL= $(PY) manage.py setup_schedules

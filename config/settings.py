@@ -10,6 +10,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -62,8 +63,10 @@ def persistent_secret_key(path: Path) -> str:
 SECRET_KEY = os.environ.get("SECRET_KEY") or persistent_secret_key(DATA_DIR / "secret_key")
 
 # Keys the digest that lets an import recognise a household by ID number without storing it.
-# Set it once and never change it; falls back to SECRET_KEY.
+# Set it once and never change it; required with DEBUG=0 (villages/checks.py), kept apart from
+# SECRET_KEY and the data directory. The demo and the tests fall back to SECRET_KEY.
 ID_DIGEST_KEY = os.environ.get("ID_DIGEST_KEY", "")
+ID_DIGEST_KEY_REQUIRED = not DEBUG
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -86,6 +89,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # No inline script or style, nothing from other sites (CONTENT_SECURITY_POLICY).
+    "villages.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "villages.middleware.ChosenLanguageMiddleware",
@@ -227,6 +232,11 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
+# --- Separation of duties ---------------------------------------------------------------------
+# The person who submitted a rectification (or asked for an extension, or did a toilet job) may
+# not decide on it, even when he holds both roles (villages/actions.py). On unless switched off.
+SEPARATION_OF_DUTIES = env_bool("SEPARATION_OF_DUTIES", True)
+
 # --- Static and media -------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", DATA_DIR / "static"))
@@ -304,6 +314,41 @@ SITE_BASE_URL = os.environ.get("SITE_BASE_URL", "").rstrip("/")
 MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "")
 MAP_TILE_GCJ02 = env_bool("MAP_TILE_GCJ02", False)
 MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "")  # e.g. "© 高德地图"
+
+
+def tile_source(url: str) -> str:
+    """The CSP source of a tile URL template: https://webrd0{s}.is.autonavi.com/… → the host
+    with its templated label as a wildcard (https://*.is.autonavi.com)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    labels = parts.netloc.split(".")
+    if "{" in labels[0]:
+        labels[0] = "*"
+    return f"{parts.scheme}://{'.'.join(labels)}"
+
+
+# Content-Security-Policy of every page (villages.middleware): everything from this site, no
+# inline script or style, no eval, no plugins, no framing. Images also from the map's tile
+# server and CSP_IMG_SOURCES (e.g. the object storage that serves signed photo URLs); blob: for
+# the preview of a photo about to be uploaded.
+CSP_IMG_SOURCES = env_list("CSP_IMG_SOURCES")
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        " ".join(
+            ["img-src 'self' data: blob:", tile_source(MAP_TILE_URL), *CSP_IMG_SOURCES]
+        ).strip(),
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 LOGGING = {
     "version": 1,

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 SETTINGS_ENV = (
     "DEBUG",
     "SECRET_KEY",
+    "ID_DIGEST_KEY",
+    "SEPARATION_OF_DUTIES",
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "DATA_DIR",
@@ -91,6 +93,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
         "DEBUG": "0",
         "SECRET_KEY": random_secret_key(),
+        "ID_DIGEST_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "rjhj.example.gov.cn",
         "DATA_DIR": str(tmp_path),
         **extra,
@@ -120,6 +123,26 @@ def test_the_deploy_check_fails_on_a_weak_secret_key(tmp_path):
 
     assert result.returncode != 0
     assert "W009" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [(None, "is not set"), ("short-key", "shorter than 32"), ("SECRET", "is the SECRET_KEY")],
+)
+def test_production_refuses_to_start_without_its_own_id_digest_key(tmp_path, value, why):
+    # The digest key must not be the SECRET_KEY, which the embedded setup keeps in a file next
+    # to the database: with both, every ID number could be tested against the digests.
+    env = production_env(tmp_path)
+    if value is None:
+        del env["ID_DIGEST_KEY"]
+    else:
+        env["ID_DIGEST_KEY"] = env["SECRET_KEY"] if value == "SECRET" else value
+
+    result = run(["manage.py", "migrate", "--noinput"], env)
+
+    assert result.returncode != 0
+    assert "villages.E001" in result.stderr and why in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists() or result.stdout.count("Applying") == 0
 
 
 def test_without_a_secret_key_one_is_made_once_and_kept(tmp_path):

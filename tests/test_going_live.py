@@ -74,7 +74,7 @@ def log_in_and_change_password(client, username: str, password: str) -> None:
     assert changed.status_code == 302
 
 
-def test_a_county_goes_live_from_the_readme(client, tmp_path):
+def test_a_county_goes_live_from_the_readme(client, tmp_path, settings):
     # Step 2: init_county with the division list, the outline and the first account.
     outline = tmp_path / "三台县.geojson"
     outline.write_text(json.dumps(OUTLINE))
@@ -140,7 +140,8 @@ def test_a_county_goes_live_from_the_readme(client, tmp_path):
     listed = client.get(reverse("town_list")).content.decode()
     assert towns[0].name in listed and towns[1].name not in listed
 
-    # The demo can never be loaded into this database.
+    # The demo can never be loaded into this database (not even with DEBUG=1, as make demo).
+    settings.DEBUG = True
     with pytest.raises(CommandError, match="三台县"):
         call_command("load_demo", verbosity=0)
     assert get_user_model().objects.count() == 4

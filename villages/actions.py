@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils.functional import Promise
 from django_fsm import can_proceed
 
@@ -30,6 +31,9 @@ class Action:
     primary: bool = False  # the step forward (a filled button)
     danger: bool = False  # cancelling, sending back: set apart
     not_allowed: Promise | None = None  # the refusal, where the table's does not fit
+    # Separation of duties: the user whose id this attribute holds (who submitted, who asked)
+    # may not take the action, whatever roles he holds (settings.SEPARATION_OF_DUTIES).
+    not_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Messages:
     not_now: Promise  # the object's state does not allow it now
     changed: Promise  # someone else changed it since it was read
     not_holder: Promise | None = None  # only the person the object names may
+    own_request: Promise | None = None  # he asked; another person must decide (not_by)
 
 
 class ActionTable:
@@ -73,7 +78,10 @@ class ActionTable:
     # --- who -----------------------------------------------------------------------------------
 
     def role_refusal(self, user, obj, action: Action) -> str | None:
-        """Why `user` may never take `action` on `obj` (role, jurisdiction, not his job)."""
+        """Why `user` may never take `action` on `obj` (role, jurisdiction, not his job, his own
+        request)."""
+        if self.own_request(user, obj, action):
+            return self._say(self.messages.own_request or self.messages.not_allowed, obj)
         if action.holder and getattr(obj, action.holder) == getattr(user, "pk", None):
             return None
         if action.perm and access.allows(user, action.perm, self.place(obj)):
@@ -81,6 +89,15 @@ class ActionTable:
         if action.perm or self.messages.not_holder is None:
             return self._say(action.not_allowed or self.messages.not_allowed, obj)
         return self._say(self.messages.not_holder, obj)
+
+    @staticmethod
+    def own_request(user, obj, action: Action) -> bool:
+        return bool(
+            action.not_by
+            and settings.SEPARATION_OF_DUTIES
+            and getattr(obj, action.not_by) is not None
+            and getattr(obj, action.not_by) == getattr(user, "pk", None)
+        )
 
     def refusal(self, user, obj, name: str) -> str | None:
         """Why `user` may not take action `name` on `obj` now, or None."""

@@ -9,6 +9,7 @@ class VillagesConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
+        from villages import checks  # noqa: F401 — registers the system checks
         from villages.people.middleware import flag_on_login
 
         # A one-time password's duty to choose one's own, read once a login (villages/people).

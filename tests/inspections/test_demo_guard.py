@@ -3,6 +3,7 @@ refuses a database that holds another county or people it did not create."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 
 import pytest
@@ -10,9 +11,64 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from villages.models import County, Membership, Town
+from inspections.management.commands import load_demo
+from villages.models import County, Membership, Person, Town
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _debug(settings):
+    settings.DEBUG = True  # as `make demo` runs it; pytest-django turns DEBUG off
+
+
+def test_load_demo_refuses_a_production_setup(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG=1"):
+        call_command("load_demo", verbosity=0)
+
+    assert not County.objects.exists()
+    assert not get_user_model().objects.exists()
+
+
+def demo_admin(settings, data_dir, database):
+    """The superuser load_demo makes with DATA_DIR `data_dir` and the SQLite file `database`."""
+    saved = dict(settings.DATABASES["default"])
+    settings.DATA_DIR = data_dir
+    settings.DATABASES["default"] = {**saved, "NAME": database}
+    try:
+        _username, label = load_demo.Command(stdout=io.StringIO())._admin()
+    finally:
+        settings.DATABASES["default"] = saved
+    return get_user_model().objects.get(username="admin"), label
+
+
+def test_the_demo_admin_has_the_known_password_only_in_the_marked_demo_directory(
+    settings, tmp_path
+):
+    (tmp_path / load_demo.DEMO_MARK).write_text("make demo")
+
+    admin, label = demo_admin(settings, tmp_path, tmp_path / "db.sqlite3")
+
+    assert admin.is_superuser and admin.check_password(load_demo.DEMO_PASSWORD)
+    assert "one-time" not in label and "一次性" not in label
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_elsewhere_the_demo_admin_gets_a_one_time_password(settings, tmp_path, marked):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    if marked:  # a marked directory, but the database is not in it
+        (data_dir / load_demo.DEMO_MARK).write_text("make demo")
+    database = tmp_path / "county.sqlite3" if marked else data_dir / "db.sqlite3"
+
+    admin, label = demo_admin(settings, data_dir, database)
+
+    assert admin.is_superuser
+    assert not admin.check_password(load_demo.DEMO_PASSWORD)
+    assert Person.objects.get(user=admin).must_change_password
+    assert "one-time" in label or "一次性" in label
 
 
 def test_load_demo_refuses_a_database_with_another_county():

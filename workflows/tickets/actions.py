@@ -13,13 +13,20 @@ TICKET_MESSAGES = Messages(
     not_now=_("Ticket %(number)s is %(state)s now; this action is not possible."),
     changed=_("This ticket was changed by someone else. Reload it; what you typed is kept below."),
     not_holder=_("Only the service worker this ticket is dispatched to may do this."),
+    own_request=_(
+        "You did the step this decides on; another person must take this action "
+        "(separation of duties)."
+    ),
 )
+
+SUBMITTER = "submitted_by_id"  # who submitted the rectification: not its reviewer
+REQUESTER = "extension_requested_by_id"  # who asked for more time: not its approver
 
 RECTIFICATION_ACTIONS = ActionTable(
     Action("assign", "assign", _("Assign"), "ticket.assign", primary=True),
     Action("submit", "submit", _("Submit for review"), "ticket.submit", primary=True),
-    Action("close", "close", _("Close"), "ticket.close", primary=True),
-    Action("reject", "reject", _("Send back"), "ticket.reject", danger=True),
+    Action("close", "close", _("Close"), "ticket.close", primary=True, not_by=SUBMITTER),
+    Action("reject", "reject", _("Send back"), "ticket.reject", danger=True, not_by=SUBMITTER),
     Action(
         "request_extension",
         "request_extension",
@@ -32,6 +39,7 @@ RECTIFICATION_ACTIONS = ActionTable(
         _("Approve the extension"),
         "ticket.approve_extension",
         primary=True,
+        not_by=REQUESTER,
     ),
     Action(
         "refuse_extension",
@@ -39,6 +47,7 @@ RECTIFICATION_ACTIONS = ActionTable(
         _("Refuse the extension"),
         "ticket.refuse_extension",
         danger=True,
+        not_by=REQUESTER,
     ),
     Action("cancel", "cancel", _("Cancel the ticket"), "ticket.cancel", danger=True),
     messages=TICKET_MESSAGES,
@@ -51,8 +60,23 @@ TOILET_ACTIONS = ActionTable(
     Action("accept", "accept", _("Accept the job"), holder=WORKER, primary=True),
     Action("start", "start", _("Start work"), holder=WORKER, primary=True),
     Action("complete", "complete", _("Complete"), holder=WORKER, primary=True),
-    Action("confirm", "confirm", _("Callback: confirm"), "toilet.confirm", primary=True),
-    Action("reopen", "reopen", _("Callback: not done, reopen"), "toilet.reopen", danger=True),
+    # The callback asks the household whether the work was done: never the worker who did it.
+    Action(
+        "confirm",
+        "confirm",
+        _("Callback: confirm"),
+        "toilet.confirm",
+        primary=True,
+        not_by=WORKER,
+    ),
+    Action(
+        "reopen",
+        "reopen",
+        _("Callback: not done, reopen"),
+        "toilet.reopen",
+        danger=True,
+        not_by=WORKER,
+    ),
     # The worker hands a job back, or the town/county takes it back.
     Action(
         "return",

@@ -174,6 +174,24 @@ class RectificationTicket(TicketBase):
         EvidencePhoto, blank=True, related_name="+", verbose_name=_("photos before")
     )
     rectification_note = models.TextField(_("rectification note"), blank=True)
+    # Who asked: separation of duties (settings.SEPARATION_OF_DUTIES) keeps the person who
+    # submitted the rectification or requested the extension from deciding on it.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("submitted by"),
+    )
+    extension_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("extension requested by"),
+    )
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -234,9 +252,10 @@ class RectificationTicket(TicketBase):
         self.assigned_at = timezone.now()
 
     @transition(field=state, source=[R.ASSIGNED, R.REJECTED], target=R.SUBMITTED)
-    def submit(self, *, note: str) -> None:
+    def submit(self, *, note: str, by) -> None:
         self.rectification_note = note
         self.submitted_at = timezone.now()
+        self.submitted_by = by
 
     @transition(field=state, source=R.SUBMITTED, target=R.REJECTED)
     def reject(self) -> None:
@@ -247,8 +266,9 @@ class RectificationTicket(TicketBase):
         self.closed_at = timezone.now()
 
     @transition(field=state, source=[R.ASSIGNED, R.REJECTED], target=R.EXTENSION_REQUESTED)
-    def request_extension(self, *, new_deadline: date) -> None:
+    def request_extension(self, *, new_deadline: date, by) -> None:
         self.requested_deadline = new_deadline
+        self.extension_requested_by = by
 
     @transition(field=state, source=R.EXTENSION_REQUESTED, target=R.ASSIGNED)
     def approve_extension(self) -> None:

@@ -200,7 +200,7 @@ def rectification_submit(*, ticket, by, note: str, photos: Sequence[EvidencePhot
     if not photos:
         raise ApplicationError(_("Add at least one photo after rectification."))
     return _transition(
-        ticket, by=by, action="submit", note=note, photos=photos, args={"note": note}
+        ticket, by=by, action="submit", note=note, photos=photos, args={"note": note, "by": by}
     )
 
 
@@ -227,7 +227,7 @@ def rectification_request_extension(*, ticket, by, new_deadline: date, reason: s
         by=by,
         action="request_extension",
         note=reason,
-        args={"new_deadline": new_deadline},
+        args={"new_deadline": new_deadline, "by": by},
         data={"requested_deadline": new_deadline.isoformat()},
     )
 

@@ -6,7 +6,11 @@ this app may import the others. Safe to run again: every step is an upsert.
 The demo never touches real data: it refuses a database that holds another county or any
 account it did not create (a real county's people, an administrator made by hand), so running
 it by mistake against a county's database writes nothing. `make demo` keeps the demo in its
-own data directory (var/demo).
+own data directory (var/demo), marked as such by the file DEMO_MARK it writes there.
+
+The demo is for trying the system on one's own computer: it refuses to run with DEBUG=0 (the
+production setting), and the superuser it creates gets the demo's known password only inside a
+marked demo data directory; anywhere else he gets a one-time password, shown once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import functools
 import random
 import re
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,7 +32,8 @@ from django.utils.translation import gettext as _
 from inspections.demo import demo_patrols_seed, demo_site_tickets_seed, demo_sites_seed
 from inspections.demo_grading import demo_campaign_seed
 from villages.demo import demo_households_seed
-from villages.models import County, Membership, Role, Town, Village
+from villages.models import County, Membership, Person, Role, Town, Village
+from villages.people.services import one_time_password
 from workflows.demo import (
     Staff,
     demo_photos,
@@ -43,6 +49,18 @@ DEMO_TOWN = "370828102000"  # 胡集镇
 DEMO_PASSWORD = "jinxiang2024"
 # The per-town officers and workers the demo adds (zhuangan102, guanhu102, …).
 DEMO_STAFF = re.compile(r"(zhuangan|guanhu)[0-9]{3}")
+# `make demo` writes this file into its data directory (DEMO_DATA_DIR): the one place where
+# the demo administrator may have a password printed in the README.
+DEMO_MARK = "DEMO"
+
+
+def in_demo_directory() -> bool:
+    """The database is the embedded SQLite file of a data directory `make demo` marked."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        return False
+    data_dir = settings.DATA_DIR.resolve()
+    return (data_dir / DEMO_MARK).is_file() and data_dir in Path(database["NAME"]).resolve().parents
 
 
 def demo_users() -> list[dict]:
@@ -91,6 +109,13 @@ class Command(BaseCommand):
         parser.add_argument("--households-per-village", type=int, default=8)
 
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError(
+                _(
+                    "The demo is for trying the system and runs only with DEBUG=1 (make demo "
+                    "sets it); this is a production setup (DEBUG=0), so nothing was loaded."
+                )
+            )
         refusal = demo_refusal()
         if refusal:
             raise CommandError(refusal)
@@ -212,21 +237,37 @@ class Command(BaseCommand):
         )
 
     def _admin(self) -> tuple[str, str]:
-        user = self._account("admin", "系统管理员", staff=True)
+        label = _("system administrator (Django admin)")
+        known = in_demo_directory()
+        user = self._account("admin", "系统管理员", staff=True, known_password=known)
         if not user.is_superuser:
             user.is_superuser = True
             user.save(update_fields=["is_superuser"])
-        return "admin", _("system administrator (Django admin)")
+        if not known and self._one_time:
+            # Outside `make demo`'s directory a superuser never has a password anyone can read
+            # in the README: a one-time one, shown once, changed at the first page.
+            Person.objects.update_or_create(user=user, defaults={"must_change_password": True})
+            label = _("%(label)s — one-time password %(password)s, changed at first login") % {
+                "label": label,
+                "password": self._one_time,
+            }
+        return "admin", label
 
     @functools.cache  # noqa: B019 — one command run: hashing once saves ~1 s per account
     def _demo_password(self) -> str:
         return make_password(DEMO_PASSWORD)
 
-    def _account(self, username: str, name: str, *, staff: bool):
+    _one_time = ""
+
+    def _account(self, username: str, name: str, *, staff: bool, known_password: bool = True):
         user, created = get_user_model().objects.get_or_create(
             username=username, defaults={"first_name": name, "is_staff": staff}
         )
         if created:
-            user.password = self._demo_password()
+            if known_password:
+                user.password = self._demo_password()
+            else:
+                self._one_time = one_time_password(user)
+                user.set_password(self._one_time)
             user.save(update_fields=["password"])
         return user
