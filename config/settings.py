@@ -258,6 +258,11 @@ WHITENOISE_USE_FINDERS = DEBUG
 if os.environ.get("MEDIA_STORAGE_BACKEND"):
     # e.g. storages.backends.s3.S3Storage (pip install django-storages[s3]) with its own env.
     STORAGES["default"] = {"BACKEND": os.environ["MEDIA_STORAGE_BACKEND"]}
+# Evidence photos are served behind the login (workflows.evidence.views), never as public media.
+# Behind nginx, e.g. "/protected-media/": the app answers with X-Accel-Redirect to that prefix
+# and nginx sends the file from an `internal` location (README § Production). Empty: the app
+# streams the file itself (embedded setup), or redirects to object storage's signed URL.
+MEDIA_ACCEL_REDIRECT = os.environ.get("MEDIA_ACCEL_REDIRECT", "")
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

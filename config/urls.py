@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -25,6 +23,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.DEBUG:
-    # Production serves media from the web server or object storage (README § Production).
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No static() for MEDIA_URL, not even with DEBUG: the only media are evidence photos, served
+# behind the login by workflows.evidence.views (its originals, which keep GPS, never).

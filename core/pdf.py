@@ -12,10 +12,13 @@ WeasyPrint fetches what the HTML links to (stylesheets, images) itself. It must 
 over HTTP: the server would call itself, through a proxy or a host name that may not resolve
 from inside, and wait for a worker while holding one. So relative links resolve against a base
 under the reserved `.invalid` domain, and `LocalFetcher` answers those URLs from disk: static
-files through the staticfiles finders (or the collected, hashed copy in production), media
-through the default storage. Anything else (http:, file:) is refused, so text typed by a user
-into a document cannot make the server read its own files or call out. A refused or missing
-resource is logged by WeasyPrint (logger "weasyprint") and left out; the PDF is still made.
+files through the staticfiles finders (or the collected, hashed copy in production), and the
+files of views that serve a stored file (evidence photos, /photos/<pk>/display.jpg) through
+the default storage: such a view names the file behind its URL with a `stored_name(**kwargs)`
+attribute (core may not import the apps). Anything else (http:, file:, other pages, /media/…)
+is refused, so text typed by a user into a document cannot make the server read its own files
+or call out. A refused or missing resource is logged by WeasyPrint (logger "weasyprint") and
+left out; the PDF is still made.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from PIL import Image, ImageFile
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -56,7 +60,8 @@ def render_pdf(*, template_name: str, context: dict, request: HttpRequest | None
 
 
 class LocalFetcher(URLFetcher):
-    """Serves /static/… and /media/… (as the templates link them) from disk; refuses the rest.
+    """Serves /static/… and stored files (photos, as the templates link them) from disk or
+    storage; refuses the rest.
 
     A subclass rather than a plain function: WeasyPrint reads the fetcher's error settings."""
 
@@ -66,16 +71,30 @@ class LocalFetcher(URLFetcher):
         static_name = _name_under(url, settings.STATIC_URL)
         if static_name is not None:
             return _response(url, open(_static_path(static_name), "rb"))
-        media_name = _name_under(url, settings.MEDIA_URL)
-        if media_name is not None:
+        stored_name = _stored_name(url)
+        if stored_name:
             # open(), not path(): also works when media live in object storage.
-            with default_storage.open(media_name, "rb") as stored:
+            with default_storage.open(stored_name, "rb") as stored:
                 return _response(url, _print_size(stored))
         raise ValueError(f"PDFs only use static and media files, not {url}")
 
 
+def _stored_name(url: str) -> str | None:
+    """The storage name of the file a view serves at `url` (one of ours, under BASE_URL), if
+    that view says (its `stored_name` attribute); None for any other URL."""
+    path = _name_under(url, "/")
+    if path is None:
+        return None
+    try:
+        match = resolve("/" + path)
+    except Resolver404:
+        return None
+    stored_name = getattr(match.func, "stored_name", None)
+    return stored_name(**match.kwargs) if stored_name else None
+
+
 def _name_under(url: str, prefix: str) -> str | None:
-    """The file name in `url` below `prefix` (STATIC_URL or MEDIA_URL), or None."""
+    """The file name in `url` below `prefix` (STATIC_URL, or "/" for any path), or None."""
     root = urljoin(BASE_URL, prefix)
     if not url.startswith(root):
         return None

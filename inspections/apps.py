@@ -20,3 +20,9 @@ class InspectionsConfig(AppConfig):
         from inspections import import_templates
 
         import_templates.register()
+
+        # Who may see a patrol's or a deduction's evidence photos (workflows serves them and
+        # asks its holders: workflows.evidence.holders).
+        from inspections import photo_holders
+
+        photo_holders.register()

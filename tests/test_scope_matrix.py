@@ -93,6 +93,7 @@ HTML = "text/html"
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GEOJSON = "application/geo+json"
+JPEG = "image/jpeg"
 
 
 # --- the world ------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class World:
     bulletin: dict  # issued, addressed to the town (its ticket's)
     draft_bulletin: dict  # listing the same ticket, not issued
     person: dict  # a village admin of the town's spare village (the people pages act on him)
+    photo: dict  # kind of holder (ticket, toilet, patrol, deduction) → {town: a photo it holds}
     campaign: Campaign
     active_round: Round
     published_round: Round
@@ -167,6 +169,7 @@ def _tickets(w: World, deadline: date) -> None:
             household=w.household[t],
             kind="pumping",
             channel="village_admin",
+            photos=[evidence_photo_create(file=jpeg_upload(), uploaded_by=reporters[t])],
         )
         w.toilet[t] = services.toilet_dispatch(ticket=reported, by=task_force, worker=workers[t])
 
@@ -191,6 +194,9 @@ def _sites(w: World) -> None:
     }
     today = timezone.localdate()
     w.patrol = {t: make_patrol(w.site[t], w.users["inspector"], on=today) for t in TOWNS}
+    for t in TOWNS:
+        photo = evidence_photo_create(file=jpeg_upload(), uploaded_by=w.users["inspector"])
+        w.patrol[t].photos.add(photo)
 
 
 def _rounds(w: World) -> None:
@@ -234,7 +240,11 @@ def _rounds(w: World) -> None:
         assessment = svc.assessment_open(round=w.active_round, village=w.village[t], by=inspector)
         w.assessment[t] = assessment
         w.deduction[t] = svc.deduction_record(
-            assessment=assessment, item=w.item, by=inspector, count=1
+            assessment=assessment,
+            item=w.item,
+            by=inspector,
+            count=1,
+            photos=[evidence_photo_create(file=jpeg_upload(), uploaded_by=inspector)],
         )
     _published_round(w, template)
 
@@ -303,6 +313,19 @@ def _people(w: World) -> None:
     }
 
 
+def _photos(w: World) -> None:
+    """Per kind of holder, the photo its town's object holds (the photo URLs' cases)."""
+    w.photo = {
+        "ticket": {t: w.ticket[t].before_photos.get() for t in TOWNS},
+        "toilet": {
+            t: TicketEvent.objects.get(toilet=w.toilet[t], action="report").photos.get()
+            for t in TOWNS
+        },
+        "patrol": {t: w.patrol[t].photos.get() for t in TOWNS},
+        "deduction": {t: w.deduction[t].photos.get() for t in TOWNS},
+    }
+
+
 def build_world() -> World:
     load_divisions()
     w = World()
@@ -318,6 +341,7 @@ def build_world() -> World:
     _rounds(w)
     _bulletins(w, deadline)
     _people(w)
+    _photos(w)
     return w
 
 
@@ -348,6 +372,11 @@ def grid(text: str) -> dict[str, tuple[str, ...]]:
 def of(kind: str, field: str = "pk", name: str = "pk") -> Callable[[World, str], dict]:
     """URL kwargs {name: <the town's object of `kind`>.<field>}."""
     return lambda w, town: {name: getattr(getattr(w, kind)[town], field)}
+
+
+def photo_of(kind: str) -> Callable[[World, str], dict]:
+    """URL kwargs of the photo the town's holder of `kind` holds (World.photo)."""
+    return lambda w, town: {"pk": w.photo[kind][town].pk}
 
 
 def county(kind: str) -> Callable[[World, str], dict]:
@@ -824,6 +853,17 @@ CASES: dict[str, Case] = {
         "tf=404/404 hjo=404/404 insp=404/404 tinsp=404/404 sw=404/404 va=404/404 nobody=404/404",
         kwargs=of("draft_bulletin"),
     ),
+    # --- evidence photos: whoever sees what holds a photo sees it, no one else (the grid of
+    # its holder's page); other kinds of holder (steps, bulletins) in test_photo_access.py ---
+    "photo_display": Case(SITE_VIEWERS, kwargs=photo_of("ticket"), content_type=JPEG),
+    "photo_thumbnail": Case(SITE_VIEWERS, kwargs=photo_of("ticket"), content_type=JPEG),
+    "photo_display[toilet]": Case(
+        "tf=200/200 hjo=200/404 insp=404/404 tinsp=404/404 sw=200/404 va=200/404 nobody=404/404",
+        kwargs=photo_of("toilet"),
+        content_type=JPEG,
+    ),
+    "photo_display[patrol]": Case(SITE_VIEWERS, kwargs=photo_of("patrol"), content_type=JPEG),
+    "photo_thumbnail[deduction]": Case(GRADED, kwargs=photo_of("deduction"), content_type=JPEG),
     # --- the dashboard ---
     "dashboard": Case(DASHBOARD, hides="town_detail"),
     "town_rankings": Case(DASHBOARD, hides="town_detail"),

@@ -80,8 +80,12 @@ class ActionTable:
     def role_refusal(self, user, obj, action: Action) -> str | None:
         """Why `user` may never take `action` on `obj` (role, jurisdiction, not his job, his own
         request)."""
-        if self.own_request(user, obj, action):
+        refusal = self._role_refusal(user, obj, action)
+        if refusal is None and self.own_request(user, obj, action):
             return self._say(self.messages.own_request or self.messages.not_allowed, obj)
+        return refusal
+
+    def _role_refusal(self, user, obj, action: Action) -> str | None:
         if action.holder and getattr(obj, action.holder) == getattr(user, "pk", None):
             return None
         if action.perm and access.allows(user, action.perm, self.place(obj)):

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("workflows.tickets.urls")),
     path("", include("workflows.notices.urls")),
     path("", include("workflows.bulletins.urls")),
+    path("", include("workflows.evidence.urls")),
 ]

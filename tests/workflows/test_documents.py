@@ -3,15 +3,11 @@ print stylesheet and media images are read from disk; nothing is fetched over th
 
 from __future__ import annotations
 
-import io
 import logging
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from PIL import Image
 
 from core.pdf import BASE_URL, LocalFetcher, render_pdf
 
@@ -76,13 +72,12 @@ def test_the_print_stylesheet_is_read_from_the_static_files():
     assert left == pytest.approx(15 * MM, abs=1)
 
 
-def test_a_media_image_is_read_through_the_storage(caplog):
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 60, 60)).save(buffer, "PNG")
-    name = default_storage.save("evidence/test.png", ContentFile(buffer.getvalue()))
+@pytest.mark.django_db
+def test_a_photo_is_read_through_the_storage(caplog, make_photo):
+    photo = make_photo()  # its URL is the photo view's, behind the login: read from storage
 
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
-        document = render(photo=default_storage.url(name))
+        document = render(photo=photo.display_url)
 
     assert image_count(document) == 1
     assert not caplog.records, [record.getMessage() for record in caplog.records]

@@ -264,7 +264,7 @@ def test_the_notice_page_lists_the_tickets_and_prints(client, notice, assigned, 
     body = response.content.decode()
     assert notice.number in body
     assert assigned.number in body
-    assert "@media print" in body
+    assert "css/documents.css" in body  # its print layout (@media print)
 
 
 def test_a_town_officer_gets_404_for_another_towns_notice(client, notice, other_officer):

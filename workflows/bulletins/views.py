@@ -19,7 +19,6 @@ import re
 from datetime import date
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -321,9 +320,7 @@ def _detail_context(request, bulletin: Bulletin) -> dict:
     user = request.user
     follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=user)
     doc = _document(bulletin, follow_up)
-    thumbnails = bulletin_selectors.photo_thumbnails(doc)
-    for item in doc["items"]:
-        item["pictures"] = [(name, thumbnails.get(name, name)) for name in item["photos"]]
+    bulletin_selectors.photo_pictures(doc)
     receipts = bulletin_selectors.bulletin_receipts(bulletin)
     towns = access.scope(user, "bulletin.acknowledge").town_codes
     return {
@@ -338,7 +335,6 @@ def _detail_context(request, bulletin: Bulletin) -> dict:
         "draft_tickets": sum(
             item.ticket.state == RectificationState.DRAFT for item in follow_up.items
         ),
-        "MEDIA_URL": settings.MEDIA_URL,
     }
 
 
@@ -419,13 +415,11 @@ def bulletin_pdf(request, pk: int):
 def _print_context(request, bulletin: Bulletin) -> dict:
     follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=request.user)
     doc = _document(bulletin, follow_up)
-    for item in doc["items"]:
-        item["pictures"] = [(name, name) for name in item["photos"]]
+    bulletin_selectors.photo_pictures(doc)
     return {
         "bulletin": bulletin,
         "doc": doc,
         "recipients": bulletin_selectors.recipient_names(bulletin),
-        "MEDIA_URL": settings.MEDIA_URL,
     }
 
 
@@ -447,7 +441,6 @@ def bulletin_follow_up_pdf(request, pk: int):
         "follow_up": follow_up,
         "rows": rows,
         "as_of": timezone.localdate(),
-        "MEDIA_URL": settings.MEDIA_URL,
     }
     pdf = render_pdf(
         template_name="workflows/bulletin_follow_up_print.html", context=context, request=request

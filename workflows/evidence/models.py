@@ -3,6 +3,11 @@
 A row keeps what the source file said (GPS, capture time, camera) in columns and serves only a
 re-encoded, metadata-free display copy and a thumbnail. The pipeline that fills it is
 workflows.evidence.services; nothing else creates these rows.
+
+The files are served by workflows.evidence.views, behind the login, to whoever may see something
+that holds the photo (workflows.evidence.holders); pages link them as `photo.display_url` and
+`photo.thumbnail_url`, built from the primary key alone (no query per photo). The web server
+never serves MEDIA_ROOT itself.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from uuid import uuid4
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,8 +26,8 @@ ORIGINAL_SUFFIXES = {".jpg", ".png", ".webp", ".heic", ".heif"}
 
 
 def _unguessable_path(folder: str, suffix: str) -> str:
-    # A random name, not the client's: media URLs are the only protection of a photo when the
-    # web server serves MEDIA_ROOT, and a name like IMG_0001.jpg is trivially guessed.
+    # A random name, not the client's: a name like IMG_0001.jpg is trivially guessed, and the
+    # name is what an object store's (signed) URL and the web server's internal location show.
     return f"{folder}/{timezone.localdate():%Y/%m}/{uuid4().hex}{suffix}"
 
 
@@ -31,10 +37,19 @@ def copy_upload_to(instance: EvidencePhoto, filename: str) -> str:
 
 
 def original_upload_to(instance: EvidencePhoto, filename: str) -> str:
-    # Originals still carry GPS and camera metadata: a folder of their own, so that the web
-    # server can refuse to serve it (display copies and thumbnails are safe to serve).
+    # Originals still carry GPS and camera metadata: a folder of their own, outside the web
+    # server's internal location for photos (evidence/ only), and no view names them.
     suffix = PurePath(filename).suffix.lower()
     return _unguessable_path("evidence-originals", suffix if suffix in ORIGINAL_SUFFIXES else "")
+
+
+class EvidencePhotoQuerySet(models.QuerySet):
+    def visible_to(self, user) -> EvidencePhotoQuerySet:
+        """Photos held by something `user` may see (a ticket, a step of its timeline, a patrol,
+        a deduction, a bulletin): one EXISTS per kind of holder, in the photo's own query."""
+        from workflows.evidence.holders import held_for  # its holders' models import this one
+
+        return self.filter(held_for(user))
 
 
 class EvidencePhoto(models.Model):
@@ -71,6 +86,8 @@ class EvidencePhoto(models.Model):
     camera_make = models.CharField(_("camera make"), max_length=64, blank=True)
     camera_model = models.CharField(_("camera model"), max_length=64, blank=True)
 
+    objects = EvidencePhotoQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("evidence photo")
         verbose_name_plural = _("evidence photos")
@@ -96,3 +113,13 @@ class EvidencePhoto(models.Model):
     @property
     def has_location(self) -> bool:
         return self.gps_lat is not None and self.gps_lng is not None
+
+    # From the primary key alone: a page of many thumbnails builds their URLs without a query.
+    # There is no URL of the original (it keeps GPS and camera): it is never served.
+    @property
+    def display_url(self) -> str:
+        return reverse("photo_display", args=[self.pk])
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("photo_thumbnail", args=[self.pk])

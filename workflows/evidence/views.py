@@ -1,0 +1,73 @@
+"""An evidence photo's display copy or thumbnail, behind the login.
+
+Served only to a signed-in user who may see something holding the photo (a ticket, a step of a
+ticket's or toilet job's timeline, a patrol, a deduction, a bulletin: workflows.evidence.holders),
+checked on every request — a copied URL stops working when its holder's membership goes. Anyone
+else gets 404, as for a photo that does not exist. Originals (which keep GPS) have no URL at all.
+
+How the bytes go out (README § Production):
+- `MEDIA_ACCEL_REDIRECT` set (nginx): an empty answer with `X-Accel-Redirect: <prefix><name>`;
+  nginx sends the file from an `internal` location, so no worker is held while it goes out;
+- object storage (`MEDIA_STORAGE_BACKEND`): a redirect to the storage's URL, for S3 a signed one
+  that expires (django-storages' AWS_QUERYSTRING_AUTH, AWS_QUERYSTRING_EXPIRE);
+- otherwise (the embedded setup, tests): streamed from the default storage.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from villages.scope import get_visible_or_404
+from workflows.models import EvidencePhoto
+
+VARIANTS = ("display", "thumbnail")  # the fields a URL may name; never "original"
+CONTENT_TYPE = "image/jpeg"  # the pipeline stores both copies as JPEG
+
+
+@login_required
+@require_safe
+def photo_file(request, pk: int, variant: str):
+    if variant not in VARIANTS:
+        raise Http404(_("Not found, or outside your jurisdiction."))
+    photo = get_visible_or_404(EvidencePhoto.objects.only(*VARIANTS), request.user, pk=pk)
+    response = _file_response(getattr(photo, variant).name)
+    # Like every answer to a signed-in user (villages.middleware.PrivateResponseMiddleware): a
+    # photo of a household's home must not stay in a shared office PC's cache after logout, nor
+    # outlive a membership taken away. Set here, so it holds whichever way the bytes go out.
+    patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+def _file_response(name: str) -> HttpResponse:
+    prefix = settings.MEDIA_ACCEL_REDIRECT
+    if prefix:
+        response = HttpResponse(content_type=CONTENT_TYPE)
+        response["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{quote(name)}"
+        return response
+    if not isinstance(default_storage, FileSystemStorage):
+        return HttpResponseRedirect(default_storage.url(name))
+    try:
+        file = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise Http404(_("Not found, or outside your jurisdiction.")) from None
+    return FileResponse(file, content_type=CONTENT_TYPE)
+
+
+def stored_name(*, pk: int, variant: str) -> str | None:
+    """The storage name behind a photo URL, for PDFs (core.pdf reads it without HTTP). No user
+    check: a PDF embeds only the photos its own template links, after the page's check."""
+    if variant not in VARIANTS:
+        return None
+    return EvidencePhoto.objects.filter(pk=pk).values_list(variant, flat=True).first()
+
+
+# core.pdf looks for this on the view a URL resolves to (core may not import workflows).
+photo_file.stored_name = stored_name
