@@ -277,6 +277,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # A monitor may ask the app directly over HTTP (http://127.0.0.1:8001/healthz).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     if BEHIND_TLS_PROXY:
         # nginx terminates TLS and sets X-Forwarded-Proto; trust it only when told to.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -76,6 +76,9 @@ from workflows.tickets import services
 PROJECT_APPS = ("villages", "workflows", "inspections")
 # Named URLs that are not the project's: Django's login, logout and language switcher.
 NOT_OURS = {"login", "logout", "set_language"}
+# Public by design: states for monitors, the same to everyone and no data of anyone
+# (workflows/health.py; tests/workflows/test_watchdog.py).
+PUBLIC = {"healthz"}
 
 ROLES = {
     "tf": "task_force",
@@ -684,6 +687,7 @@ CASES: dict[str, Case] = {
     "notification_list": Case(EVERYONE, hides="notice_detail"),
     "notification_list[sla]": Case(EVERYONE, hides="notice_detail[sla]"),
     "job_run_list": Case("tf=200 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403"),
+    "health_jobs": Case(TASK_FORCE),
     # --- water sites and patrols ---
     "scan": Case(SITE_VIEWERS, kwargs=of("site", "token", "token")),
     "scan[post]": Case(
@@ -895,7 +899,7 @@ def project_url_names() -> tuple[set[str], list[str]]:
             module = getattr(pattern.callback, "__module__", "")
             ours = module.split(".")[0] in PROJECT_APPS
             if pattern.name:
-                if pattern.name not in NOT_OURS:
+                if pattern.name not in NOT_OURS | PUBLIC:
                     names.add(pattern.name)
             elif ours:
                 unnamed.append(prefix + str(pattern.pattern))

@@ -11,7 +11,10 @@ and must catch up on everything up to that date by itself.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
+import threading
 import traceback
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -30,6 +33,29 @@ from workflows.notices import services as notices
 Outcome = str | tuple[str, dict]
 
 
+class JobTerminated(Exception):
+    """The cluster terminated the job (SIGTERM at its task timeout, or a shutdown)."""
+
+
+@contextlib.contextmanager
+def _terminated_raises():
+    """While a job runs in a worker's main thread, SIGTERM (what django-q2 sends a task past its
+    timeout) raises JobTerminated, so the run's row says so instead of staying "running"; a kill
+    -9 leaves the row to the watchdog (workflows/watchdog.py)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise JobTerminated(_("Terminated by the task queue (task timeout or shutdown)."))
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def logged(job: Callable[..., Outcome]) -> Callable[..., str]:
     """Write a JobRun row around every run: started, finished, counts, or the error.
 
@@ -42,17 +68,22 @@ def logged(job: Callable[..., Outcome]) -> Callable[..., str]:
         as_of = as_of or timezone.localdate()
         record = JobRun.objects.create(name=job.__name__, as_of=as_of)
         try:
-            outcome = job(as_of=as_of)
-        except Exception:
-            JobRun.objects.filter(pk=record.pk).update(
-                finished_at=timezone.now(), error=traceback.format_exc()[-4000:]
-            )
+            with _terminated_raises():
+                outcome = job(as_of=as_of)
+        except BaseException:
+            _job_run_close(record, error=traceback.format_exc()[-4000:])
             raise
         message, counts = outcome if isinstance(outcome, tuple) else (outcome, {})
-        JobRun.objects.filter(pk=record.pk).update(finished_at=timezone.now(), counts=counts)
+        _job_run_close(record, counts=counts)
         return message
 
     return run
+
+
+def _job_run_close(record: JobRun, **fields) -> None:
+    # The job may have failed because the connection broke (a database restart): a fresh one.
+    connection.close_if_unusable_or_obsolete()
+    JobRun.objects.filter(pk=record.pk).update(finished_at=timezone.now(), **fields)
 
 
 @logged
@@ -140,3 +171,33 @@ def _issued_message(counts: dict[str, int]) -> str:
         )
         % counts
     )
+
+
+# The heartbeat keeps only its latest beats: one a minute would otherwise fill the log.
+HEARTBEATS_KEPT = 10
+
+
+@logged
+def heartbeat(*, as_of: date | None = None) -> Outcome:
+    """The cluster's pulse (every minute): its run row proves that workers take and finish
+    tasks — a frozen cluster still schedules but runs nothing (workflows/watchdog.py)."""
+    keep = JobRun.objects.filter(name="heartbeat").order_by("-started_at", "-id")[:HEARTBEATS_KEPT]
+    deleted, _by_model = (
+        JobRun.objects.filter(name="heartbeat")
+        .exclude(pk__in=list(keep.values_list("pk", flat=True)))
+        .delete()
+    )
+    return _("Alive."), {"pruned": deleted}
+
+
+def jobs_watchdog(*, as_of: date | None = None) -> str:
+    """The watchdog as a schedule of the cluster (for a setup without the systemd timer): closes
+    dead runs and runs missed jobs. Not `logged`: it would watch itself."""
+    from workflows.watchdog import watchdog_run
+
+    report = watchdog_run(check_cluster=False)
+    return _("Dead runs closed: %(dead)d; missed runs done: %(ran)d; failed: %(failed)d.") % {
+        "dead": len(report.dead),
+        "ran": len(report.ran),
+        "failed": len(report.failed),
+    }

@@ -86,6 +86,22 @@ SCHEDULES: tuple[JobSpec, ...] = (
         minutes=5,
         at=time(0, 0),
     ),
+    # The cluster's pulse and the in-cluster watchdog (workflows/watchdog.py); the watchdog also
+    # runs outside the cluster from a systemd timer (README § Production).
+    JobSpec(
+        name="heartbeat",
+        func="workflows.jobs.heartbeat",
+        schedule_type=Schedule.MINUTES,
+        minutes=1,
+        at=time(0, 0),
+    ),
+    JobSpec(
+        name="jobs_watchdog",
+        func="workflows.jobs.jobs_watchdog",
+        schedule_type=Schedule.MINUTES,
+        minutes=5,
+        at=time(0, 2),
+    ),
 )
 
 

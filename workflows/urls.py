@@ -2,7 +2,12 @@
 
 from django.urls import include, path
 
+from workflows import health
+
 urlpatterns = [
+    # Monitors: no login, no data (workflows/health.py).
+    path("healthz", health.healthz, name="healthz"),
+    path("healthz/jobs", health.health_jobs, name="health_jobs"),
     path("", include("workflows.tickets.urls")),
     path("", include("workflows.notices.urls")),
     path("", include("workflows.bulletins.urls")),
