@@ -8,6 +8,8 @@ by permission name ("ticket.close", "site.delist", "bulletin.issue"):
   code and a village: tickets, sites, households' villages);
 - `scope(user, perm)` — the part of the user's jurisdiction that carries the permission, for
   querysets (`ScopedQuerySet.scoped(user, perm=...)`) and town/village pickers;
+- `names(user, obj, field=…, perm=…)` — `obj` names `user` (the worker a job is dispatched to)
+  and he holds `perm` where `obj` is now: being named alone grants nothing;
 - `require(user, perm)` — 403 with the reason unless `allows`;
 - `{% if can.ticket.close %}` in templates (the `can` context processor).
 
@@ -262,6 +264,18 @@ def _village_codes(obj) -> set[str]:
     return {obj.pk, obj.parent_id} - {None}  # a village itself
 
 
+def names(user, obj, *, field: str, perm: str, place=None) -> bool:
+    """`obj` names `user` in `field` (an id attribute: the worker a job is dispatched to) and he
+    holds `perm` where `place` (default `obj`) is now.
+
+    Being named grants nothing by itself: what a person may see or do as the one an object names
+    ends with his membership there. A service worker moved to another town, or whose role was
+    taken away, keeps none of his old town's jobs (nor their households' phone numbers). The
+    same rule for querysets is `ScopedQuerySet.named`."""
+    pk = getattr(user, "pk", None)
+    return pk is not None and getattr(obj, field) == pk and allows(user, perm, place or obj)
+
+
 def require(user, perm: str, *, action: str) -> Scope:
     """403 with a reason unless the user holds `perm` somewhere; the scope where he does."""
     granted = scope(user, perm)
@@ -305,6 +319,21 @@ class ScopedQuerySet(models.QuerySet):
             # 1 village). The subquery also spares a DISTINCT over every column.
             return self.filter(pk__in=self.model._base_manager.filter(condition).values("pk"))
         return self.filter(condition)
+
+    def named(
+        self,
+        user,
+        *,
+        field: str,
+        perm: str,
+        town: str | None = None,
+        village: str | Iterable[str] = (),
+    ):
+        """Rows naming `user` in `field` (e.g. "assigned_worker_id") inside the part of his
+        jurisdiction that carries `perm`: `names()` for a queryset."""
+        if getattr(user, "pk", None) is None:
+            return self.none()
+        return self.scoped(user, perm=perm, town=town, village=village).filter(**{field: user.pk})
 
 
 def _crosses_many(model, town, village) -> bool:

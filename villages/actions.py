@@ -53,12 +53,16 @@ class ActionTable:
         *actions: Action,
         messages: Messages,
         place: Callable[[object], object | None] = lambda obj: obj,
+        holder_perm: str | None = None,
     ):
         self.actions = {action.name: action for action in actions}
         self.messages = messages
         # What carries the jurisdiction (a ticket itself; an assessment's village; None for a
         # county-level object such as a round, whose permissions are county-wide).
         self.place = place
+        # The permission the person an action's `holder` names acts through: he may act only
+        # while he holds it where the object is (access.names; a worker moved away may not).
+        self.holder_perm = holder_perm
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.actions)
@@ -86,13 +90,19 @@ class ActionTable:
         return refusal
 
     def _role_refusal(self, user, obj, action: Action) -> str | None:
-        if action.holder and getattr(obj, action.holder) == getattr(user, "pk", None):
+        if action.holder and self._named(user, obj, action.holder):
             return None
         if action.perm and access.allows(user, action.perm, self.place(obj)):
             return None
         if action.perm or self.messages.not_holder is None:
             return self._say(action.not_allowed or self.messages.not_allowed, obj)
         return self._say(self.messages.not_holder, obj)
+
+    def _named(self, user, obj, holder: str) -> bool:
+        if self.holder_perm is None:
+            return getattr(obj, holder) == getattr(user, "pk", None)
+        place = self.place(obj)
+        return access.names(user, obj, field=holder, perm=self.holder_perm, place=place)
 
     @staticmethod
     def own_request(user, obj, action: Action) -> bool:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from villages import access
 from villages.access import ScopedQuerySet
 from villages.models import Town
 from workflows.tickets.models import RectificationTicket, ToiletTicket
@@ -56,13 +58,39 @@ class OverdueStep(models.Model):
 
 class NoticeDocumentQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> NoticeDocumentQuerySet:
-        """The documents of the user's towns, and any document he was notified of (a service
-        worker named on an SLA notice)."""
-        scoped = self.scoped(user, town="town_id", perm="notice.view")
-        if user is None or not user.is_authenticated:
-            return scoped
-        notified = self.filter(notifications__user=user).values("pk")
-        return self.filter(models.Q(pk__in=scoped.values("pk")) | models.Q(pk__in=notified))
+        """The documents addressed to the user — his towns' (notice.view), or sent to him (a
+        service worker named on an SLA notice) — that list something in his jurisdiction now.
+
+        Being sent a notice grants nothing by itself: a ticket notice shows only its rows
+        inside the reader's current jurisdiction (NoticeRowQuerySet.visible_to) and is not
+        found when it has none; a notice of frozen lines (missed patrols) is his towns' only.
+        A user whose roles were taken away, or who moved to another town, loses the notices
+        of his old one."""
+        if access.scope_of(user).is_empty:
+            return self.none()
+        towns = Q(pk__in=self.scoped(user, town="town_id", perm="notice.view").values("pk"))
+        sent = Q(Exists(Notification.objects.filter(user=user, document=OuterRef("pk"))))
+        rows = Q(Exists(OverdueNotice.objects.visible_to(user).filter(document=OuterRef("pk"))))
+        rows |= Q(Exists(SlaNotice.objects.visible_to(user).filter(document=OuterRef("pk"))))
+        lines = Q(kind=NoticeKind.PATROL)
+        return self.filter((lines & towns) | (~lines & (towns | sent) & rows))
+
+
+class NoticeRowQuerySet(ScopedQuerySet):
+    """The rows of a ticket notice (OverdueNotice, SlaNotice): each names one ticket."""
+
+    def visible_to(self, user) -> NoticeRowQuerySet:
+        """The rows whose ticket lies in the user's jurisdiction now: where he reads notices
+        (notice.view), or a ticket he may open (a worker's own jobs where he still works). The
+        ticket's place decides, not the town the notice was addressed to."""
+        read = self.scoped(
+            user,
+            perm="notice.view",
+            town="ticket__town_id",
+            village=("ticket__village_id", "ticket__village__parent_id"),
+        )
+        tickets = self.model._meta.get_field("ticket").related_model.objects.visible_to(user)
+        return read | self.filter(ticket__in=tickets.values("pk"))
 
 
 class NoticeDocument(models.Model):
@@ -111,6 +139,8 @@ class OverdueNotice(models.Model):
         NoticeDocument, on_delete=models.PROTECT, related_name="overdue_notices"
     )
 
+    objects = NoticeRowQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("overdue notice")
         verbose_name_plural = _("overdue notices")
@@ -137,6 +167,8 @@ class SlaNotice(models.Model):
     document = models.ForeignKey(
         NoticeDocument, on_delete=models.PROTECT, related_name="sla_notices"
     )
+
+    objects = NoticeRowQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("SLA breach notice")

@@ -418,27 +418,39 @@ def _post_json(url: str, payload: dict) -> None:
 # --- selectors --------------------------------------------------------------------------------
 
 
-def notice_rows(document: NoticeDocument) -> QuerySet:
-    """The tickets a document lists, in number order (the frozen lines for other documents)."""
+def notice_rows(document: NoticeDocument, *, user) -> QuerySet:
+    """The tickets a document lists that lie in `user`'s jurisdiction now, in number order
+    (NoticeRowQuerySet.visible_to); the frozen lines for other documents."""
     if document.kind == NoticeKind.PATROL:
         return document.lines
     if document.kind == NoticeKind.SLA:
-        return document.sla_notices.select_related(
-            "ticket__village", "ticket__household", "ticket__assigned_worker"
-        ).order_by("ticket__number")
-    return document.overdue_notices.select_related("ticket__village").order_by(
-        "ticket__number", "step"
+        return (
+            document.sla_notices.visible_to(user)
+            .select_related("ticket__village", "ticket__household", "ticket__assigned_worker")
+            .order_by("ticket__number")
+        )
+    return (
+        document.overdue_notices.visible_to(user)
+        .select_related("ticket__village")
+        .order_by("ticket__number", "step")
     )
 
 
 def notifications_of(user) -> QuerySet:
-    return Notification.objects.filter(user=user).select_related("document__town")
+    """The user's notifications of the documents he may open now (a notification he was sent
+    before his roles were taken away or moved is not listed)."""
+    return _notifications(user).select_related("document__town")
 
 
 def unread_count(user) -> int:
     if user is None or not user.is_authenticated:
         return 0
-    return Notification.objects.filter(user=user, read_at=None).count()
+    return _notifications(user).filter(read_at=None).count()
+
+
+def _notifications(user) -> QuerySet:
+    visible = NoticeDocument.objects.visible_to(user).values("pk")
+    return Notification.objects.filter(user=user, document__in=visible)
 
 
 def notifications_mark_read(*, user, document: NoticeDocument) -> int:

@@ -27,11 +27,11 @@ def _document(request, pk: int) -> NoticeDocument:
     return document
 
 
-def _context(document: NoticeDocument) -> dict:
+def _context(document: NoticeDocument, *, user) -> dict:
     return {
         "document": document,
         "title": notices.document_title(document.kind),
-        "rows": notices.notice_rows(document),
+        "rows": notices.notice_rows(document, user=user),
         "is_sla": document.kind == NoticeKind.SLA,
         "is_lines": document.kind == NoticeKind.PATROL,
     }
@@ -41,7 +41,7 @@ def _context(document: NoticeDocument) -> dict:
 def notice_detail(request, pk: int):
     """A notice (逾期整改通知书 / 督办单 / 漏巡提醒) as a page."""
     document = _document(request, pk)
-    return render(request, "workflows/notice_detail.html", _context(document))
+    return render(request, "workflows/notice_detail.html", _context(document, user=request.user))
 
 
 @login_required
@@ -49,7 +49,9 @@ def notice_pdf(request, pk: int):
     """The same notice as the paper document, A4 PDF."""
     document = _document(request, pk)
     pdf = render_pdf(
-        template_name="workflows/notice_print.html", context=_context(document), request=request
+        template_name="workflows/notice_print.html",
+        context=_context(document, user=request.user),
+        request=request,
     )
     name = f"{document.number}-{document.town.name}.pdf"
     return FileResponse(io.BytesIO(pdf), filename=name, content_type="application/pdf")

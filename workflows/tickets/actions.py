@@ -88,4 +88,5 @@ TOILET_ACTIONS = ActionTable(
     ),
     Action("cancel", "cancel", _("Cancel the job"), "toilet.cancel", danger=True),
     messages=TICKET_MESSAGES,
+    holder_perm="toilet.work",  # only while he still works where the job is
 )

@@ -28,7 +28,7 @@ from workflows.models import (
     ToiletState,
     ToiletTicket,
 )
-from workflows.tickets.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS
+from workflows.tickets.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS, WORKER
 
 # --- lists ------------------------------------------------------------------------------------
 
@@ -157,9 +157,11 @@ def latest_photos(timeline: list[TicketEvent], action: str) -> list[EvidencePhot
 
 
 def may_see_full_phone(*, user, ticket: ToiletTicket) -> bool:
-    """The assigned worker calls the household; town and county officers call back (回访).
-    Everyone else — a village admin included — sees the masked number."""
-    return ticket.assigned_worker_id == user.pk or access.allows(user, "toilet.full_phone", ticket)
+    """The assigned worker calls the household (while he still works there: access.names);
+    town and county officers call back (回访). Everyone else — a village admin included — sees
+    the masked number."""
+    worker = access.names(user, ticket, field=WORKER, perm="toilet.work")
+    return worker or access.allows(user, "toilet.full_phone", ticket)
 
 
 def service_workers_for(ticket: ToiletTicket) -> QuerySet:
