@@ -34,7 +34,29 @@ class WaterSiteAdmin(admin.ModelAdmin):
 
 @admin.register(PatrolPolicy)
 class PatrolPolicyAdmin(admin.ModelAdmin):
-    """One row, the county's settings: it can be edited, not added twice or deleted."""
+    """One row, the county's settings: it can be edited, not added twice or deleted. Every
+    proof-of-presence check is one refuse-or-flag switch (inspections/sites/presence.py)."""
+
+    fieldsets = [
+        (
+            gettext_lazy("GPS position"),
+            {
+                "fields": [
+                    "max_distance_m",
+                    "max_accuracy_m",
+                    "too_far",
+                    "no_position",
+                    "desktop_fix",
+                    "copied_position",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Photos"),
+            {"fields": ["no_photo", "photo_max_age_hours", "old_photo", "no_exif", "photo_reused"]},
+        ),
+        (gettext_lazy("Tickets"), {"fields": ["ticket_mode", "ticket_days"]}),
+    ]
 
     def has_add_permission(self, request) -> bool:
         return not PatrolPolicy.objects.exists()

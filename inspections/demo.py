@@ -6,6 +6,13 @@ not like noise. Patrols are bulk-inserted (12 × 133 rows through the service wo
 and teach nothing): most sites patrolled each month, some missed, a few flagged, a few problems;
 the current month is half done. Sites whose latest patrol found a problem get their ticket
 through the real services, so the tickets, the site states and the coverage agree.
+
+The flagged ones carry the doubts a county meets (recorded too far away, a photo used before, a
+computer's browser claiming a 1 m fix, the site's own coordinates sent back). Bulk-inserted
+patrols ran no checks, so their `checks` stay empty — their pages say "checks not recorded",
+as a county's patrols from before the checks were kept do; patrols recorded in the demo
+through the scan page run them all. (The bulk patrols share a dozen demo photos to load fast;
+the photo-reuse check compares new uploads with them like with any other evidence.)
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from django.utils import timezone
 from shapely.geometry import Point, shape
 
 from core.dates import months_ending
-from inspections.models import Patrol, PatrolResult, SiteKind, SiteState, WaterSite
+from inspections.models import Patrol, PatrolResult, Presence, SiteKind, SiteState, WaterSite
 from inspections.sites.services import patrol_ticket_create
 from villages.models import County, Town
 
@@ -45,6 +52,13 @@ TREATMENTS = [
     "垃圾清理、岸坡整治",
 ]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+# What a flagged demo patrol was doubted for.
+DOUBTS = [
+    (Presence.TOO_FAR, 0.5),
+    (Presence.PHOTO_REUSED, 0.2),
+    (Presence.DESKTOP_FIX, 0.15),
+    (Presence.COPIED_POSITION, 0.15),
+]
 
 
 def _weighted(choices, rng: random.Random):
@@ -166,7 +180,13 @@ def _rebounds_last(rows: list[Patrol]) -> None:
 def _patrol(site: WaterSite, day: date, rng: random.Random, inspector) -> Patrol:
     at = timezone.make_aware(datetime.combine(day, time(rng.randint(8, 17), rng.randint(0, 59))))
     flagged = rng.random() < 0.04
-    distance = rng.uniform(800, 3000) if flagged else rng.uniform(3, 120)
+    doubt = _weighted(DOUBTS, rng) if flagged else None
+    distance = rng.uniform(800, 3000) if doubt == Presence.TOO_FAR else rng.uniform(3, 120)
+    accuracy = rng.choice([5, 8, 12, 20, 35])
+    if doubt == Presence.DESKTOP_FIX:
+        accuracy = 1
+    elif doubt == Presence.COPIED_POSITION:
+        distance = 0
     result = _weighted(
         [(PatrolResult.NORMAL, 0.9), (PatrolResult.PROBLEM, 0.08), (PatrolResult.REBOUND, 0.02)],
         rng,
@@ -182,7 +202,7 @@ def _patrol(site: WaterSite, day: date, rng: random.Random, inspector) -> Patrol
         local_date=day,
         lat=site.lat + distance / 111_195,
         lng=site.lng,
-        accuracy_m=rng.choice([5, 8, 12, 20, 35]),
+        accuracy_m=accuracy,
         distance_m=round(distance, 1),
         floating_debris=problem and rng.random() < 0.6,
         bank_garbage=problem and rng.random() < 0.5,
@@ -190,11 +210,25 @@ def _patrol(site: WaterSite, day: date, rng: random.Random, inspector) -> Patrol
         color_abnormal=result == PatrolResult.REBOUND,
         result=result,
         note="水面有漂浮物，岸边有生活垃圾" if problem else "",
-        flags=[{"code": "too_far", "distance_m": round(distance), "limit_m": 200, "accuracy_m": 20}]
-        if flagged
-        else [],
+        flags=[_demo_flag(doubt, distance, accuracy, rng)] if doubt else [],
         flagged=flagged,
     )
+
+
+def _demo_flag(doubt: str, distance: float, accuracy: float, rng: random.Random) -> dict:
+    """A stored flag as presence.py writes it for that doubt."""
+    if doubt == Presence.TOO_FAR:
+        return {
+            "code": doubt,
+            "distance_m": round(distance),
+            "limit_m": 200,
+            "accuracy_m": accuracy,
+        }
+    if doubt == Presence.DESKTOP_FIX:
+        return {"code": doubt, "accuracy_m": accuracy, "limit_m": 3, "device": "computer"}
+    if doubt == Presence.PHOTO_REUSED:
+        return {"code": doubt, "photo": f"IMG_{rng.randint(1000, 9999)}.jpg"}
+    return {"code": doubt}
 
 
 def demo_site_tickets_seed() -> int:

@@ -41,7 +41,7 @@ from inspections.grading import services as assessment_services
 from inspections.models import Assessment, Deduction, Patrol
 from tests import test_scope_matrix
 from tests.factories import HUJI_CODE
-from tests.inspections.conftest import HUJI_SITE
+from tests.inspections.conftest import HUJI_SITE, camera_upload
 from tests.test_scope_matrix import CASES, World, url_name
 from tests.workflows.conftest import jpeg_upload
 from villages.models import Membership, MembershipChange, Person, Role
@@ -483,7 +483,7 @@ FORMS: tuple[Form, ...] = (
             "signboard": "good",
             "previous_fixed": "none",
             "note": "水面清洁",
-            "photos": [jpeg_upload()],
+            "photos": [camera_upload()],  # a new file: the same one twice is a reused photo
         },
         (
             Field("key", "uuid"),
@@ -931,7 +931,7 @@ def test_any_patrol_post_is_a_patrol_or_a_clear_400(world, values):
         "result": "normal",
         "signboard": "good",
         "previous_fixed": "none",
-        "photos": [jpeg_upload()],
+        "photos": [camera_upload()],
         **values,
     }
     before = everything(w, None)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_safe
 from django_q.brokers import get_broker
 
 from villages import access
+from workflows.jobs import connection_refresh
 from workflows.watchdog import CLUSTER_STALE_AFTER, cluster_health, jobs_health
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def database_state() -> str:
             cursor.execute("SELECT 1")
     except DatabaseError:
         logger.exception("healthz: the database does not answer")
-        connection.close_if_unusable_or_obsolete()
+        connection_refresh()
         return DOWN
     return OK
 

@@ -80,9 +80,16 @@ def logged(job: Callable[..., Outcome]) -> Callable[..., str]:
     return run
 
 
+def connection_refresh() -> None:
+    """A fresh connection if the one in hand broke (a database restart), outside any transaction
+    (inside one, Django would close a perfectly good connection)."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+
+
 def _job_run_close(record: JobRun, **fields) -> None:
     # The job may have failed because the connection broke (a database restart): a fresh one.
-    connection.close_if_unusable_or_obsolete()
+    connection_refresh()
     JobRun.objects.filter(pk=record.pk).update(finished_at=timezone.now(), **fields)
 
 

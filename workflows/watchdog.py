@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from workflows.jobs import connection_refresh
 from workflows.models import JobRun
 from workflows.schedules import SCHEDULES, JobSpec, next_occurrence
 
@@ -176,7 +176,7 @@ def watchdog_run(*, now: datetime | None = None, check_cluster: bool = True) -> 
             report.failed.append(job.name)
         else:
             report.ran.append(f"{job.name} ({as_of.isoformat()})")
-        connection.close_if_unusable_or_obsolete()
+        connection_refresh()
     if check_cluster:
         report.cluster = cluster_health(now=timezone.now())
     return report

@@ -2,11 +2,14 @@
 often as it must be, month by month, and how does each town stand this month ("本月已巡
 128/133"); and the sites and the county outline as GeoJSON for the map.
 
-The coverage page costs three queries whatever the number of sites and months:
+The coverage page costs four queries whatever the number of sites and months:
 1. the towns in scope (names for the summary, and the choices of the town filter);
 2. every listed site in scope, as light tuples (a join to the village for its name): the totals
    cover all of them, the matrix only the page shown;
-3. one aggregate of patrols grouped by (site, month).
+3. one aggregate of patrols grouped by (site, month);
+4. the flags of the chosen month's flagged patrols in scope (a few percent of the patrols), so
+   the page says which doubts they were (photo reused, position from a computer, …) — read
+   only when asked for (Coverage.doubts): the dashboard, which shows the totals alone, does not.
 Everything else — statuses, totals, pages — is computed in Python from those rows.
 
 A patrol's month is the calendar month of Patrol.local_date (Asia/Shanghai), so no time-zone
@@ -20,9 +23,11 @@ as the index of the first month owed, computed in SQL from that rule.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -36,7 +41,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.dates import add_months, month_start, months_ending
-from inspections.models import Patrol, PatrolResult, WaterSite
+from inspections.models import Patrol, PatrolResult, Presence, WaterSite
 from inspections.sites.rules import first_month_owed
 from villages.geo import geometry_wgs84_to_gcj02, wgs84_to_gcj02
 from villages.models import County, Town
@@ -182,6 +187,23 @@ class Coverage:
     towns: list[TownTally]
     page: Page
     groups: list[TownGroup]
+    # (site_id, flags) of the chosen month's flagged patrols in scope: flagged_patrols_query,
+    # run the first time the doubts are asked for.
+    flagged: QuerySet | None = None
+
+    @cached_property
+    def _doubt_counts(self) -> tuple[Counter, dict[int, Counter]]:
+        return doubt_counts(self.flagged if self.flagged is not None else ())
+
+    @property
+    def doubts(self) -> list[tuple[str, int]]:
+        """The chosen month's flagged patrols in scope by kind of doubt: (Presence code,
+        patrols), most frequent first. A patrol with two kinds of doubt counts under both."""
+        return _most_common(self._doubt_counts[0])
+
+    def site_doubts(self, site_id: int) -> list[tuple[str, int]]:
+        """The same for one site."""
+        return _most_common(self._doubt_counts[1].get(site_id))
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -265,6 +287,40 @@ def patrol_counts_query(
 
 def _grouped(patrols: QuerySet) -> QuerySet:
     return patrols.annotate(**COUNTS).values_list(*COUNT_FIELDS).order_by()
+
+
+def flagged_patrols_query(*, sites: QuerySet[WaterSite], month: date) -> QuerySet:
+    """(site_id, flags) of the month's flagged patrols of `sites`: served by patrol_month_site
+    (local_date, site, flagged), and few — flagged patrols are the exception."""
+    return (
+        Patrol.objects.alias(site_key=F("site_id") + 0)  # as in patrol_counts_query
+        .filter(
+            flagged=True,
+            local_date__gte=month,
+            local_date__lt=add_months(month, 1),
+            site_key__in=sites.values("pk"),
+        )
+        .order_by()
+        .values_list("site_id", "flags")
+    )
+
+
+def doubt_counts(rows: Iterable[tuple[int, list]]) -> tuple[Counter, dict[int, Counter]]:
+    """Patrols per kind of doubt, over all the rows and per site; a patrol counts once per
+    kind however many of its photos raised it."""
+    total: Counter = Counter()
+    by_site: dict[int, Counter] = {}
+    for site_id, flags in rows:
+        codes = {flag.get("code") for flag in flags or () if flag.get("code") in Presence.values}
+        total.update(codes)
+        by_site.setdefault(site_id, Counter()).update(codes)
+    return total, by_site
+
+
+def _most_common(counts: Counter | None) -> list[tuple[str, int]]:
+    # Most frequent first, then in the order of the Presence choices: stable between pages.
+    order = {code: n for n, code in enumerate(Presence.values)}
+    return sorted((counts or {}).items(), key=lambda item: (-item[1], order[item[0]]))
 
 
 def _patrol_counts(query: QuerySet) -> dict[tuple[int, int], Counts]:
@@ -394,6 +450,7 @@ def site_coverage(
         towns=town_tallies,
         page=paged,
         groups=_groups(lines, {t.code: t for t in towns}),
+        flagged=flagged_patrols_query(sites=sites, month=dates[-1]),
     )
 
 

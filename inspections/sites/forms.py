@@ -21,7 +21,9 @@ MAX_PATROL_PHOTOS = 6
 class PatrolForm(forms.Form):
     # Sent with the page and back with the POST: a retry of the same submission is recognised.
     key = forms.UUIDField(widget=forms.HiddenInput)
-    # Filled by the page's script from the browser's geolocation; empty without GPS.
+    # Filled by the page's script from the browser's geolocation; empty without GPS. Whoever
+    # sends the form can type anything here: presence.py weighs these values, it never trusts
+    # them (a computer's browser claiming a 1 m fix, the site's own coordinates pasted in).
     lat = forms.FloatField(min_value=-90, max_value=90, required=False, widget=forms.HiddenInput)
     lng = forms.FloatField(min_value=-180, max_value=180, required=False, widget=forms.HiddenInput)
     accuracy = forms.FloatField(

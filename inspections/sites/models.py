@@ -240,6 +240,48 @@ class PatrolPolicy(models.Model):
     old_photo = models.CharField(
         _("photo too old"), max_length=8, choices=Rule.choices, default=Rule.FLAG
     )
+    # The checks below catch what a forged form sends rather than what an honest phone gets
+    # wrong (docs: README "What proof of presence can and cannot prove").
+    photo_reused = models.CharField(
+        _("photo already used as evidence"),
+        max_length=8,
+        choices=Rule.choices,
+        default=Rule.REFUSE,
+        help_text=_(
+            "The same photo file (same SHA-256) is already evidence of another patrol, a ticket "
+            "or an assessment."
+        ),
+    )
+    desktop_fix = models.CharField(
+        _("implausibly precise position from a computer"),
+        max_length=8,
+        choices=Rule.choices,
+        default=Rule.FLAG,
+        help_text=_(
+            "A GPS accuracy under 3 m sent by a browser that is not a phone's or a tablet's: "
+            "computers have no such GPS, but a faked position often claims one."
+        ),
+    )
+    copied_position = models.CharField(
+        _("position copied from the site"),
+        max_length=8,
+        choices=Rule.choices,
+        default=Rule.FLAG,
+        help_text=_(
+            "The position sent equals the site's registered coordinates to the 6th decimal "
+            "(about 0.1 m), which no real GPS fix does by chance."
+        ),
+    )
+    no_exif = models.CharField(
+        _("photo without camera data"),
+        max_length=8,
+        choices=Rule.choices,
+        default=Rule.FLAG,
+        help_text=_(
+            "A photo with neither a camera time nor a GPS position in its EXIF: a screenshot, "
+            "an edited or a downloaded picture, or a phone that strips them."
+        ),
+    )
     ticket_mode = models.CharField(
         _("tickets from patrols"),
         max_length=8,
@@ -293,6 +335,20 @@ class Presence(models.TextChoices):
     OLD_PHOTO = "old_photo", _("photo taken too long ago")
     PHOTO_FAR = "photo_far", _("photo taken far from the site")
     NO_PHOTO = "no_photo", _("no photo")
+    NO_EXIF = "no_exif", _("photo without camera data")
+    PHOTO_REUSED = "photo_reused", _("photo already used as evidence")
+    DESKTOP_FIX = "desktop_fix", _("implausibly precise position from a computer")
+    COPIED_POSITION = "copied_position", _("position copied from the site")
+
+
+class CheckResult(models.TextChoices):
+    """What one presence check found (Patrol.checks). A stored patrol has no "refused" check:
+    a refused patrol is not stored; the value is for the refusal shown to the inspector."""
+
+    PASSED = "passed", _("passed")
+    FLAGGED = "flagged", _("flagged")
+    REFUSED = "refused", _("refused")
+    NOT_APPLICABLE = "not_applicable", _("not applicable")
 
 
 # The boolean checks a patrol records, in the order the form shows them.
@@ -357,6 +413,10 @@ class Patrol(models.Model):
     photos = models.ManyToManyField(EvidencePhoto, related_name="+", verbose_name=_("photos"))
     # [{"code": Presence, …measured values}]: why the presence is in doubt; empty when not.
     flags = models.JSONField(_("flags"), default=list, blank=True)
+    # [{"code": Presence, "result": CheckResult, …measured values}]: every presence check run on
+    # the patrol, passed or not, in presence.CHECKS order. Empty for patrols recorded before the
+    # checks were stored (and for bulk-loaded demo patrols): "checks not recorded".
+    checks = models.JSONField(_("presence checks"), default=list, blank=True)
     flagged = models.BooleanField(_("flagged"), default=False)
     ticket = models.ForeignKey(
         RectificationTicket,
@@ -397,6 +457,12 @@ class Patrol(models.Model):
     @property
     def found_problem(self) -> bool:
         return self.result != PatrolResult.NORMAL
+
+    @property
+    def doubt_labels(self) -> list[str]:
+        """The kinds of doubt in its flags, each once, in the order found."""
+        codes = dict.fromkeys(flag.get("code") for flag in self.flags)
+        return [str(Presence(code).label) for code in codes if code in Presence.values]
 
 
 class PatrolMiss(models.Model):

@@ -12,14 +12,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
+from operator import or_
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from core.errors import ApplicationError, Forbidden
 from inspections.models import (
+    Deduction,
     Patrol,
     PatrolCheck,
     PatrolPolicy,
@@ -39,6 +43,7 @@ from workflows.models import (
     RectificationState,
     RectificationTicket,
     Source,
+    TicketEvent,
 )
 from workflows.tickets import services as tickets
 
@@ -83,9 +88,13 @@ def patrol_record(
     observation: Observation,
     position: presence.Position | None,
     photos: Sequence[EvidencePhoto],
+    user_agent: str | None = None,
 ) -> tuple[Patrol, bool]:
     """Record a patrol, or return the one already recorded with this key (a retried POST):
-    (patrol, created). Raises PatrolRefused or ApplicationError, storing nothing."""
+    (patrol, created). Raises PatrolRefused or ApplicationError, storing nothing.
+
+    `user_agent` is the browser's User-Agent header (the patrol page passes it; None when the
+    patrol does not come through a browser, and the computer-browser check does not apply)."""
     _require(by, site, "site.patrol")
     earlier = Patrol.objects.filter(inspector=by, key=key).first()
     if earlier is not None:
@@ -95,13 +104,23 @@ def patrol_record(
     _check_observation(observation)
     now = timezone.now()
     policy = PatrolPolicy.current()
-    found = presence.doubts(site=site, policy=policy, position=position, photos=photos, now=now)
-    refusals = [d for d in found if d.refuses]
-    if refusals:
-        raise PatrolRefused(refusals)
     try:
         with transaction.atomic():
-            patrol = _store(by, site, key, observation, position, photos, found, now)
+            # Inside the transaction, after locking the files: two patrols sending one photo at
+            # once must not both find it unused.
+            _lock_same_files(photos)
+            findings = presence.assess(
+                site=site,
+                policy=policy,
+                position=position,
+                photos=photos,
+                now=now,
+                user_agent=user_agent,
+                reused=photos_already_evidence(photos=photos, by=by, key=key),
+            )
+            if findings.refusals:
+                raise PatrolRefused(findings.refusals)
+            patrol = _store(by, site, key, observation, position, photos, findings, now)
             _consequences(patrol, policy=policy, by=by, photos=photos)
     except IntegrityError:
         # The same POST arrived twice at once and the other one won the unique (inspector, key).
@@ -110,6 +129,59 @@ def patrol_record(
             raise
         return earlier, False
     return patrol, True
+
+
+# Every place a photo is evidence: a patrol, a ticket (its before-photos and the photos of each
+# step) and an assessment's deductions.
+def _evidence_links():
+    return (
+        Patrol.photos.through,
+        RectificationTicket.before_photos.through,
+        TicketEvent.photos.through,
+        Deduction.photos.through,
+    )
+
+
+def _lock_same_files(photos: Sequence[EvidencePhoto]) -> None:
+    """Lock every photo row with the same files (SHA-256) as `photos`, the other request's
+    fresh uploads included: a second patrol sending one of these files waits until the first
+    has committed, then finds its photo held and is refused. In primary-key order, so two
+    requests never wait on each other. (PostgreSQL; SQLite's IMMEDIATE transactions already
+    serialise every writer.)"""
+    if photos:
+        same = EvidencePhoto.objects.filter(sha256__in={photo.sha256 for photo in photos})
+        list(same.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def photos_already_evidence(
+    *, photos: Sequence[EvidencePhoto], by, key: uuid.UUID
+) -> frozenset[str]:
+    """SHA-256 of the new `photos` whose file is already evidence somewhere: one photo passed
+    off as proof of several visits. One query (sha256 is indexed; few rows share a hash).
+
+    The new rows themselves do not count, nor do photos not yet attached to anything (another
+    upload still in flight). Neither do the photos of this inspector's patrol with this key:
+    the same POST sent twice at once uploads the same files twice, and the copy that loses the
+    race must end as "the patrol already recorded", not as a refusal of its own photos."""
+    if not photos:
+        return frozenset()
+    own = Patrol.photos.through.objects.filter(patrol__inspector=by, patrol__key=key)
+    held = reduce(
+        or_,
+        (
+            Exists(link.objects.filter(evidencephoto_id=OuterRef("pk")))
+            for link in _evidence_links()
+        ),
+    )
+    same = (
+        EvidencePhoto.objects.filter(sha256__in={photo.sha256 for photo in photos})
+        .exclude(pk__in=[photo.pk for photo in photos])
+        .exclude(pk__in=own.values("evidencephoto_id"))
+        .filter(held)
+        .values_list("sha256", flat=True)
+        .distinct()
+    )
+    return frozenset(same)
 
 
 def _check_observation(observation: Observation) -> None:
@@ -127,7 +199,7 @@ def _check_observation(observation: Observation) -> None:
         raise ApplicationError(_("Say what the problem is: tick what you saw or write a note."))
 
 
-def _store(by, site, key, observation, position, photos, found, now) -> Patrol:
+def _store(by, site, key, observation, position, photos, findings, now) -> Patrol:
     distance = presence.distance_to(site, position.lat, position.lng) if position else None
     patrol = Patrol.objects.create(
         site=site,
@@ -143,8 +215,9 @@ def _store(by, site, key, observation, position, photos, found, now) -> Patrol:
         previous_fixed=observation.previous_fixed,
         result=observation.result,
         note=observation.note.strip(),
-        flags=[d.as_flag() for d in found],
-        flagged=bool(found),
+        flags=[d.as_flag() for d in findings.doubts],
+        flagged=bool(findings.doubts),
+        checks=[check.as_record() for check in findings.checks],
         **{check: check in observation.checks for check in PatrolCheck},
     )
     patrol.photos.set(photos)

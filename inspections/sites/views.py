@@ -102,6 +102,7 @@ def _record(request, site, token):
             observation=form.observation(),
             position=form.position(),
             photos=photos,
+            user_agent=request.headers.get("User-Agent", ""),
         )
     except ApplicationError as error:
         evidence_photos_discard(photos)
@@ -135,6 +136,7 @@ def patrol_detail(request, pk: int):
     context = {
         "patrol": patrol,
         "flags": [presence.message(flag) for flag in patrol.flags],
+        "presence_checks": presence.check_lines(patrol.checks, patrol.flags),
         "patrol_checks": [
             Patrol._meta.get_field(check).verbose_name
             for check in PatrolCheck

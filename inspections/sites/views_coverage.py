@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from core.dates import add_months, month_start
 from inspections.grading.grades import GRADES, grade_label
-from inspections.models import Assessment, AssessmentState, SiteState
+from inspections.models import Assessment, AssessmentState, Presence, SiteState
 from inspections.sites import coverage as selectors
 from inspections.sites.coverage import CellStatus
 from villages import access
@@ -112,7 +112,8 @@ def coverage(request):
         "next_month": add_months(month, 1) if result.month_over else None,
         "query": _query_without_page(request),
         "legend": _legend(),
-        "matrix": _matrix(result.groups),
+        "matrix": _matrix(result),
+        "doubts": [(code, Presence(code).label, n) for code, n in result.doubts],
     }
     return render(request, "inspections/coverage.html", context)
 
@@ -161,16 +162,26 @@ class CellWords:
         return f'<td class="cov cov-{cell.status}" title="{title}">{cell.symbol}{mark}</td>'
 
 
-def _matrix(groups: list[selectors.TownGroup]) -> list[tuple[Town, list[tuple]]]:
-    """(town, [(site, its page's URL, its cells as HTML)]) for the template."""
+def _matrix(result: selectors.Coverage) -> list[tuple[Town, list[tuple]]]:
+    """(town, [(site, its page's URL, its cells as HTML, its doubts of the chosen month as
+    [(code, label, patrols)])]) for the template."""
     words = CellWords()
     url = selectors.site_url_maker()
+    labels = {code: str(label) for code, label in Presence.choices}  # translated once a page
     return [
         (
             group.town,
-            [(line.site, url(line.site.code), words.row(line.cells)) for line in group.lines],
+            [
+                (
+                    line.site,
+                    url(line.site.code),
+                    words.row(line.cells),
+                    [(code, labels[code], n) for code, n in result.site_doubts(line.site.id)],
+                )
+                for line in group.lines
+            ],
         )
-        for group in groups
+        for group in result.groups
     ]
 
 

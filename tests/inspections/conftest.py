@@ -1,15 +1,66 @@
 """Fixtures for water sites and patrols: sites in 胡集镇 and 鸡黍镇 at fixed positions, and
-positions a given distance away from them."""
+positions a given distance away from them; photos as a phone's camera takes them."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import ExifTags, Image
 
 from inspections.models import SiteKind, WaterSite
-from tests.workflows.conftest import _media, deadline, jpeg_upload, make_photo  # noqa: F401
+from tests.workflows.conftest import _media, deadline, jpeg_upload  # noqa: F401
+from workflows.evidence.services import evidence_photo_create
+
+# The phones the tests' browsers claim to be.
+ANDROID_UA = (
+    "Mozilla/5.0 (Linux; Android 13; ELS-AN00) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Mobile Safari/537.36"
+)
+DESKTOP_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+
+_shots = itertools.count(1)
+
+
+def camera_upload(name: str = "IMG_0001.jpg", *, taken_at=None) -> SimpleUploadedFile:
+    """A small JPEG as a phone's camera writes it: EXIF with make, model and the time it was
+    taken (now, Asia/Shanghai, unless `taken_at`), no GPS. Every call is a different file (its
+    own unique image ID, as cameras write, and one corner of another colour), so no two
+    patrols of a test share a photo — the same file twice is a reused photo, which the county
+    refuses (tests/inspections/test_presence_checks.py)."""
+    n = next(_shots)
+    image = Image.new("RGB", (64, 48), (90, 140, 60))
+    image.paste((n * 37 % 256, n * 91 % 256, n * 53 % 256), (0, 0, 8, 8))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "HUAWEI"
+    exif[ExifTags.Base.Model] = "ELS-AN00"
+    taken = timezone.localtime(taken_at or timezone.now())
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    details[ExifTags.Base.DateTimeOriginal] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    details[ExifTags.Base.ImageUniqueID] = f"{n:032x}"
+    offset = taken.strftime("%z")  # +0800
+    details[ExifTags.Base.OffsetTimeOriginal] = f"{offset[:3]}:{offset[3:]}"
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90, exif=exif)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
+
+
+@pytest.fixture
+def make_photo(db):
+    """A stored evidence photo from camera_upload: a new file each time."""
+
+    def make(user=None, name="IMG_0001.jpg"):
+        return evidence_photo_create(file=camera_upload(name), uploaded_by=user)
+
+    return make
+
 
 # A pond in 胡集镇 (WGS-84), and one in 鸡黍镇.
 HUJI_SITE = (35.0262, 116.2390)  # lat, lng
@@ -66,26 +117,24 @@ def make_patrol(site, inspector, *, on, flagged=False, result="normal", **fields
     import uuid
     from datetime import datetime, time
 
-    from django.utils import timezone
-
     from inspections.models import Patrol
 
     at = timezone.make_aware(datetime.combine(on, time(10, 0)))
-    return Patrol.objects.create(
-        site=site,
-        inspector=inspector,
-        key=uuid.uuid4(),
-        created_at=at,
-        local_date=on,
-        lat=site.lat,
-        lng=site.lng,
-        accuracy_m=10,
-        distance_m=0,
-        result=result,
-        flagged=flagged,
-        flags=[{"code": "too_far", "distance_m": 2000}] if flagged else [],
-        **fields,
-    )
+    values = {
+        "site": site,
+        "inspector": inspector,
+        "key": uuid.uuid4(),
+        "created_at": at,
+        "local_date": on,
+        "lat": site.lat,
+        "lng": site.lng,
+        "accuracy_m": 10,
+        "distance_m": 0,
+        "result": result,
+        "flagged": flagged,
+        "flags": [{"code": "too_far", "distance_m": 2000}] if flagged else [],
+    } | fields
+    return Patrol.objects.create(**values)
 
 
 # --- checklists, rounds, assessments -----------------------------------------------------------

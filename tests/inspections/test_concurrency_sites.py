@@ -13,6 +13,7 @@ import uuid
 from datetime import date, datetime
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,12 +22,21 @@ from inspections.models import (
     Patrol,
     PatrolMiss,
     PatrolPolicy,
+    Presence,
     RetiredToken,
     SiteState,
     TicketMode,
 )
 from inspections.sites.services import site_transition
-from tests.inspections.conftest import JISHU_SITE, make_patrol, make_site
+from tests.inspections.conftest import (
+    HUJI_SITE,
+    JISHU_SITE,
+    camera_upload,
+    make_patrol,
+    make_site,
+    moved,
+)
+from tests.inspections.test_presence_checks import zh_message
 from tests.inspections.test_scan import patrol_data, scan_url
 from tests.workflows.pages import body, fresh
 from tests.workflows.test_concurrency import (
@@ -111,6 +121,56 @@ def test_findings_at_one_site_at_once_open_one_ticket(
     assert actions == (["assign", "create"] if mode == TicketMode.ASSIGNED else ["create"])
     assert ticket.state == ("assigned" if mode == TicketMode.ASSIGNED else "draft")
     assert fresh(huji_site).state == SiteState.SUSPECTED
+    assert files_match_photo_rows(settings)
+
+
+@postgres_only
+def test_one_photo_at_two_sites_at_once_is_one_patrol_and_one_refusal(
+    huji_site, huji, huji_village, inspector, town_inspector, settings
+):
+    """Two phones send the same photo file as proof at two sites at the same instant: neither
+    may find it unused because the other has not committed yet."""
+    other = make_site(
+        huji, huji_village, position=moved(HUJI_SITE, east_m=2000), state="maintained"
+    )
+    photo = camera_upload("IMG_shared.jpg").read()
+    phones = logged_in(inspector, town_inspector)
+
+    def send(i):
+        site = (huji_site, other)[i]
+        file = SimpleUploadedFile("IMG_shared.jpg", photo, content_type="image/jpeg")
+        data = patrol_data(photos=0) | {"photos": [file]}
+        return phones[i].post(scan_url(site), data)
+
+    responses = together(2, send)
+    no_errors(responses)
+    assert sorted(r.status_code for r in responses) == [303, 400]
+    refused = next(r for r in responses if r.status_code == 400)
+    assert zh_message({"code": Presence.PHOTO_REUSED, "photo": "IMG_shared.jpg"}) in body(refused)
+    assert Patrol.objects.count() == 1
+    assert files_match_photo_rows(settings)
+
+
+@postgres_only
+def test_one_post_with_its_photo_sent_twice_at_once_is_one_patrol(huji_site, inspector, settings):
+    """A flaky network sends the same form with the same file twice at once: the copy that
+    loses the race is the patrol already recorded, not a refusal of its own photo."""
+    phones = logged_in(inspector, inspector)
+    key = uuid.uuid4()
+    photo = camera_upload("IMG_retry.jpg").read()
+
+    def send(i):
+        file = SimpleUploadedFile("IMG_retry.jpg", photo, content_type="image/jpeg")
+        return phones[i].post(
+            scan_url(huji_site), patrol_data(key=key, photos=0) | {"photos": [file]}
+        )
+
+    responses = together(2, send)
+    no_errors(responses)
+    assert [r.status_code for r in responses] == [303, 303]
+    patrol = Patrol.objects.get()
+    assert {r["Location"] for r in responses} == {reverse("patrol_detail", args=[patrol.pk])}
+    assert not patrol.flagged and patrol.photos.count() == 1
     assert files_match_photo_rows(settings)
 
 

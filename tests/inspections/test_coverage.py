@@ -438,8 +438,8 @@ def test_the_query_count_does_not_grow_with_sites(
     url = reverse("site_coverage")
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
-    # session, user, memberships (scope), unread notices, towns, sites, patrols
-    assert len(few) <= 8, [q["sql"] for q in few]
+    # session, user, memberships (scope), unread notices, towns, sites, patrols, doubts
+    assert len(few) <= 9, [q["sql"] for q in few]
 
     _sites_with_a_year_of_patrols(27, towns, villages, inspector)
     with django_assert_num_queries(len(few)):

@@ -36,7 +36,11 @@ def demo_admin(settings, data_dir, database):
     """The superuser load_demo makes with DATA_DIR `data_dir` and the SQLite file `database`."""
     saved = dict(settings.DATABASES["default"])
     settings.DATA_DIR = data_dir
-    settings.DATABASES["default"] = {**saved, "NAME": database}
+    settings.DATABASES["default"] = {
+        **saved,
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": database,
+    }
     try:
         _username, label = load_demo.Command(stdout=io.StringIO())._admin()
     finally:

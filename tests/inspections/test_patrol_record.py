@@ -101,7 +101,7 @@ def test_gps_accuracy_widens_the_limit_up_to_the_limit_itself(record, north_m, a
 
 
 def test_a_vague_fix_counts_as_no_position(record):
-    patrol, _ = record(position=at(0, accuracy=800))
+    patrol, _ = record(position=at(30, accuracy=800))
     assert codes(patrol) == [Presence.IMPRECISE]
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from inspections.models import Patrol, PatrolPolicy, Rule, SiteState
 from inspections.sites.services import site_rotate_token
 from tests.factories import PASSWORD
-from tests.inspections.conftest import HUJI_SITE, jpeg_upload, moved
+from tests.inspections.conftest import HUJI_SITE, camera_upload, jpeg_upload, moved
 from workflows.models import EvidencePhoto, RectificationTicket
 
 
@@ -30,7 +30,7 @@ def patrol_data(*, north_m=50, result="normal", key=None, photos=1, **extra) -> 
         "signboard": "good",
         "previous_fixed": "none",
         "note": "",
-        "photos": [jpeg_upload(f"p{n}.jpg") for n in range(photos)],
+        "photos": [camera_upload(f"p{n}.jpg") for n in range(photos)],
     }
     if result != "normal":
         data["checks"] = ["odour", "floating_debris"]

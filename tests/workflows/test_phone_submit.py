@@ -15,8 +15,9 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from django.urls import include, path, re_path
+from django.utils import timezone
 from django.views.static import serve
-from PIL import Image
+from PIL import ExifTags, Image
 
 from tests.factories import PASSWORD
 from workflows.models import RectificationTicket, TicketEvent
@@ -79,8 +80,12 @@ def photo_file(tmp_path) -> Path:
     file = tmp_path / "IMG_20250601_093000.jpg"
     image = Image.new("RGB", (1200, 900), (70, 120, 60))
     image.paste((200, 190, 170), (300, 200, 900, 700))
+    # A camera's EXIF, taken now: a patrol's photo without camera data is flagged.
+    exif = Image.Exif()
+    taken = timezone.localtime().strftime("%Y:%m:%d %H:%M:%S")
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
+    image.save(buffer, "JPEG", quality=85, exif=exif)
     file.write_bytes(buffer.getvalue())
     return file
 
