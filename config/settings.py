@@ -105,6 +105,8 @@ MIDDLEWARE = [
     # Before any view reads the body (CSRF reads it in process_view, after every __call__).
     "villages.middleware.RequestSizeLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A full disk or database: 507 and a page that says so (villages.middleware).
+    "villages.middleware.StorageFullMiddleware",
     # Last: turns a locked-out login attempt into the lockout page (429).
     "axes.middleware.AxesMiddleware",
 ]

@@ -8,6 +8,8 @@ someone else changed it meanwhile). Nothing in core knows a model.
 
 from __future__ import annotations
 
+import errno
+
 
 class ApplicationError(Exception):
     """The request cannot be done as it stands; the message says why (400)."""
@@ -35,3 +37,31 @@ class Conflict(ApplicationError):
     """Someone else changed the object meanwhile; reload and try again (409)."""
 
     status = 409
+
+
+class StorageFull(ApplicationError):
+    """The server's disk (or database) is full: nothing was saved, the user's input is kept on
+    the page he gets back (507 Insufficient Storage)."""
+
+    status = 507
+
+
+# errno values of a full file system or a full quota.
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+# PostgreSQL's disk_full (SQLSTATE 53100); SQLite says "database or disk is full" (SQLITE_FULL).
+_PG_DISK_FULL = "53100"
+
+
+def is_storage_full(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) means the disk or the database is out of space."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
+            return True
+        if getattr(error, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if "database or disk is full" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

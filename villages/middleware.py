@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
+
+from core.errors import is_storage_full
+
+logger = logging.getLogger(__name__)
 
 
 class ChosenLanguageMiddleware:
@@ -88,3 +97,33 @@ class ContentSecurityPolicyMiddleware:
         if self.policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
         return response
+
+
+class StorageFullMiddleware:
+    """A full disk or database anywhere a page did not expect it: 507 with a page that says so,
+    not the generic 500 (the pages that store photos keep the user's input themselves:
+    workflows.evidence.services.evidence_record). The database gone away (restarting, the
+    connection cut): 503 with Retry-After — in both cases the request's transaction rolled back
+    and its photo files were deleted, so the page can say that nothing half-written is left."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if is_storage_full(exception):
+            logger.error("Storage full at %s", request.path, exc_info=exception)
+            return _static_page("507.html", status=507)
+        if isinstance(exception, OperationalError | InterfaceError):
+            logger.error("Database unavailable at %s", request.path, exc_info=exception)
+            response = _static_page("503.html", status=503)
+            response["Retry-After"] = "30"
+            return response
+        return None
+
+
+def _static_page(template: str, *, status: int) -> HttpResponse:
+    # No request context: its processors may need the database that just failed.
+    return HttpResponse(loader.render_to_string(template), status=status)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from workflows.evidence.services import evidence_sweep
 from workflows.models import JobRun
 from workflows.notices import services as notices
 
@@ -178,6 +179,15 @@ def _issued_message(counts: dict[str, int]) -> str:
         )
         % counts
     )
+
+
+@logged
+def sweep_evidence(*, as_of: date | None = None) -> Outcome:
+    """Photo rows nothing holds and photo files no row names, older than a day: what a process
+    killed between storing photos and committing their record left (as_of is unused)."""
+    counts = evidence_sweep(now=timezone.now())
+    message = _("Removed %(rows)d unattached photos and %(files)d stray files.") % counts
+    return message, counts
 
 
 # The heartbeat keeps only its latest beats: one a minute would otherwise fill the log.

@@ -65,6 +65,7 @@ SCHEDULES: tuple[JobSpec, ...] = (
     JobSpec(name="clear_expired_sessions", func="workflows.jobs.clear_expired_sessions"),
     JobSpec(name="prune_job_runs", func="workflows.jobs.prune_job_runs", at=time(3, 20)),
     JobSpec(name="optimize_database", func="workflows.jobs.optimize_database", at=time(3, 30)),
+    JobSpec(name="sweep_evidence", func="workflows.jobs.sweep_evidence", at=time(3, 40)),
     # 06:30 and 06:40: the day's notices are there when town offices open at 08:00, and the
     # local date has long changed (as_of defaults to today in Asia/Shanghai).
     JobSpec(

@@ -32,11 +32,7 @@ from inspections.models import (
 from villages import access
 from villages.http import see_other
 from villages.scope import get_visible_or_404
-from workflows.evidence.services import (
-    EvidenceError,
-    evidence_photos_create,
-    evidence_photos_discard,
-)
+from workflows.evidence.services import EvidenceError, evidence_record
 from workflows.tickets.forms import NOTE_MAX, PhotosField
 
 TOWN_CODE = re.compile(r"\d{12}")
@@ -251,14 +247,9 @@ def deduction_save(request, pk: int, item: int):
     if not form.is_valid():
         error = _("Please correct the form below.")
         return assessment_detail(request, pk, status=400, error=error, form_item=item, form=form)
-    try:
-        files = form.cleaned_data.get("photos") or []
-        photos = evidence_photos_create(files=files, uploaded_by=request.user) if files else []
-    except EvidenceError as failure:
-        message = " ".join(failure.messages)
-        return assessment_detail(request, pk, status=400, error=message, form_item=item, form=form)
-    try:
-        svc.deduction_record(
+
+    def record(photos):
+        return svc.deduction_record(
             assessment=assessment,
             item=item_row,
             by=request.user,
@@ -266,8 +257,15 @@ def deduction_save(request, pk: int, item: int):
             note=form.cleaned_data.get("note", ""),
             photos=photos,
         )
+
+    files = form.cleaned_data.get("photos") or []
+    try:
+        # The photos and the deduction in one transaction: both or neither.
+        evidence_record(files=files, uploaded_by=request.user, record=record)
+    except EvidenceError as failure:
+        message = " ".join(failure.messages)
+        return assessment_detail(request, pk, status=400, error=message, form_item=item, form=form)
     except ApplicationError as failure:
-        evidence_photos_discard(photos)
         return assessment_detail(
             request, pk, status=failure.status, error=failure.message, form_item=item, form=form
         )

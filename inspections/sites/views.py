@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import ApplicationError, Conflict
+from core.errors import ApplicationError, Conflict, StorageFull
 from inspections.models import Patrol, PatrolCheck, PatrolPolicy, WaterSite
 from inspections.sites import presence, selectors, services
 from inspections.sites.actions import SITE_ACTIONS
@@ -28,8 +28,8 @@ from villages.http import see_other
 from villages.scope import get_visible_or_404
 from workflows.evidence.services import (
     EvidenceError,
-    evidence_photos_create,
     evidence_photos_discard,
+    evidence_record,
 )
 from workflows.tickets.selectors import paginate
 
@@ -88,14 +88,11 @@ def _record(request, site, token):
     done = Patrol.objects.filter(inspector=request.user, key=form.cleaned_data["key"]).first()
     if done is not None:  # a retried POST: the patrol is already there
         return see_other(reverse("patrol_detail", args=[done.pk]))
-    try:
-        files = form.cleaned_data.get("photos") or []
-        photos = evidence_photos_create(files=files, uploaded_by=request.user) if files else []
-    except EvidenceError as error:
-        form.add_error("photos", error.messages)
-        return _scan_page(request, site, token, form, status=400)
-    try:
-        patrol, created = services.patrol_record(
+    stored = []
+
+    def record(photos):
+        stored[:] = photos
+        return services.patrol_record(
             by=request.user,
             site=site,
             key=form.cleaned_data["key"],
@@ -104,14 +101,23 @@ def _record(request, site, token):
             photos=photos,
             user_agent=request.headers.get("User-Agent", ""),
         )
+
+    files = form.cleaned_data.get("photos") or []
+    try:
+        # The photos and the patrol in one transaction: a refusal or a failing database leaves
+        # no photo behind (workflows.evidence.services.evidence_record).
+        patrol, created = evidence_record(files=files, uploaded_by=request.user, record=record)
+    except EvidenceError as error:
+        form.add_error("photos", error.messages)
+        return _scan_page(request, site, token, form, status=400)
     except ApplicationError as error:
-        evidence_photos_discard(photos)
         refusal = [presence.message(d.as_flag()) for d in getattr(error, "doubts", [])]
         if not isinstance(error, PatrolRefused):
             form.add_error(None, error.message)
-        return _scan_page(request, site, token, form, status=400, refusal=refusal)
-    if not created:
-        evidence_photos_discard(photos)
+        status = 507 if isinstance(error, StorageFull) else 400
+        return _scan_page(request, site, token, form, status=status, refusal=refusal)
+    if not created:  # the same POST again: the patrol it recorded keeps its own photos
+        evidence_photos_discard(stored)
     _tell(request, patrol)
     return see_other(reverse("patrol_detail", args=[patrol.pk]))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import operator
 import re
 import struct
 from collections.abc import Callable, Iterable, Iterator
@@ -24,20 +25,26 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from functools import reduce
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import models, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.fields.files import FieldFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import ExifTags, Image, ImageCms
 from pillow_heif import register_heif_opener
 
+from core.errors import StorageFull, is_storage_full
 from workflows.models import EvidencePhoto
 
 if TYPE_CHECKING:
@@ -150,6 +157,19 @@ def evidence_photos_create(
     """Store all the photos or none. Every file is checked before anything is written, so the
     EvidenceError names each refused file at once (one error, or a list of them)."""
     files = list(files)
+    prepared = _prepare_all(files)
+    written: list[FieldFile] = []
+    try:
+        with transaction.atomic():
+            return _store(list(zip(prepared, files, strict=True)), uploaded_by, written)
+    except BaseException as error:
+        _delete_files(written)
+        if is_storage_full(error):
+            raise StorageFull(STORAGE_FULL) from error
+        raise
+
+
+def _prepare_all(files: list[IO[bytes]]) -> list[PreparedPhoto]:
     prepared, errors = [], []
     for file in files:
         try:
@@ -158,7 +178,47 @@ def evidence_photos_create(
             errors.append(error)
     if errors:
         raise errors[0] if len(errors) == 1 else EvidenceError(errors)
-    return _store(list(zip(prepared, files, strict=True)), uploaded_by)
+    return prepared
+
+
+def _delete_files(written: list[FieldFile]) -> None:
+    # Files are not transactional: whatever was written goes when its rows do.
+    for field_file in written:
+        with suppress(OSError):
+            field_file.storage.delete(field_file.name)
+
+
+def evidence_record(
+    *,
+    files: Iterable[IO[bytes]],
+    uploaded_by: AbstractBaseUser | None,
+    record: Callable[[list[EvidencePhoto]], T],
+) -> T:
+    """Photos and the record that holds them (a patrol, a ticket's step, a deduction): both or
+    neither. Every file is checked and converted first (EvidenceError; nothing written, no
+    transaction held while pictures are decoded), then the files, their rows and `record(photos)`
+    go in one transaction. If anything raises — a refusal, a conflict, a database failing, even at
+    COMMIT — the rows roll back and the files written are deleted; a process killed meanwhile
+    leaves files without rows, which evidence_sweep removes. A full disk or database raises
+    StorageFull (507) after the same clean-up."""
+    files = list(files)
+    prepared = _prepare_all(files)
+    written: list[FieldFile] = []
+    try:
+        with transaction.atomic():
+            photos = _store(list(zip(prepared, files, strict=True)), uploaded_by, written)
+            return record(photos)
+    except BaseException as error:
+        _delete_files(written)
+        if is_storage_full(error):
+            raise StorageFull(STORAGE_FULL) from error
+        raise
+
+
+STORAGE_FULL = gettext_lazy(
+    "The server's storage is full, so nothing was saved. What you entered is kept below: send "
+    "it again later, and tell the county's system administrator."
+)
 
 
 def evidence_photos_discard(photos: Iterable[EvidencePhoto]) -> None:
@@ -173,22 +233,14 @@ def evidence_photos_discard(photos: Iterable[EvidencePhoto]) -> None:
 
 
 def _store(
-    batch: list[tuple[PreparedPhoto, IO[bytes]]], uploaded_by: AbstractBaseUser | None
+    batch: list[tuple[PreparedPhoto, IO[bytes]]],
+    uploaded_by: AbstractBaseUser | None,
+    written: list[FieldFile],
 ) -> list[EvidencePhoto]:
+    """Files and rows, inside the caller's transaction; `written` collects the files for the
+    caller's clean-up."""
     keep_originals = getattr(settings, "EVIDENCE_KEEP_ORIGINALS", False)
-    written: list[FieldFile] = []
-    try:
-        with transaction.atomic():
-            return [
-                _store_one(photo, file, uploaded_by, keep_originals, written)
-                for photo, file in batch
-            ]
-    except BaseException:
-        # Files are not transactional: whatever this call wrote goes when its rows do.
-        for field_file in written:
-            with suppress(OSError):
-                field_file.storage.delete(field_file.name)
-        raise
+    return [_store_one(photo, file, uploaded_by, keep_originals, written) for photo, file in batch]
 
 
 def _store_one(
@@ -225,8 +277,88 @@ def _store_one(
 
 
 def _save_file(field_file: FieldFile, name: str, content: File, written: list[FieldFile]) -> None:
-    field_file.save(name, content, save=False)
+    """FieldFile.save, but a file the storage left half-written (a full disk) is removed too:
+    the name is a fresh random one (copy_upload_to), so it is the one the storage writes to."""
+    target = field_file.field.generate_filename(field_file.instance, name)
+    try:
+        stored = field_file.storage.save(target, content, max_length=field_file.field.max_length)
+    except BaseException:
+        with suppress(OSError):
+            field_file.storage.delete(target)
+        raise
+    field_file.name = stored
+    setattr(field_file.instance, field_file.field.attname, stored)
+    field_file._committed = True
     written.append(field_file)
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+# Photos and files younger than this are left alone: an upload may still be on its way to the
+# record that will hold it.
+SWEEP_AGE = timedelta(days=1)
+PHOTO_FOLDERS = ("evidence", "evidence-originals")
+
+
+def photo_links() -> list[type[models.Model]]:
+    """The through tables of every many-to-many field that holds evidence photos, in any app
+    (patrols and deductions included, without workflows importing inspections)."""
+    return [
+        field.remote_field.through
+        for model in apps.get_models()
+        for field in model._meta.many_to_many
+        if field.related_model is EvidencePhoto
+    ]
+
+
+def evidence_sweep(*, now: datetime, age: timedelta = SWEEP_AGE) -> dict[str, int]:
+    """Remove what a killed process left behind: photo rows that nothing holds, and files that
+    no row names, both older than `age`. Counts of each."""
+    cutoff = now - age
+    held = reduce(
+        operator.or_,
+        (Q(Exists(link.objects.filter(evidencephoto_id=OuterRef("pk")))) for link in photo_links()),
+    )
+    orphans = list(EvidencePhoto.objects.filter(uploaded_at__lt=cutoff).exclude(held))
+    evidence_photos_discard(orphans)
+    return {"rows": len(orphans), "files": _stray_files_delete(cutoff)}
+
+
+def _stray_files_delete(cutoff: datetime) -> int:
+    """Files under the photo folders that no row names, last written before `cutoff`. Only on a
+    local file system: listing an object store is slow and costly (set a lifecycle rule there)."""
+    storage = default_storage
+    if not isinstance(storage, FileSystemStorage):
+        return 0
+    deleted = 0
+    for folder in _folders(storage):
+        names = [f"{folder}/{name}" for name in storage.listdir(folder)[1]]
+        if not names:
+            continue
+        known = set()
+        for column in ("display", "thumbnail", "original"):
+            known |= set(
+                EvidencePhoto.objects.filter(**{f"{column}__in": names}).values_list(
+                    column, flat=True
+                )
+            )
+        for name in names:
+            if name in known:
+                continue
+            with suppress(FileNotFoundError):
+                if storage.get_modified_time(name) < cutoff:
+                    storage.delete(name)
+                    deleted += 1
+    return deleted
+
+
+def _folders(storage) -> Iterator[str]:
+    """Every folder below the photo folders (evidence/2026/12, …), leaves last."""
+    pending = [folder for folder in PHOTO_FOLDERS if storage.exists(folder)]
+    while pending:
+        folder = pending.pop()
+        yield folder
+        pending.extend(f"{folder}/{sub}" for sub in storage.listdir(folder)[0])
 
 
 # --- checking and converting one file ---------------------------------------------------------

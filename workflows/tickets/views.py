@@ -26,12 +26,8 @@ from core.xlsx import XLSX
 from villages import access
 from villages.http import see_other
 from villages.scope import get_visible_or_404
-from workflows.evidence.services import (
-    EvidenceError,
-    evidence_photos_create,
-    evidence_photos_discard,
-)
-from workflows.models import EvidencePhoto, RectificationTicket, ToiletTicket
+from workflows.evidence.services import EvidenceError, evidence_record
+from workflows.models import RectificationTicket, ToiletTicket
 from workflows.tickets import exports, forms, selectors, services
 from workflows.tickets.filtersets import RectificationFilterSet, ToiletFilterSet
 
@@ -274,21 +270,22 @@ def _act(request, ticket, action: str, service_calls: dict):
     form = form_class(request.POST, request.FILES, ticket=ticket)
     if not form.is_valid():
         return _invalid(request, ticket, action, form, _("Please correct the form below."))
+
+    def run(photos):
+        arguments = form.arguments() | ({"photos": photos} if form.has_photos else {})
+        return service_calls[action](ticket=ticket, by=request.user, **arguments)
+
     try:
-        photos = _photos(request, form)
+        _with_photos(request, form, run)  # the photos and the step: both or neither
     except EvidenceError as error:
         form.add_error("photos", error.messages)
         return _invalid(request, ticket, action, form, " ".join(error.messages))
-    arguments = form.arguments() | ({"photos": photos} if form.has_photos else {})
-    try:
-        service_calls[action](ticket=ticket, by=request.user, **arguments)
     except ApplicationError as error:
-        evidence_photos_discard(photos)
         if isinstance(error, Conflict):
             return _conflict(request, ticket, action, error.message)
         if isinstance(error, Forbidden):
             return _ticket_page(request, ticket, status=error.status, error=error.message)
-        return _invalid(request, ticket, action, form, error.message)
+        return _invalid(request, ticket, action, form, error.message, status=error.status)
     messages.success(
         request,
         _("%(number)s: %(action)s — done.")
@@ -300,8 +297,8 @@ def _act(request, ticket, action: str, service_calls: dict):
     return see_other(reverse(f"{_kind(ticket)}_detail", args=[ticket.number]))
 
 
-def _invalid(request, ticket, action, form, message):
-    return _ticket_page(request, ticket, attempted=(action, form), status=400, error=message)
+def _invalid(request, ticket, action, form, message, *, status=400):
+    return _ticket_page(request, ticket, attempted=(action, form), status=status, error=message)
 
 
 def _conflict(request, ticket, action, message):
@@ -322,9 +319,11 @@ def _kind(ticket) -> str:
     return "ticket" if isinstance(ticket, RectificationTicket) else "toilet"
 
 
-def _photos(request, form) -> list[EvidencePhoto]:
+def _with_photos(request, form, record):
+    """`record(photos)` with the form's photos stored in the same transaction (a refusal, a
+    conflict or a failing database leaves no photo behind; a full disk is StorageFull)."""
     files = form.cleaned_data.get("photos") or []
-    return evidence_photos_create(files=files, uploaded_by=request.user) if files else []
+    return evidence_record(files=files, uploaded_by=request.user, record=record)
 
 
 # --- new tickets ------------------------------------------------------------------------------
@@ -337,9 +336,9 @@ def ticket_new(request):
         form = forms.RectificationCreateForm(user=request.user)
         return render(request, "workflows/ticket_new.html", {"form": form})
     form = forms.RectificationCreateForm(request.POST, request.FILES, user=request.user)
-    created = _create(request, form, services.rectification_create, "before_photos")
+    created, status = _create(request, form, services.rectification_create, "before_photos")
     if created is None:
-        return render(request, "workflows/ticket_new.html", {"form": form}, status=400)
+        return render(request, "workflows/ticket_new.html", {"form": form}, status=status)
     messages.success(request, _("Ticket %(number)s opened.") % {"number": created.number})
     return see_other(reverse("ticket_detail", args=[created.number]))
 
@@ -353,28 +352,30 @@ def toilet_new(request):
         form = forms.ToiletReportForm(initial=request.GET.dict(), **form_kwargs)
         return _report_page(request, form, households)
     form = forms.ToiletReportForm(request.POST, request.FILES, **form_kwargs)
-    created = _create(request, form, services.toilet_report, "photos")
+    created, status = _create(request, form, services.toilet_report, "photos")
     if created is None:
-        return _report_page(request, form, households, status=400)
+        return _report_page(request, form, households, status=status)
     messages.success(request, _("Reported as %(number)s.") % {"number": created.number})
     return see_other(reverse("toilet_detail", args=[created.number]))
 
 
 def _create(request, form, service, photos_argument: str):
-    """Validate, store the photos, call the service; None (form errors added) if refused."""
+    """Validate, store the photos and call the service in one transaction: (the new ticket,
+    201), or (None, the status) with the form's errors added."""
     if not form.is_valid():
-        return None
+        return None, 400
+
+    def create(photos):
+        return service(by=request.user, **form.arguments(), **{photos_argument: photos})
+
     try:
-        photos = _photos(request, form)
+        return _with_photos(request, form, create), 201
     except EvidenceError as error:
         form.add_error("photos", error.messages)
-        return None
-    try:
-        return service(by=request.user, **form.arguments(), **{photos_argument: photos})
+        return None, 400
     except ApplicationError as error:
-        evidence_photos_discard(photos)
         form.add_error(None, error.message)
-        return None
+        return None, error.status
 
 
 def _report_page(request, form, households, *, status=200):
