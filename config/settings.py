@@ -225,6 +225,8 @@ else:
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "renju@localhost")
 # A gateway (政务微信, SMS) that takes each notice as a JSON POST; empty = the channel is off.
 NOTICE_WEBHOOK_URL = os.environ.get("NOTICE_WEBHOOK_URL", "")
+# Seconds to wait for the gateway; a later answer is an unknown outcome, retried with the same key.
+NOTICE_WEBHOOK_TIMEOUT = env_int("NOTICE_WEBHOOK_TIMEOUT", 10)
 
 # --- Language and time ------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

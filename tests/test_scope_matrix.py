@@ -66,6 +66,7 @@ from workflows.models import (
     Bulletin,
     NoticeDocument,
     NoticeKind,
+    Outbox,
     RectificationTicket,
     TicketEvent,
     ToiletTicket,
@@ -447,6 +448,11 @@ def import_state() -> tuple:
     )
 
 
+def outbox_state() -> list:
+    fields = ("pk", "attempts", "claimed_at", "next_attempt_at", "outcome", "sent_at")
+    return list(Outbox.objects.order_by("pk").values_list(*fields))
+
+
 def person_state(w, town):
     """A person's account, roles and history, and how many people there are."""
     person = get_user_model().objects.get(pk=w.person[town].pk)
@@ -688,6 +694,13 @@ CASES: dict[str, Case] = {
     "notification_list[sla]": Case(EVERYONE, hides="notice_detail[sla]"),
     "job_run_list": Case("tf=200 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403"),
     "health_jobs": Case(TASK_FORCE),
+    "outbox_list": Case(TASK_FORCE),
+    "outbox_requeue": Case(  # every row of the world's outbox, ticked
+        "tf=303 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
+        method="POST",
+        data=lambda w, t: {"pk": list(Outbox.objects.values_list("pk", flat=True))},
+        state=lambda w, t: outbox_state(),
+    ),
     # --- water sites and patrols ---
     "scan": Case(SITE_VIEWERS, kwargs=of("site", "token", "token")),
     "scan[post]": Case(

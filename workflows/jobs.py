@@ -159,12 +159,15 @@ def issue_sla_notices(*, as_of: date | None = None) -> Outcome:
 
 @logged
 def deliver_outbox(*, as_of: date | None = None) -> Outcome:
-    """Send what the outbox holds (e-mail, webhook); as_of is unused."""
+    """Send what the outbox holds (e-mail, webhook) within the run's time budget; as_of is
+    unused."""
     counts = notices.outbox_deliver()
     message = (
         _(
-            "Sent %(sent)d, failed %(failed)d, left to other workers %(skipped)d; "
-            "stuck (claimed over an hour ago, never sent) %(stuck)d."
+            "Sent %(sent)d, failed %(failed)d, outcome unknown %(unknown)d (retried with the "
+            "same key), left to other workers %(skipped)d, left to the next run %(left)d; "
+            "released from stopped workers %(released)d; failed for good (see the outbox "
+            "page) %(gave_up)d."
         )
         % counts
     )

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from tests.workflows.ladder import ladder  # noqa: F401 (autouse fixture)
 from workflows.models import Outbox
-from workflows.notices.services import outbox_claim, outbox_deliver, overdue_notices_issue
+from workflows.notices.services import (
+    MAX_ATTEMPTS,
+    outbox_claim,
+    outbox_deliver,
+    outbox_failed,
+    overdue_notices_issue,
+)
 
 pytestmark = pytest.mark.django_db
 WEBHOOK = "https://gateway.example.gov.cn/notice"
@@ -87,12 +93,16 @@ def test_the_webhook_gets_each_document_once(settings, assigned, officer_with_em
     request = urlopen.call_args.args[0]
     assert request.full_url == WEBHOOK
     payload = json.loads(request.data)
+    key = Outbox.objects.get(channel="webhook").key
+    assert payload["idempotency_key"] == key
+    assert request.get_header("Idempotency-key") == key
     assert payload["town"] == "胡集镇"
     assert payload["number"].startswith("逾提〔")
     assert Outbox.objects.filter(sent_at__isnull=False).count() == 2  # webhook and e-mail
 
 
-def test_a_failed_send_is_recorded_and_retried(settings, assigned, hj_officer):
+def test_a_failed_send_is_recorded_and_retried_after_its_backoff(settings, assigned, hj_officer):
+    # Was: retried on the very next run. Now the row waits out its backoff first (1 minute).
     settings.NOTICE_WEBHOOK_URL = WEBHOOK
     overdue_notices_issue(as_of=assigned.deadline + timedelta(1))
 
@@ -101,27 +111,34 @@ def test_a_failed_send_is_recorded_and_retried(settings, assigned, hj_officer):
     ):
         assert outbox_deliver(worker="a")["failed"] == 1
     row = Outbox.objects.get()
-    assert (row.attempts, row.sent_at, row.claimed_at) == (1, None, None)
+    assert (row.attempts, row.sent_at, row.claimed_at, row.outcome) == (1, None, None, "failed")
     assert "connection refused" in row.last_error
+    assert row.next_attempt_at > timezone.now()
 
     with mock.patch("workflows.notices.services.urlopen") as urlopen:
+        assert outbox_deliver(worker="b")["sent"] == 0  # not due yet
+        Outbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
         assert outbox_deliver(worker="b")["sent"] == 1
     assert urlopen.call_count == 1
     assert Outbox.objects.get().attempts == 2
 
 
 def test_a_row_that_keeps_failing_stops_after_max_attempts(settings, assigned, hj_officer):
+    # Was: 5 attempts, then left claimed for an operator. Now MAX_ATTEMPTS (8), each after its
+    # backoff; the row is released and shown as failed on the outbox page.
     settings.NOTICE_WEBHOOK_URL = WEBHOOK
     overdue_notices_issue(as_of=assigned.deadline + timedelta(1))
 
     with mock.patch("workflows.notices.services.urlopen", side_effect=OSError("down")) as urlopen:
-        for _ in range(7):
-            outbox_deliver(worker="a")
+        for _ in range(MAX_ATTEMPTS + 2):
+            counts = outbox_deliver(worker="a")
+            Outbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
 
-    assert urlopen.call_count == 5
+    assert urlopen.call_count == MAX_ATTEMPTS
     row = Outbox.objects.get()
-    assert row.attempts == 5
-    assert row.claimed_at is not None  # left for an operator
+    assert (row.attempts, row.claimed_at) == (MAX_ATTEMPTS, None)
+    assert counts["gave_up"] == 1
+    assert list(outbox_failed()) == [row]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,10 +166,18 @@ def test_two_claimers_at_once_send_each_message_once(
     assert not Outbox.objects.filter(sent_at=None).exists()
 
 
-def test_a_claim_a_dead_worker_left_is_counted_as_stuck_not_resent(issued):
+def test_a_claim_a_dead_worker_left_is_released_and_resent_with_the_same_key(issued):
+    # Was: counted as stuck and never resent. Now a claim older than the task timeout is
+    # released by the next run and sent again, with the key the dead worker's send carried.
     pk = Outbox.objects.get().pk
     assert outbox_claim(pk=pk, worker="died-mid-send")
-    assert outbox_deliver(worker="b") == {"sent": 0, "failed": 0, "skipped": 0, "stuck": 0}
-    Outbox.objects.filter(pk=pk).update(claimed_at=timezone.now() - timedelta(hours=2))
-    assert outbox_deliver(worker="b")["stuck"] == 1
-    assert len(mail.outbox) == 0  # never sent twice behind the operator's back
+    counts = outbox_deliver(worker="b")
+    assert (counts["sent"], counts["released"]) == (0, 0)  # a live claim is left alone
+    Outbox.objects.filter(pk=pk).update(claimed_at=timezone.now() - timedelta(minutes=7))
+
+    counts = outbox_deliver(worker="b")
+
+    assert (counts["released"], counts["sent"]) == (1, 1)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["X-Idempotency-Key"] == Outbox.objects.get(pk=pk).key
+    assert Outbox.objects.get(pk=pk).attempts == 2

@@ -8,6 +8,8 @@ run, a second worker or a re-run after a crash add nothing.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -211,11 +213,21 @@ class Notification(models.Model):
 class Outbox(models.Model):
     """A document to deliver on another channel. A worker sends a row only after winning the
     claim `UPDATE … SET claimed_at = now WHERE id = ? AND claimed_at IS NULL` (1 row updated),
-    so several workers never send the same row twice."""
+    so two workers never send the same row at the same time.
+
+    A send whose outcome nobody knows (the gateway answered after our timeout, the worker was
+    killed mid-send) is sent again, always with the row's `key`: the gateway drops a repeat of
+    a key it has seen, so each notice is delivered once (services.outbox_deliver)."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("e-mail")
         WEBHOOK = "webhook", _("webhook (政务微信/SMS)")
+
+    class Outcome(models.TextChoices):
+        NONE = "", _("not tried yet")
+        FAILED = "failed", _("failed")
+        # Timed out, or the worker stopped mid-send: the gateway may have it already.
+        UNKNOWN = "unknown", _("outcome unknown")
 
     document = models.ForeignKey(NoticeDocument, on_delete=models.CASCADE, related_name="outbox")
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
@@ -227,6 +239,13 @@ class Outbox(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    # The last attempt's outcome while unsent; the delivery job's raw INSERT leaves it to the
+    # database default.
+    outcome = models.CharField(
+        _("last outcome"), max_length=8, choices=Outcome.choices, default="", db_default=""
+    )
+    # Not before this time (backoff after a failed or unknown attempt); null: due now.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("outbox message")
@@ -243,6 +262,16 @@ class Outbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.recipient or '-'} ← {self.document_id}"
+
+    @property
+    def key(self) -> str:
+        """The idempotency key every attempt of this delivery carries: derived from what makes
+        the row unique (outbox_once), so it never changes. ASCII, to fit an HTTP header; the
+        address is hashed rather than sent to the webhook gateway."""
+        who = "webhook"
+        if self.recipient:
+            who = hashlib.sha256(self.recipient.lower().encode()).hexdigest()[:16]
+        return f"renju-{self.document_id}-{self.channel}-{who}"
 
 
 class JobLock(models.Model):

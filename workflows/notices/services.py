@@ -19,15 +19,17 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -66,8 +68,13 @@ COUNTER_PREFIX = {
     NoticeKind.SLA: "NSLA",
     NoticeKind.PATROL: "NPAT",
 }
-MAX_ATTEMPTS = 5
-STUCK_AFTER_MINUTES = 60  # a send takes seconds; an hour-old claim is a dead worker
+MAX_ATTEMPTS = 8  # with the backoff, about two hours of trying before a row shows as failed
+BACKOFF_CAP_MINUTES = 60
+# A claim older than the task timeout plus this is a worker the cluster killed mid-send.
+CLAIM_MARGIN = timedelta(minutes=1)
+# A delivery run stops claiming after this many seconds, well below the task timeout (300 s),
+# so that even its last send (NOTICE_WEBHOOK_TIMEOUT) ends before the cluster kills it.
+OUTBOX_RUN_BUDGET_SECONDS = 120
 DELIVERY_BATCH = 200
 
 
@@ -321,60 +328,158 @@ def _recipients_add(documents: Sequence[NoticeDocument]) -> dict[str, int]:
 
 
 # --- delivery ---------------------------------------------------------------------------------
+#
+# Each attempt carries the row's idempotency key (Outbox.key): in the webhook's JSON and its
+# Idempotency-Key header, in an e-mail's X-Idempotency-Key header. A gateway that answers after
+# our timeout may have taken the notice, or not: the row is marked "unknown" and sent again, with
+# the same key, after a backoff, so a gateway that drops keys it has seen delivers it once. A
+# worker killed mid-send (a run past the task timeout) leaves its claim behind; the next run
+# releases a claim older than the task timeout as "unknown", for the same reason. A failure (an
+# error answer, a refused connection) is retried likewise until MAX_ATTEMPTS, then listed as
+# failed on the outbox page, where the task force re-queues it.
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:80]
 
 
-def outbox_claim(*, pk: int, worker: str) -> bool:
-    """True if this worker won the row: the UPDATE matches it only while nobody has claimed it."""
-    claimed = Outbox.objects.filter(pk=pk, claimed_at=None, sent_at=None).update(
-        claimed_at=timezone.now(), claimed_by=worker
+def outbox_due(*, now: datetime) -> QuerySet:
+    """Rows to send now: unsent, unclaimed, attempts left and past their backoff."""
+    return Outbox.objects.filter(
+        Q(next_attempt_at=None) | Q(next_attempt_at__lte=now),
+        sent_at=None,
+        claimed_at=None,
+        attempts__lt=MAX_ATTEMPTS,
     )
+
+
+def outbox_claim(*, pk: int, worker: str) -> bool:
+    """True if this worker won the row: the UPDATE matches it only while nobody has claimed it.
+    The attempt is counted at the claim, so a worker killed mid-send has used one up."""
+    claimed = Outbox.objects.filter(
+        pk=pk, claimed_at=None, sent_at=None, attempts__lt=MAX_ATTEMPTS
+    ).update(claimed_at=timezone.now(), claimed_by=worker, attempts=F("attempts") + 1)
     return claimed == 1
 
 
-def outbox_deliver(*, worker: str | None = None, limit: int = DELIVERY_BATCH) -> dict[str, int]:
-    """Send unclaimed outbox rows, each only after winning its claim. Runs in autocommit: a claim
-    must be visible to other workers at once. A failed send releases the claim for a retry
-    until MAX_ATTEMPTS; a worker that dies mid-send leaves its row claimed and unsent, for an
-    operator to look at, rather than risk sending it twice."""
+def outbox_deliver(
+    *,
+    worker: str | None = None,
+    limit: int = DELIVERY_BATCH,
+    budget: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, int]:
+    """Send the due outbox rows, each only after winning its claim, until `limit` rows or the
+    time budget (OUTBOX_RUN_BUDGET_SECONDS, well below the task timeout, so the cluster never
+    kills a run mid-send) is spent; what is left waits for the next run. Runs in autocommit: a
+    claim must be visible to other workers at once."""
     worker = worker or worker_name()
-    counts = {"sent": 0, "failed": 0, "skipped": 0}
-    pending = Outbox.objects.filter(claimed_at=None, sent_at=None).order_by("id")
-    for pk in list(pending.values_list("pk", flat=True)[:limit]):
+    budget = OUTBOX_RUN_BUDGET_SECONDS if budget is None else budget
+    started = clock()
+    counts = {"sent": 0, "failed": 0, "unknown": 0, "skipped": 0, "left": 0}
+    counts["released"] = outbox_release_expired()
+    due = list(outbox_due(now=timezone.now()).order_by("id").values_list("pk", flat=True)[:limit])
+    for i, pk in enumerate(due):
+        if clock() - started >= budget:
+            counts["left"] = len(due) - i  # the next run's
+            break
         if not outbox_claim(pk=pk, worker=worker):
             counts["skipped"] += 1  # another worker has it
             continue
         row = Outbox.objects.select_related("document__town").get(pk=pk)
-        counts["sent" if _deliver_one(row) else "failed"] += 1
-    counts["stuck"] = outbox_stuck().count()
+        counts[_deliver_one(row)] += 1
+    counts["gave_up"] = outbox_failed().count()
     return counts
 
 
+def claim_expiry() -> timedelta:
+    """How long a claim may last: past the task timeout the cluster has killed the worker."""
+    return timedelta(seconds=settings.Q_CLUSTER["timeout"]) + CLAIM_MARGIN
+
+
 def outbox_stuck() -> QuerySet:
-    """Rows claimed long ago and never sent: a worker died mid-send, or the attempts ran out.
-    Counted in every delivery run (the job log shows them to the task force) and listed in the
-    admin, for an operator to check with the recipient and re-queue by clearing `claimed_at`."""
-    cutoff = timezone.now() - timedelta(minutes=STUCK_AFTER_MINUTES)
+    """Rows claimed longer than a run may last and never sent: the worker died mid-send. The
+    next delivery run releases them (outbox_release_expired)."""
+    cutoff = timezone.now() - claim_expiry()
     return Outbox.objects.filter(sent_at=None, claimed_at__lt=cutoff)
 
 
-def _deliver_one(row: Outbox) -> bool:
+def outbox_release_expired() -> int:
+    """Release the claims of dead workers: whether their send went out is unknown, so the row
+    is due again at once, with its key. The claim already counted the attempt."""
+    return outbox_stuck().update(
+        claimed_at=None,
+        outcome=Outbox.Outcome.UNKNOWN,
+        last_error="claim expired: the worker stopped mid-send",
+        next_attempt_at=timezone.now(),
+    )
+
+
+def outbox_failed() -> QuerySet:
+    """Rows that used up their attempts: no run picks them until re-queued."""
+    return Outbox.objects.filter(sent_at=None, claimed_at=None, attempts__gte=MAX_ATTEMPTS)
+
+
+def outbox_backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes after the 1st, 2nd, 3rd … attempt, at most BACKOFF_CAP_MINUTES."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), BACKOFF_CAP_MINUTES))
+
+
+def outbox_requeue(*, pks: Iterable[int]) -> int:
+    """Make unsent rows due now with a fresh set of attempts; their key stays. A row a live
+    worker holds is left alone (its claim has not expired)."""
+    cutoff = timezone.now() - claim_expiry()
+    rows = Outbox.objects.filter(pk__in=list(pks), sent_at=None).filter(
+        Q(claimed_at=None) | Q(claimed_at__lt=cutoff)
+    )
+    return rows.update(attempts=0, claimed_at=None, next_attempt_at=timezone.now())
+
+
+def outbox_pending() -> QuerySet:
+    """Every unsent row, for the task force's outbox page."""
+    return (
+        Outbox.objects.filter(sent_at=None)
+        .select_related("document__town")
+        .order_by("-outcome", "id")
+    )
+
+
+def outbox_state(row: Outbox, *, now: datetime) -> str:
+    """sent, in_flight, stuck, failed (attempts used up), unknown, retrying (failed, attempts
+    left) or pending."""
+    if row.sent_at:
+        return "sent"
+    if row.claimed_at:
+        return "stuck" if row.claimed_at < now - claim_expiry() else "in_flight"
+    if row.attempts >= MAX_ATTEMPTS:
+        return "failed"
+    return {Outbox.Outcome.FAILED: "retrying", Outbox.Outcome.UNKNOWN: "unknown"}.get(
+        row.outcome, "pending"
+    )
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, URLError) and not isinstance(exc, HTTPError):
+        exc = exc.reason if isinstance(exc.reason, BaseException) else exc
+    return isinstance(exc, TimeoutError)  # socket.timeout is TimeoutError since Python 3.10
+
+
+def _deliver_one(row: Outbox) -> str:
+    """Send one claimed row: "sent", or "failed" / "unknown" with the claim released and the
+    next attempt put off by the backoff."""
     try:
         _send(row)
     except Exception as exc:  # any failure of a channel is recorded, not raised
-        attempts = row.attempts + 1
+        outcome = Outbox.Outcome.UNKNOWN if _is_timeout(exc) else Outbox.Outcome.FAILED
         Outbox.objects.filter(pk=row.pk).update(
-            attempts=attempts,
+            outcome=outcome,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
-            # Released for the next run, until the attempts are used up.
-            claimed_at=None if attempts < MAX_ATTEMPTS else row.claimed_at,
+            claimed_at=None,
+            next_attempt_at=timezone.now() + outbox_backoff(row.attempts),
         )
-        return False
-    Outbox.objects.filter(pk=row.pk).update(sent_at=timezone.now(), attempts=row.attempts + 1)
-    return True
+        return str(outcome)
+    Outbox.objects.filter(pk=row.pk).update(sent_at=timezone.now(), outcome="")
+    return "sent"
 
 
 def _send(row: Outbox) -> None:
@@ -391,12 +496,14 @@ def _send(row: Outbox) -> None:
                 "day": document.issued_on.isoformat(),
                 "path": path,
             }
-            send_mail(subject, body, None, [row.recipient])
+            headers = {"X-Idempotency-Key": row.key}
+            EmailMessage(subject, body, None, [row.recipient], headers=headers).send()
             return
     url = settings.NOTICE_WEBHOOK_URL
     if not url:
         raise RuntimeError("NOTICE_WEBHOOK_URL is empty: the webhook channel is off")
     payload = {
+        "idempotency_key": row.key,
         "number": document.number,
         "kind": document.kind,
         "title": title,
@@ -405,13 +512,14 @@ def _send(row: Outbox) -> None:
         "issued_on": document.issued_on.isoformat(),
         "path": path,
     }
-    _post_json(url, payload)
+    _post_json(url, payload, key=row.key)
 
 
-def _post_json(url: str, payload: dict) -> None:
+def _post_json(url: str, payload: dict, *, key: str) -> None:
     data = json.dumps(payload, ensure_ascii=False).encode()
-    request = Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
-    with urlopen(request, timeout=10) as response:
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    request = Request(url, data=data, headers=headers, method="POST")
+    with urlopen(request, timeout=settings.NOTICE_WEBHOOK_TIMEOUT) as response:
         response.read()
 
 

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import io
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from core.pdf import render_pdf
 from villages import access
+from villages.http import see_other
 from villages.scope import get_visible_or_404
 from workflows.models import JobRun, NoticeDocument, NoticeKind
 from workflows.notices import services as notices
 
 NOTIFICATIONS_SHOWN = 100
 JOB_RUNS_SHOWN = 200
+OUTBOX_SHOWN = 300
 
 
 def _document(request, pk: int) -> NoticeDocument:
@@ -69,3 +76,26 @@ def job_run_list(request):
     access.require(request.user, "jobs.view", action=_("see the scheduled job runs"))
     runs = JobRun.objects.all()[:JOB_RUNS_SHOWN]
     return render(request, "workflows/job_runs.html", {"runs": runs})
+
+
+@login_required
+def outbox_list(request):
+    """Deliveries not made yet: pending, failed, outcome unknown, stuck; re-queue from here."""
+    access.require(request.user, "jobs.view", action=_("see the outbox"))
+    now = timezone.now()
+    rows = notices.outbox_pending()[:OUTBOX_SHOWN]
+    items = [(row, notices.outbox_state(row, now=now)) for row in rows]
+    return render(request, "workflows/outbox_list.html", {"items": items})
+
+
+@login_required
+@require_POST
+def outbox_requeue(request):
+    """Re-queue one row (the row's button) or the ticked rows: due now, attempts afresh."""
+    access.require(request.user, "jobs.view", action=_("re-queue deliveries"))
+    picked = [request.POST["one"]] if request.POST.get("one") else request.POST.getlist("pk")
+    pks = [int(pk) for pk in picked if pk.isdigit()]
+    count = notices.outbox_requeue(pks=pks)
+    text = ngettext("%(n)d delivery re-queued.", "%(n)d deliveries re-queued.", count)
+    messages.success(request, text % {"n": count})
+    return see_other(reverse("outbox_list"))

@@ -21,7 +21,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import ApplicationError, Conflict, Forbidden
+from core.errors import ApplicationError, Conflict, Forbidden, StorageFull
 from core.xlsx import XLSX
 from villages import access
 from villages.http import see_other
@@ -285,7 +285,7 @@ def _act(request, ticket, action: str, service_calls: dict):
             return _conflict(request, ticket, action, error.message)
         if isinstance(error, Forbidden):
             return _ticket_page(request, ticket, status=error.status, error=error.message)
-        return _invalid(request, ticket, action, form, error.message, status=error.status)
+        return _invalid(request, ticket, action, form, error.message, status=_refused(error))
     messages.success(
         request,
         _("%(number)s: %(action)s — done.")
@@ -317,6 +317,11 @@ def _reload(ticket):
 
 def _kind(ticket) -> str:
     return "ticket" if isinstance(ticket, RectificationTicket) else "toilet"
+
+
+def _refused(error: ApplicationError) -> int:
+    # A form refused as sent is 400; a full disk 507 (the form kept for a later try).
+    return 507 if isinstance(error, StorageFull) else 400
 
 
 def _with_photos(request, form, record):
@@ -375,7 +380,7 @@ def _create(request, form, service, photos_argument: str):
         return None, 400
     except ApplicationError as error:
         form.add_error(None, error.message)
-        return None, error.status
+        return None, _refused(error)
 
 
 def _report_page(request, form, households, *, status=200):
