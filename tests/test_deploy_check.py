@@ -138,11 +138,23 @@ def test_production_refuses_to_start_without_its_own_id_digest_key(tmp_path, val
     else:
         env["ID_DIGEST_KEY"] = env["SECRET_KEY"] if value == "SECRET" else value
 
-    result = run(["manage.py", "migrate", "--noinput"], env)
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
     assert result.returncode != 0
     assert "villages.E001" in result.stderr and why in result.stderr
-    assert not (tmp_path / "db.sqlite3").exists() or result.stdout.count("Applying") == 0
+
+
+def test_without_its_key_production_computes_no_id_digest(tmp_path):
+    # What an import would store: refused rather than keyed by the SECRET_KEY.
+    env = production_env(tmp_path)
+    del env["ID_DIGEST_KEY"]
+    code = "import django; django.setup(); from villages.models import id_number_digest; "
+    code += "id_number_digest('370828199001011234')"
+
+    result = run(["-c", code], {**env, "DJANGO_SETTINGS_MODULE": "config.settings"})
+
+    assert result.returncode != 0 and "ApplicationError" in result.stderr
+    assert "ID_DIGEST_KEY" in result.stderr
 
 
 def test_without_a_secret_key_one_is_made_once_and_kept(tmp_path):

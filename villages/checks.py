@@ -1,5 +1,7 @@
-"""System checks of the settings this app's secrets depend on (run by every manage.py command,
-so a production setup missing them stops at `migrate`, before it stores anything)."""
+"""Deploy checks of the settings this app's secrets depend on (`manage.py check --deploy`, which
+README § Production runs at every deploy and which must report no issues). The digest itself
+refuses to work without its key in production (villages.models.id_number_digest), so nothing is
+ever stored keyed by the wrong secret."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from django.core.checks import Error, Tags, register
 ID_DIGEST_KEY_MIN_LENGTH = 32
 
 
-@register(Tags.security)
+@register(Tags.security, deploy=True)
 def id_digest_key_check(app_configs, **kwargs) -> list[Error]:
     """In production ID_DIGEST_KEY must be set, long, and not the SECRET_KEY: the embedded setup
     keeps SECRET_KEY in a file next to the database, and a copy of both would let anyone test

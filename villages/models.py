@@ -11,12 +11,12 @@ import hashlib
 import hmac
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import ApplicationError
 from villages.access import MEMBERSHIP_JURISDICTION, Role, ScopedQuerySet
 from villages.names import short_name
 
@@ -172,13 +172,20 @@ def mask_id_number(id_number: str) -> str:
     return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}"
 
 
+ID_DIGEST_KEY_MISSING = _(
+    "ID_DIGEST_KEY is not set, so ID numbers cannot be recorded: the system administrator must "
+    "set it (README § Security)."
+)
+
+
 def id_number_digest(id_number: str) -> str:
     """Keyed digest of an ID number: lets an import match a household again without storing
     the number itself (a plain hash of an 18-digit ID is brute-forced in minutes)."""
     # A key of its own, so that rotating SECRET_KEY does not make every stored ID unmatchable;
     # required in production (villages/checks.py), the SECRET_KEY only for the demo and tests.
     if not settings.ID_DIGEST_KEY and settings.ID_DIGEST_KEY_REQUIRED:
-        raise ImproperlyConfigured("ID_DIGEST_KEY is not set (README § Security).")
+        # A refusal the page shows (an import, a household form), not a 500.
+        raise ApplicationError(ID_DIGEST_KEY_MISSING)
     key = (settings.ID_DIGEST_KEY or settings.SECRET_KEY).encode()
     return hmac.new(key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
 
