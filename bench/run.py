@@ -39,6 +39,7 @@ BENCHES = [
     "bench_grading",
     "bench_dashboard",
     "bench_load",
+    "bench_field_upload",
 ]
 WIDTH = 120  # of the printed table
 GAP = "  "

@@ -8,7 +8,7 @@ in UTC. Which months a rule counts is the rule's own business (e.g. inspections.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -36,3 +36,18 @@ def months_ending(month: date, count: int) -> list[date]:
 def local_midnight(day: date) -> datetime:
     """The aware moment `day` begins in the county's time zone."""
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# Work recorded on a phone without network reaches the server later, carrying the phone's time
+# of the record. A phone's clock may run minutes ahead; one claiming a time further back than
+# this was set wrong (or by hand) and says nothing believable about when the work was done.
+FIELD_TIME_OLDEST = timedelta(days=30)
+
+
+def field_time(observed: datetime | None, *, received: datetime) -> datetime:
+    """When work sent from the field was done: the phone's `observed` time when it is
+    believable — not after it arrived (a clock ahead is read as "now") and not more than
+    FIELD_TIME_OLDEST before — else the time it was `received`."""
+    if observed is None or observed > received or received - observed > FIELD_TIME_OLDEST:
+        return received
+    return observed

@@ -27,3 +27,14 @@ class TextField(forms.CharField):
     """A CharField for what people type: control characters are refused with a message."""
 
     default_validators = [refuse_control_characters]
+
+
+def error_list(form: forms.Form) -> list[str]:
+    """Every error of a bound form as one line each, a field's prefixed with its label: for an
+    answer that has no page to show them beside their fields (the phone's queue)."""
+    lines = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = field.label if field is not None and field.label and name != "__all__" else ""
+        lines.extend(f"{label}：{error}" if label else str(error) for error in errors)
+    return lines

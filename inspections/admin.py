@@ -55,6 +55,10 @@ class PatrolPolicyAdmin(admin.ModelAdmin):
             gettext_lazy("Photos"),
             {"fields": ["no_photo", "photo_max_age_hours", "old_photo", "no_exif", "photo_reused"]},
         ),
+        (
+            gettext_lazy("Sent later from the phone"),
+            {"fields": ["max_offline_hours", "late_upload"]},
+        ),
         (gettext_lazy("Tickets"), {"fields": ["ticket_mode", "ticket_days"]}),
     ]
 

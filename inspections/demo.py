@@ -198,6 +198,7 @@ def _patrol(site: WaterSite, day: date, rng: random.Random, inspector) -> Patrol
         site=site,
         inspector=inspector,
         key=uuid.UUID(int=rng.getrandbits(128)),
+        observed_at=at,
         created_at=at,
         local_date=day,
         lat=site.lat + distance / 111_195,

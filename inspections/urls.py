@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("inspections.sites.urls")),
+    path("", include("inspections.field.urls")),
     path("", include("inspections.grading.urls")),
     path("", include("inspections.reporting.urls")),
 ]

@@ -79,7 +79,7 @@ PROJECT_APPS = ("villages", "workflows", "inspections")
 NOT_OURS = {"login", "logout", "set_language"}
 # Public by design: states for monitors, the same to everyone and no data of anyone
 # (workflows/health.py; tests/workflows/test_watchdog.py).
-PUBLIC = {"healthz"}
+PUBLIC = {"healthz", "worker_script", "manifest"}
 
 ROLES = {
     "tf": "task_force",
@@ -97,6 +97,7 @@ HTML = "text/html"
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GEOJSON = "application/geo+json"
+JSON = "application/json"
 JPEG = "image/jpeg"
 
 
@@ -703,6 +704,12 @@ CASES: dict[str, Case] = {
     ),
     # --- water sites and patrols ---
     "scan": Case(SITE_VIEWERS, kwargs=of("site", "token", "token")),
+    # The phone's day in the field: the pack names only sites and tickets of the user's scope.
+    "field_home": Case(EVERYONE),
+    "scan_shell": Case(EVERYONE),
+    "field_me": Case(EVERYONE, content_type=JSON),
+    "field_pack": Case(EVERYONE, content_type=JSON, hides="site_detail"),
+    "field_pack[tickets]": Case(EVERYONE, content_type=JSON, hides="ticket_detail"),
     "scan[post]": Case(
         # An empty form: allowed patrollers get 400, a village admin may look but not patrol.
         "tf=ok/ok hjo=ok/404 insp=ok/ok tinsp=ok/404 sw=404/404 va=403/404 nobody=404/404",

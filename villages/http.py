@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 
 
 def see_other(url: str) -> HttpResponseRedirect:
@@ -13,6 +13,30 @@ def see_other(url: str) -> HttpResponseRedirect:
     response = HttpResponseRedirect(url)
     response.status_code = 303
     return response
+
+
+# The phone's queue of field work (static/js/field_queue.js) sends the same forms as the pages
+# and asks for a short JSON answer instead of the page: what was recorded and where to see it,
+# or why not — each queued item shows its own result.
+def wants_json(request) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def opens_result(request) -> bool:
+    """The page that sent the form will open the result next (a send while the user watches,
+    not one from the queue later): the usual messages then greet him there."""
+    return not wants_json(request) or request.headers.get("X-Field-Then") == "open"
+
+
+def json_done(url: str, messages: list[str], *, again: bool = False) -> JsonResponse:
+    """Recorded (or, `again`, recorded already by an earlier send of the same key)."""
+    return JsonResponse({"ok": True, "url": url, "messages": messages, "again": again})
+
+
+def json_refused(errors: list[str], *, status: int, url: str = "") -> JsonResponse:
+    return JsonResponse(
+        {"ok": False, "errors": [str(error) for error in errors], "url": url}, status=status
+    )
 
 
 def client_ip(request) -> str:

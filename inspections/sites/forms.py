@@ -29,6 +29,9 @@ class PatrolForm(forms.Form):
     accuracy = forms.FloatField(
         min_value=0, max_value=1_000_000, required=False, widget=forms.HiddenInput
     )
+    # When the phone took the GPS fix: a patrol queued on the phone offline arrives later than
+    # it was observed (the service decides how far the phone's clock is believed).
+    observed_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
     result = forms.ChoiceField(
         label=_("Result"), choices=PatrolResult.choices, widget=forms.RadioSelect
     )

@@ -282,6 +282,22 @@ class PatrolPolicy(models.Model):
             "an edited or a downloaded picture, or a phone that strips them."
         ),
     )
+    # Patrols recorded offline on the phone arrive later than they were observed; the checks
+    # judge the observation time, and this limits how long a record may wait on the phone.
+    max_offline_hours = models.PositiveIntegerField(
+        _("longest wait on the phone (hours)"),
+        default=72,
+        help_text=_(
+            "A patrol recorded without network is sent when the phone is online again; one "
+            "that arrives more than this long after it was recorded gets this rule."
+        ),
+    )
+    late_upload = models.CharField(
+        _("sent long after it was recorded"),
+        max_length=8,
+        choices=Rule.choices,
+        default=Rule.FLAG,
+    )
     ticket_mode = models.CharField(
         _("tickets from patrols"),
         max_length=8,
@@ -339,6 +355,7 @@ class Presence(models.TextChoices):
     PHOTO_REUSED = "photo_reused", _("photo already used as evidence")
     DESKTOP_FIX = "desktop_fix", _("implausibly precise position from a computer")
     COPIED_POSITION = "copied_position", _("position copied from the site")
+    LATE_UPLOAD = "late_upload", _("sent long after it was recorded")
 
 
 class CheckResult(models.TextChoices):
@@ -387,8 +404,12 @@ class Patrol(models.Model):
     # Made when the form is shown and sent back with it: a POST retried by a flaky network
     # carries the same key, and the unique constraint turns it into the patrol already stored.
     key = models.UUIDField(_("submission key"), editable=False)
-    created_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
-    # Asia/Shanghai date of created_at: monthly coverage groups on it without time-zone maths.
+    # When the inspector was at the site (the phone's GPS fix, or the moment he pressed 提交) —
+    # what coverage, the month and the checks go by — and when the record reached the server:
+    # the same for a patrol sent at once, hours apart for one queued offline on the phone.
+    observed_at = models.DateTimeField(_("observed"), default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("received"), default=timezone.now, editable=False)
+    # Asia/Shanghai date of observed_at: monthly coverage groups on it without time-zone maths.
     local_date = models.DateField(_("date"), editable=False)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     lng = models.FloatField(_("longitude"), null=True, blank=True)

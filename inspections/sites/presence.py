@@ -102,9 +102,10 @@ class _Inputs:
     policy: PatrolPolicy
     position: Position | None
     photos: Sequence[EvidencePhoto]
-    now: datetime
+    now: datetime  # when the patrol was observed: the photos' age is judged against it
     user_agent: str | None
     reused: frozenset[str]
+    received: datetime  # when it reached the server (later for a patrol queued offline)
 
 
 # What one check returns: None when there is nothing to check, else (measured values, doubts).
@@ -128,11 +129,17 @@ def assess(
     now: datetime,
     user_agent: str | None = None,
     reused: frozenset[str] = frozenset(),
+    received: datetime | None = None,
 ) -> Findings:
-    """Run every check. `user_agent`: the browser's header (None: not sent through a browser,
-    the computer check does not apply); `reused`: SHA-256 of the photos that are already
-    evidence of another patrol, a ticket or an assessment (the service looks them up)."""
-    inputs = _Inputs(site, policy, position, photos, now, user_agent, frozenset(reused))
+    """Run every check. `now`: when the patrol was observed (the phone's GPS fix); `received`:
+    when it reached the server (default: `now`) — a patrol recorded offline at 10:05 and sent
+    at 17:00 is judged at 10:05, and flagged only if it waited longer than the policy allows.
+    `user_agent`: the browser's header (None: not sent through a browser, the computer check
+    does not apply); `reused`: SHA-256 of the photos that are already evidence of another
+    patrol, a ticket or an assessment (the service looks them up)."""
+    inputs = _Inputs(
+        site, policy, position, photos, now, user_agent, frozenset(reused), received or now
+    )
     checks, doubts = [], []
     for code, run in CHECKS:
         verdict = run(inputs)
@@ -229,6 +236,22 @@ def _same_point(a: float, b: float) -> bool:
     return round(a, SAME_POSITION_DECIMALS) == round(b, SAME_POSITION_DECIMALS)
 
 
+def _late_upload(i: _Inputs) -> Verdict:
+    """Recorded on the phone without network and sent later: fine for hours, a weekend at
+    most by default; a record that waited longer is worth a look (a phone's clock is set by
+    its owner, so an observation time far back is as much a claim as a typed position)."""
+    waited = i.received - i.now
+    if waited <= CLOCK_SKEW:
+        return None  # sent at once
+    params = {
+        "hours": round(waited.total_seconds() / 3600, 1),
+        "limit_h": i.policy.max_offline_hours,
+    }
+    if waited > timedelta(hours=i.policy.max_offline_hours):
+        return params, [Doubt(Presence.LATE_UPLOAD, i.policy.late_upload, params)]
+    return params, []
+
+
 # --- the photos -------------------------------------------------------------------------------
 
 
@@ -301,6 +324,7 @@ CHECKS: tuple[tuple[str, Callable[[_Inputs], Verdict]], ...] = (
     (Presence.TOO_FAR, _too_far),
     (Presence.DESKTOP_FIX, _desktop_fix),
     (Presence.COPIED_POSITION, _copied_position),
+    (Presence.LATE_UPLOAD, _late_upload),
     (Presence.NO_PHOTO, _no_photo),
     (Presence.NO_EXIF, _no_exif),
     (Presence.OLD_PHOTO, _old_photo),
@@ -355,6 +379,9 @@ def message(flag: dict) -> str:
             "The position sent is exactly the site's registered coordinates: a real GPS fix "
             "does not match them to 0.1 m."
         ),
+        Presence.LATE_UPLOAD: _(
+            "Recorded on the phone and sent %(hours)s hours later (limit %(limit_h)s hours)."
+        ),
     }
     template = templates.get(code)
     if template is None:
@@ -372,6 +399,7 @@ CHECK_LABELS = {
     Presence.TOO_FAR: gettext_lazy("Recorded near the site"),
     Presence.DESKTOP_FIX: gettext_lazy("GPS accuracy plausible for the device"),
     Presence.COPIED_POSITION: gettext_lazy("Position not copied from the site's coordinates"),
+    Presence.LATE_UPLOAD: gettext_lazy("Sent soon after it was recorded"),
     Presence.NO_PHOTO: gettext_lazy("Photos attached"),
     Presence.NO_EXIF: gettext_lazy("Photos carry camera data (EXIF)"),
     Presence.OLD_PHOTO: gettext_lazy("Photos taken recently"),
@@ -431,6 +459,8 @@ def _detail(record: dict) -> str:
             if values["device"] == "mobile":
                 return _("sent from a phone or tablet")
             return _("sent from a computer")
+        if code == Presence.LATE_UPLOAD:
+            return _("sent %(hours)s hours after it was recorded") % values
         if code == Presence.NO_PHOTO:
             count = values["photos"]
             return ngettext("%(n)d photo", "%(n)d photos", count) % {"n": count}

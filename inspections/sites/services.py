@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
 
@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
+from core.dates import field_time
 from core.errors import ApplicationError, Forbidden
 from inspections.models import (
     Deduction,
@@ -89,9 +90,14 @@ def patrol_record(
     position: presence.Position | None,
     photos: Sequence[EvidencePhoto],
     user_agent: str | None = None,
+    observed_at: datetime | None = None,
 ) -> tuple[Patrol, bool]:
     """Record a patrol, or return the one already recorded with this key (a retried POST):
     (patrol, created). Raises PatrolRefused or ApplicationError, storing nothing.
+
+    `observed_at`: when the phone recorded it (its GPS fix), for a patrol queued on the phone
+    without network and sent later; None means now. The month, the coverage and the photos'
+    age go by it (core.dates.field_time says how far a phone's clock is believed).
 
     `user_agent` is the browser's User-Agent header (the patrol page passes it; None when the
     patrol does not come through a browser, and the computer-browser check does not apply)."""
@@ -103,6 +109,7 @@ def patrol_record(
         raise ApplicationError(_("This site was removed from the list; it is not patrolled."))
     _check_observation(observation)
     now = timezone.now()
+    observed = field_time(observed_at, received=now)
     policy = PatrolPolicy.current()
     try:
         with transaction.atomic():
@@ -114,13 +121,15 @@ def patrol_record(
                 policy=policy,
                 position=position,
                 photos=photos,
-                now=now,
+                now=observed,
+                received=now,
                 user_agent=user_agent,
                 reused=photos_already_evidence(photos=photos, by=by, key=key),
             )
             if findings.refusals:
                 raise PatrolRefused(findings.refusals)
-            patrol = _store(by, site, key, observation, position, photos, findings, now)
+            times = (observed, now)
+            patrol = _store(by, site, key, observation, position, photos, findings, times)
             _consequences(patrol, policy=policy, by=by, photos=photos)
     except IntegrityError:
         # The same POST arrived twice at once and the other one won the unique (inspector, key).
@@ -199,14 +208,16 @@ def _check_observation(observation: Observation) -> None:
         raise ApplicationError(_("Say what the problem is: tick what you saw or write a note."))
 
 
-def _store(by, site, key, observation, position, photos, findings, now) -> Patrol:
+def _store(by, site, key, observation, position, photos, findings, times) -> Patrol:
+    observed, received = times
     distance = presence.distance_to(site, position.lat, position.lng) if position else None
     patrol = Patrol.objects.create(
         site=site,
         inspector=by,
         key=key,
-        created_at=now,
-        local_date=timezone.localdate(now),
+        observed_at=observed,
+        created_at=received,
+        local_date=timezone.localdate(observed),
         lat=position.lat if position else None,
         lng=position.lng if position else None,
         accuracy_m=position.accuracy_m if position else None,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, Conflict, StorageFull
+from core.forms import error_list
 from inspections.models import Patrol, PatrolCheck, PatrolPolicy, WaterSite
 from inspections.sites import presence, selectors, services
 from inspections.sites.actions import SITE_ACTIONS
@@ -24,7 +25,7 @@ from inspections.sites.filtersets import WaterSiteFilterSet
 from inspections.sites.forms import PatrolForm
 from inspections.sites.services import PatrolRefused
 from villages import access
-from villages.http import see_other
+from villages.http import json_done, json_refused, opens_result, see_other, wants_json
 from villages.scope import get_visible_or_404
 from workflows.evidence.services import (
     EvidenceError,
@@ -50,6 +51,8 @@ def scan(request, token: str):
     can_patrol = site.is_listed and may_patrol
     if request.method == "POST":
         if may_patrol and not site.is_listed:  # delisted while the form was open: 409, say so
+            if wants_json(request):
+                return json_refused([_("This site was removed from the list.")], status=409)
             return _scan_page(request, site, token, None, status=409)
         if not can_patrol:
             raise PermissionDenied(_("You may not record a patrol at this site."))
@@ -84,10 +87,10 @@ def _scan_page(request, site, token, form, *, status=200, refusal=None):
 def _record(request, site, token):
     form = PatrolForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _scan_page(request, site, token, form, status=400)
+        return _refused(request, site, token, form, error_list(form))
     done = Patrol.objects.filter(inspector=request.user, key=form.cleaned_data["key"]).first()
     if done is not None:  # a retried POST: the patrol is already there
-        return see_other(reverse("patrol_detail", args=[done.pk]))
+        return _recorded(request, done, again=True)
     stored = []
 
     def record(photos):
@@ -100,6 +103,7 @@ def _record(request, site, token):
             position=form.position(),
             photos=photos,
             user_agent=request.headers.get("User-Agent", ""),
+            observed_at=form.cleaned_data.get("observed_at"),
         )
 
     files = form.cleaned_data.get("photos") or []
@@ -109,31 +113,52 @@ def _record(request, site, token):
         patrol, created = evidence_record(files=files, uploaded_by=request.user, record=record)
     except EvidenceError as error:
         form.add_error("photos", error.messages)
-        return _scan_page(request, site, token, form, status=400)
+        return _refused(request, site, token, form, error.messages)
     except ApplicationError as error:
         refusal = [presence.message(d.as_flag()) for d in getattr(error, "doubts", [])]
         if not isinstance(error, PatrolRefused):
             form.add_error(None, error.message)
         status = 507 if isinstance(error, StorageFull) else 400
-        return _scan_page(request, site, token, form, status=status, refusal=refusal)
+        reasons = refusal or [error.message]
+        return _refused(request, site, token, form, reasons, status=status, refusal=refusal)
     if not created:  # the same POST again: the patrol it recorded keeps its own photos
         evidence_photos_discard(stored)
-    _tell(request, patrol)
-    return see_other(reverse("patrol_detail", args=[patrol.pk]))
+    return _recorded(request, patrol, again=not created)
 
 
-def _tell(request, patrol: Patrol) -> None:
+def _refused(request, site, token, form, reasons, *, status=400, refusal=None):
+    if wants_json(request):
+        return json_refused(reasons, status=status)
+    return _scan_page(request, site, token, form, status=status, refusal=refusal)
+
+
+def _recorded(request, patrol: Patrol, *, again: bool):
+    url = reverse("patrol_detail", args=[patrol.pk])
+    told = _told(patrol)
+    if not again and opens_result(request):
+        for level, text in told:
+            messages.add_message(request, level, text)
+    if wants_json(request):
+        return json_done(url, [text for _level, text in told], again=again)
+    return see_other(url)
+
+
+def _told(patrol: Patrol) -> list[tuple[int, str]]:
+    """What the inspector is told about the patrol just recorded."""
     if patrol.flagged:
         reasons = " ".join(presence.message(flag) for flag in patrol.flags)
-        messages.warning(
-            request, _("Patrol recorded, but flagged: %(reasons)s") % {"reasons": reasons}
-        )
+        told = [
+            (
+                messages.WARNING,
+                _("Patrol recorded, but flagged: %(reasons)s") % {"reasons": reasons},
+            )
+        ]
     else:
-        messages.success(request, _("Patrol recorded."))
+        told = [(messages.SUCCESS, _("Patrol recorded."))]
     if patrol.ticket_id:
-        messages.info(
-            request, _("Rectification ticket %(number)s.") % {"number": patrol.ticket.number}
-        )
+        number = patrol.ticket.number
+        told.append((messages.INFO, _("Rectification ticket %(number)s.") % {"number": number}))
+    return told
 
 
 @login_required
@@ -143,6 +168,7 @@ def patrol_detail(request, pk: int):
         "patrol": patrol,
         "flags": [presence.message(flag) for flag in patrol.flags],
         "presence_checks": presence.check_lines(patrol.checks, patrol.flags),
+        "sent_later": patrol.created_at - patrol.observed_at > presence.CLOCK_SKEW,
         "patrol_checks": [
             Patrol._meta.get_field(check).verbose_name
             for check in PatrolCheck

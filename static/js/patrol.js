@@ -1,15 +1,19 @@
-// The patrol form on a phone: the GPS position goes into hidden fields (with its accuracy) and
-// the page says how far the site is before the inspector sends anything; photos taken one by
-// one with the camera accumulate (an <input capture> holds one shot on most phones, so each
-// shot keeps its own input and a fresh one is offered for the next).
+// The patrol form on a phone: the GPS position goes into hidden fields (with its accuracy and
+// the fix's time) and the page says how far the site is before the inspector sends anything;
+// photos taken one by one with the camera accumulate (an <input capture> holds one shot on
+// most phones, so each shot keeps its own input and a fresh one is offered for the next).
 (function () {
   "use strict";
   var form = document.querySelector("form.patrol-form");
   if (!form) return;
   var status = form.querySelector(".gps-status");
   var field = function (name) { return form.querySelector("input[name=" + name + "]"); };
-  var site = { lat: parseFloat(form.dataset.siteLat), lng: parseFloat(form.dataset.siteLng) };
   var limit = parseFloat(form.dataset.limit);
+  // Read when a fix comes in: on the offline scan page the site is filled in from the phone's
+  // downloaded pack after this script has started.
+  function site() {
+    return { lat: parseFloat(form.dataset.siteLat), lng: parseFloat(form.dataset.siteLng) };
+  }
 
   function metres(lat1, lng1, lat2, lng2) {  // haversine, as the server computes it
     var r = 6371008.8, rad = Math.PI / 180;
@@ -29,7 +33,15 @@
     field("lat").value = c.latitude.toFixed(7);
     field("lng").value = c.longitude.toFixed(7);
     field("accuracy").value = Math.round(c.accuracy);
-    var d = metres(site.lat, site.lng, c.latitude, c.longitude);
+    // When the fix was taken: a patrol kept on the phone without network is sent later, and
+    // the server judges it at the time it was observed.
+    if (field("observed_at")) field("observed_at").value = new Date(position.timestamp || Date.now()).toISOString();
+    var here = site();
+    if (isNaN(here.lat) || isNaN(here.lng)) {
+      show(status.dataset.located.replace("{accuracy}", Math.round(c.accuracy)), false);
+      return;
+    }
+    var d = metres(here.lat, here.lng, c.latitude, c.longitude);
     var distance = d >= 1000 ? (d / 1000).toFixed(1) + " km" : Math.round(d) + " m";
     var text = status.dataset.found
       .replace("{distance}", distance).replace("{accuracy}", Math.round(c.accuracy));

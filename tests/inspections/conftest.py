@@ -124,6 +124,7 @@ def make_patrol(site, inspector, *, on, flagged=False, result="normal", **fields
         "site": site,
         "inspector": inspector,
         "key": uuid.uuid4(),
+        "observed_at": at,
         "created_at": at,
         "local_date": on,
         "lat": site.lat,

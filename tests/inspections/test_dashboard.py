@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -465,5 +466,13 @@ def test_the_export_of_a_town_officer_has_his_row_only(client, hj_officer, ranke
 def test_the_page_draws_its_charts_inline(client, task_force, data):
     html = get(client, task_force).content.decode()
     assert html.count("<svg") >= 8
-    assert "<script" not in html
+    # No chart script: the only scripts are the field queue's, on every page of a user who
+    # may record work in the field (the task force may patrol too).
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert html.count("<script") == len(scripts)
+    assert {s.rsplit("/", 1)[1] for s in scripts} == {
+        "field_store.js",
+        "photo_shrink.js",
+        "field_queue.js",
+    }
     assert 'class="trend-chart"' in html

@@ -303,6 +303,7 @@ def test_a_patrol_keeps_every_check_it_ran(phone, huji_site):
         Presence.NO_POSITION: "passed",
         Presence.IMPRECISE: "passed",
         Presence.TOO_FAR: "passed",
+        Presence.LATE_UPLOAD: "not_applicable",  # sent at once
         Presence.DESKTOP_FIX: "passed",
         Presence.COPIED_POSITION: "passed",
         Presence.NO_PHOTO: "passed",

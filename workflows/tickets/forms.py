@@ -7,6 +7,8 @@ is a conflict (409), not a silent action on something the user did not see.
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -16,6 +18,7 @@ from core.forms import TextField
 from villages import access
 from workflows.models import Source, ToiletTicket
 from workflows.tickets import selectors
+from workflows.tickets.services import FieldWork
 
 NOTE_MAX = 2000  # a note is a few sentences; a megabyte of text is not a note
 MAX_PHOTOS = 9
@@ -83,6 +86,24 @@ class ActionForm(forms.Form):
         return data
 
 
+class FieldWorkForm(ActionForm):
+    """An action done in the field with photos, which the phone may queue without network:
+    its own submission key and the time it was recorded travel with it (services.FieldWork)."""
+
+    key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    observed_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("key", uuid.uuid4())
+
+    def arguments(self) -> dict:
+        data = super().arguments()
+        key, observed_at = data.pop("key", None), data.pop("observed_at", None)
+        return data | {"field": FieldWork(key=key, observed_at=observed_at)}
+
+
 class NoteForm(ActionForm):
     note = note_field(required=False, label=_("Note (optional)"))
 
@@ -106,7 +127,7 @@ class AssignForm(NoteForm):
         return deadline
 
 
-class SubmitForm(ActionForm):
+class SubmitForm(FieldWorkForm):
     note = note_field(
         required=True,
         label=_("What was done (rectification note)"),
@@ -147,7 +168,7 @@ class DispatchForm(ActionForm):
         self.fields["worker"].label_from_instance = lambda u: u.get_full_name() or u.username
 
 
-class CompleteForm(ActionForm):
+class CompleteForm(FieldWorkForm):
     """What a finished job records depends on its kind (services.toilet_complete)."""
 
     volume_m3 = forms.DecimalField(

@@ -496,6 +496,11 @@ class TicketEvent(models.Model):
         verbose_name=_("by"),
     )
     at = models.DateTimeField(_("time"), default=timezone.now)
+    # Work done in the field may be queued on the phone without network: the submission key
+    # the phone made (a retry after a lost answer finds this step instead of a 409) and when
+    # the work was recorded there; `at` is when it reached the server. Null for desk actions.
+    key = models.UUIDField(_("submission key"), null=True, blank=True, editable=False)
+    observed_at = models.DateTimeField(_("recorded in the field"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     photos = models.ManyToManyField(EvidencePhoto, blank=True, related_name="+")
@@ -509,6 +514,11 @@ class TicketEvent(models.Model):
                 condition=Q(rectification__isnull=False, toilet__isnull=True)
                 | Q(rectification__isnull=True, toilet__isnull=False),
                 name="ticket_event_one_ticket",
+            ),
+            models.UniqueConstraint(
+                fields=["actor", "key"],
+                condition=Q(key__isnull=False),
+                name="ticket_event_once_per_key",
             ),
         ]
 

@@ -7,8 +7,10 @@ are `ApplicationError` (message shown as is); a stale copy is `Conflict`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.counters import counter_take
+from core.dates import field_time
 from core.errors import ApplicationError, Forbidden
 from villages import access
 from villages.models import Household, Town, Village
@@ -81,6 +84,23 @@ def _with_reason(ticket, *, by, action: str, reason: str, missing: str):
 # --- the transition runner --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FieldWork:
+    """A step done in the field and perhaps queued on the phone without network: the phone's
+    submission key (a resend after a lost answer finds the step, see step_by_key) and when it
+    was recorded there (core.dates.field_time says how far the phone's clock is believed)."""
+
+    key: uuid.UUID | None = None
+    observed_at: datetime | None = None
+
+
+def step_by_key(*, by, key: uuid.UUID | None) -> TicketEvent | None:
+    """The step `by` already recorded with this submission key, if any."""
+    if key is None:
+        return None
+    return TicketEvent.objects.filter(actor=by, key=key).first()
+
+
 def _transition(
     ticket,
     *,
@@ -90,13 +110,23 @@ def _transition(
     photos: Sequence[EvidencePhoto] = (),
     data: dict | None = None,
     args: dict | None = None,
+    field: FieldWork | None = None,
 ):
     """Run the table's `action` with `args` and log it in the same transaction."""
     table = _actions(ticket)
 
     def log(source: str) -> None:
         event = table[action].transition  # events keep the transition's name
-        _event(ticket, by=by, action=event, source=source, note=note, photos=photos, data=data)
+        _event(
+            ticket,
+            by=by,
+            action=event,
+            source=source,
+            note=note,
+            photos=photos,
+            data=data,
+            field=field,
+        )
 
     return table.run(ticket, action, args=args, after=log)
 
@@ -109,14 +139,21 @@ def _save_new(ticket, *, by, prefix: str, action: str, photos: Sequence[Evidence
     _event(ticket, by=by, action=action, source="", photos=photos)
 
 
-def _event(ticket, *, by, action, source, note="", photos=(), data=None) -> TicketEvent:
-    field = "rectification" if isinstance(ticket, RectificationTicket) else "toilet"
+def _event(
+    ticket, *, by, action, source, note="", photos=(), data=None, field: FieldWork | None = None
+) -> TicketEvent:
+    kind = "rectification" if isinstance(ticket, RectificationTicket) else "toilet"
+    now = timezone.now()
+    observed = field_time(field.observed_at, received=now) if field else None
     event = TicketEvent.objects.create(
-        **{field: ticket},
+        **{kind: ticket},
         action=action,
         from_state=source,
         to_state=ticket.state,
         actor=by,
+        at=now,
+        key=field.key if field else None,
+        observed_at=observed if observed != now else None,
         note=note,
         data=data or {},
     )
@@ -194,13 +231,21 @@ def _assign(ticket, *, by, deadline: date, note: str, standing_rule: bool = Fals
     )
 
 
-def rectification_submit(*, ticket, by, note: str, photos: Sequence[EvidencePhoto]):
+def rectification_submit(
+    *, ticket, by, note: str, photos: Sequence[EvidencePhoto], field: FieldWork | None = None
+):
     _allowed(by, ticket, "submit")
     note = _require_text(note, _("Write what was done (the rectification note)."))
     if not photos:
         raise ApplicationError(_("Add at least one photo after rectification."))
     return _transition(
-        ticket, by=by, action="submit", note=note, photos=photos, args={"note": note, "by": by}
+        ticket,
+        by=by,
+        action="submit",
+        note=note,
+        photos=photos,
+        args={"note": note, "by": by},
+        field=field,
     )
 
 
@@ -330,6 +375,7 @@ def toilet_complete(
     disposal_site: str = "",
     parts_used: str = "",
     note: str = "",
+    field: FieldWork | None = None,
 ):
     _allowed(by, ticket, "complete")
     disposal_site, parts_used = (disposal_site or "").strip(), (parts_used or "").strip()
@@ -355,6 +401,7 @@ def toilet_complete(
         photos=photos,
         data=data,
         args={"volume_m3": volume_m3, "disposal_site": disposal_site, "parts_used": parts_used},
+        field=field,
     )
 
 

@@ -9,10 +9,12 @@ pipeline (a bad file → 400 naming it), and only then the service runs.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,9 +24,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, Conflict, Forbidden, StorageFull
+from core.forms import error_list
 from core.xlsx import XLSX
 from villages import access
-from villages.http import see_other
+from villages.http import json_done, json_refused, opens_result, see_other, wants_json
 from villages.scope import get_visible_or_404
 from workflows.evidence.services import EvidenceError, evidence_record
 from workflows.models import RectificationTicket, ToiletTicket
@@ -261,11 +264,16 @@ def _act(request, ticket, action: str, service_calls: dict):
     if rule is None:
         raise Http404(_("No such action."))
     form_class = _form_classes(ticket)[action]
+    done = _already_done(request, ticket)
+    if done is not None:  # the phone's queue sent again what arrived before: it is recorded
+        return _done(request, ticket, rule, again=True)
     seen = request.POST.get("state")
     if seen and seen != ticket.state:
         return _conflict(request, ticket, action, conflict_message())
     refusal = selectors.action_refusal(user=request.user, ticket=ticket, rule=rule)
     if refusal:
+        if wants_json(request):
+            return json_refused([refusal], status=403, url=_detail_url(ticket))
         return _ticket_page(request, ticket, status=403, error=refusal)
     form = form_class(request.POST, request.FILES, ticket=ticket)
     if not form.is_valid():
@@ -284,26 +292,57 @@ def _act(request, ticket, action: str, service_calls: dict):
         if isinstance(error, Conflict):
             return _conflict(request, ticket, action, error.message)
         if isinstance(error, Forbidden):
+            if wants_json(request):
+                return json_refused([error.message], status=error.status)
             return _ticket_page(request, ticket, status=error.status, error=error.message)
         return _invalid(request, ticket, action, form, error.message, status=_refused(error))
-    messages.success(
-        request,
-        _("%(number)s: %(action)s — done.")
-        % {
-            "number": ticket.number,
-            "action": selectors.action_label(ticket, rule),
-        },
-    )
-    return see_other(reverse(f"{_kind(ticket)}_detail", args=[ticket.number]))
+    except IntegrityError:
+        # The same key sent twice at once: the other request recorded the step.
+        if _already_done(request, ticket) is None:
+            raise
+        return _done(request, ticket, rule, again=True)
+    return _done(request, ticket, rule)
+
+
+def _already_done(request, ticket):
+    """The step this user recorded on this ticket with the form's submission key, if any."""
+    try:
+        key = uuid.UUID(request.POST.get("key", ""))
+    except ValueError:
+        return None
+    step = services.step_by_key(by=request.user, key=key)
+    if step is None or ticket.pk not in (step.rectification_id, step.toilet_id):
+        return None
+    return step
+
+
+def _detail_url(ticket) -> str:
+    return reverse(f"{_kind(ticket)}_detail", args=[ticket.number])
+
+
+def _done(request, ticket, rule, *, again: bool = False):
+    text = _("%(number)s: %(action)s — done.") % {
+        "number": ticket.number,
+        "action": selectors.action_label(ticket, rule),
+    }
+    if not again and opens_result(request):
+        messages.success(request, text)
+    if wants_json(request):
+        return json_done(_detail_url(ticket), [text], again=again)
+    return see_other(_detail_url(ticket))
 
 
 def _invalid(request, ticket, action, form, message, *, status=400):
+    if wants_json(request):
+        return json_refused(error_list(form) or [message], status=status)
     return _ticket_page(request, ticket, attempted=(action, form), status=status, error=message)
 
 
 def _conflict(request, ticket, action, message):
     """The page as it is now, with the user's input kept in the form (state now current)."""
     ticket = _reload(ticket)
+    if wants_json(request):
+        return json_refused([message], status=409, url=_detail_url(ticket))
     form = forms.kept_input(_form_classes(ticket)[action], request.POST, ticket=ticket)
     form.initial["state"] = ticket.state
     return _ticket_page(request, ticket, attempted=(action, form), status=409, error=message)
