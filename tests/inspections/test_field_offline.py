@@ -58,7 +58,9 @@ def playwright(monkeypatch, settings, tmp_path):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         yield playwright
-    connections.close_all()
+        # Inside the block: the connections the test opened while Playwright's loop ran live
+        # in that loop's context; PostgreSQL would refuse to drop the test database.
+        connections.close_all()
 
 
 @pytest.fixture
