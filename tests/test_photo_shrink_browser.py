@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import random
 import struct
 from pathlib import Path
 
@@ -294,3 +295,24 @@ def test_a_photo_that_would_grow_is_sent_as_it_is(page, tmp_path):
 
     assert result["same"] is True
     assert data == path.read_bytes()
+
+
+def test_a_detailed_scene_is_brought_within_the_size_budget(page, tmp_path):
+    """Foliage or rippling water: fine detail everywhere, which quality 0.82 leaves well over
+    the ~320 KB budget at 1600×1200. Lower qualities are tried until the copy fits (every
+    100 KB is 2 s on a 400 kbps uplink); the EXIF still goes along."""
+    size = (4000, 3000)
+    noise = Image.frombytes("RGB", (400, 300), random.Random(7).randbytes(400 * 300 * 3))
+    leaves = Image.new("RGB", size, (60, 110, 50))
+    image = Image.blend(noise.resize(size, Image.Resampling.BICUBIC), leaves, 0.6)
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2025:06:01 09:30:00"
+    file = tmp_path / "IMG_leaves.jpg"
+    image.save(file, "JPEG", quality=92, exif=exif)
+    at_first_quality = io.BytesIO()
+    image.resize((1600, 1200), Image.Resampling.LANCZOS).save(at_first_quality, "JPEG", quality=82)
+    assert at_first_quality.tell() > 400 * 1024  # what one quality for all would send
+    _result, shrunk = shrink(page, file)
+    assert len(shrunk) <= 320 * 1024, len(shrunk)
+    assert Image.open(io.BytesIO(shrunk)).size == (1600, 1200)
+    assert exif_facts(shrunk)["taken"] == "2025:06:01 09:30:00"

@@ -1,8 +1,9 @@
 /* Shrinks a phone photo before it is uploaded: a 3–12 MB photo over a village's mobile link
    takes minutes, and the server keeps only a copy of at most 1600 px anyway
    (workflows.evidence.services.DISPLAY_MAX_PX). PhotoShrink.shrink(file) resolves to a JPEG of
-   at most PhotoShrink.LONGEST px on the long side, the pixels upright, quality 0.82 — or to the
-   very file it was given, and never rejects: a photo sent as it is beats no photo.
+   at most PhotoShrink.LONGEST px on the long side, the pixels upright, quality 0.82 (lower, down
+   to 0.55, while the copy is over 320 KB) — or to the very file it was given, and never
+   rejects: a photo sent as it is beats no photo.
 
    The original's EXIF goes along: the capture time and GPS position are evidence the server
    reads. So only JPEGs are shrunk. A HEIC that a browser can decode (Safari) would lose its
@@ -13,7 +14,11 @@
   "use strict";
 
   var SMALL_BYTES = 600 * 1024; // at most LONGEST px and this size: sent as it is
-  var QUALITY = 0.82; // ~300 KB at 1600×1200 for a phone photo
+  // ~300 KB at 1600×1200 for a phone photo at the first quality; a detailed scene (foliage,
+  // rippling water) can take twice that, so lower qualities are tried until the copy fits the
+  // budget: on a village's 400 kbps uplink every 100 KB is 2 s.
+  var QUALITIES = [0.82, 0.72, 0.62, 0.55];
+  var BUDGET_BYTES = 320 * 1024;
   var EXIF_HEADER = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0"
   var JFIF_HEADER = [0x4a, 0x46, 0x49, 0x46, 0]; // "JFIF\0"
   var ORIENTATION = 0x0112;
@@ -108,12 +113,23 @@
     context.imageSmoothingQuality = "high"; // plain bilinear would alias a 2.5× reduction
     context.drawImage(picture.source, 0, 0, canvas.width, canvas.height);
     picture.close();
-    return new Promise(function (resolve, reject) {
-      canvas.toBlob(function (blob) {
-        // Phones keep a canvas's memory until it is resized; two photos in a row can run out.
-        canvas.width = canvas.height = 0;
-        if (blob) resolve(blob); else reject(new Error("not encoded"));
-      }, "image/jpeg", QUALITY);
+    function at(index) {
+      return new Promise(function (resolve, reject) {
+        canvas.toBlob(function (blob) {
+          if (blob) resolve(blob); else reject(new Error("not encoded"));
+        }, "image/jpeg", QUALITIES[index]);
+      }).then(function (blob) {
+        if (blob.size <= BUDGET_BYTES || index === QUALITIES.length - 1) return blob;
+        return at(index + 1);
+      });
+    }
+    return at(0).then(function (blob) {
+      // Phones keep a canvas's memory until it is resized; two photos in a row can run out.
+      canvas.width = canvas.height = 0;
+      return blob;
+    }, function (error) {
+      canvas.width = canvas.height = 0;
+      throw error;
     });
   }
 

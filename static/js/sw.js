@@ -36,13 +36,17 @@ function fromCache(request) {
   });
 }
 
+// caches.match with a cacheName, not caches.open: opening would create the cache again after
+// a logout deleted it.
+function downloaded(path) {
+  return caches.match(path, { cacheName: PAGES });
+}
+
 function offlinePage(url) {
-  return caches.open(PAGES).then(function (cache) {
-    return cache.match(url.pathname).then(function (hit) {
-      if (hit) return hit;
-      if (url.pathname.indexOf(FIELD.scan_prefix) === 0) return cache.match(FIELD.shell);
-      return cache.match(FIELD.home);
-    });
+  return downloaded(url.pathname).then(function (hit) {
+    if (hit) return hit;
+    if (url.pathname.indexOf(FIELD.scan_prefix) === 0) return downloaded(FIELD.shell);
+    return downloaded(FIELD.home);
   }).then(function (hit) {
     return hit || new Response(
       "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>" +
@@ -57,10 +61,8 @@ function page(request) {
     // A downloaded page seen online again: keep the fresher copy.
     if (response.ok && !response.redirected) {
       var copy = response.clone();
-      caches.open(PAGES).then(function (cache) {
-        return cache.match(url.pathname).then(function (hit) {
-          if (hit) return cache.put(url.pathname, copy);
-        });
+      downloaded(url.pathname).then(function (hit) {
+        if (hit) return caches.open(PAGES).then(function (cache) { return cache.put(url.pathname, copy); });
       });
     }
     return response;

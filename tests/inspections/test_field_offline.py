@@ -367,3 +367,47 @@ def test_a_rectification_submitted_offline_arrives_once(
     assert max(stored.width, stored.height) <= 1600
     assert TicketEvent.objects.filter(action="submit").count() == 1
     context.close()
+
+
+def test_logging_out_takes_the_downloaded_sites_off_the_phone_not_the_queue(
+    playwright, live_server, tmp_path, huji_site, inspector
+):
+    base, scan = live_server.url, f"/s/{huji_site.token}"
+    near = moved(HUJI_SITE, north_m=15)
+    context = phone(playwright, tmp_path / "profile", near)
+    page = context.new_page()
+    log_in(page, base, inspector.username, "/field/")
+    download_today(page, base)
+    page.goto(base + scan)
+    fill_patrol(page, [camera_photo(tmp_path / "IMG_0401.jpg", near, size=(800, 600))])
+    page.route(
+        "**/s/*",
+        lambda route: route.abort() if route.request.method == "POST" else route.continue_(),
+    )
+    press_submit(page)
+    field_state(page, "waiting")  # the server cannot be reached: kept
+
+    with page.expect_navigation():
+        page.click("form[action$='/accounts/logout/'] button")
+    kept = page.evaluate(  # the login page loads none of the field scripts: plain IndexedDB
+        """async () => {
+            const db = await new Promise((ok, no) => {
+                const request = indexedDB.open('renju-field');
+                request.onsuccess = () => ok(request.result);
+                request.onerror = () => no(request.error);
+            });
+            const count = (store) => new Promise((ok) => {
+                const request = db.transaction(store).objectStore(store).count();
+                request.onsuccess = () => ok(request.result);
+            });
+            return {sites: await count('sites'), queue: await count('queue'),
+                    pages: await caches.has('field-pages')};
+        }"""
+    )
+    assert kept == {"sites": 0, "queue": 1, "pages": False}
+
+    page.unroute("**/s/*")
+    log_in(page, base, inspector.username, "/field/")
+    page.wait_for_selector("li.queue-item[data-status=done]", timeout=WAIT_MS)
+    assert Patrol.objects.get().inspector == inspector
+    context.close()

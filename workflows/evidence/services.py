@@ -8,8 +8,13 @@ client's content type), refused with an EvidenceError naming it if it is too big
 damaged or a decompression bomb, turned upright once, and stored as a ≤ 1600 px JPEG display copy
 and a ≤ 320 px thumbnail without any metadata. GPS, capture time and camera go to columns.
 
+A file that did not arrive whole is refused, even where a decoder would fill in what is missing
+(libheif paints the missing tiles of a HEIC green; Pillow pads a JPEG or PNG when its process-wide
+LOAD_TRUNCATED_IMAGES is on).
+
 Cost on a 12-megapixel phone JPEG: the decoder works at 1/2 scale (JPEG draft mode), so the full
-picture is never in memory; see bench/bench_photo.py.
+picture is never in memory; see bench/bench_photo.py. PNG, WebP and HEIC cannot be decoded at a
+reduced scale, so their pixel count is capped by what one decode may cost (FULL_DECODE_COST).
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ from django.db.models.fields.files import FieldFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from PIL import ExifTags, Image, ImageCms
-from pillow_heif import register_heif_opener
+from PIL import ExifTags, Image, ImageCms, ImageFile
+from pillow_heif import open_heif, register_heif_opener
 
 from core.errors import StorageFull, is_storage_full
 from workflows.models import EvidencePhoto
@@ -61,6 +66,21 @@ JPEG_QUALITY = 82
 # 50 MP covers the 48/50-megapixel modes of current phones (8160×6120 = 49.9 MP). Far below
 # Pillow's own bomb limit (89 MP): a decoded PNG or HEIC of 50 MP already takes 200 MB.
 MAX_PIXELS = 50_000_000
+# What decoding one photo may add to a worker's memory, for the formats decoded at full size (a
+# JPEG is decoded at 1/2 to 1/8 scale, never above 3200 px a side: ~40 MB at most). With the
+# display copy, the thumbnail and the encoders on top, the peak stays under 150 MB.
+DECODE_BUDGET = 120 * 1024 * 1024
+# Peak bytes per pixel of each full-size decode, measured with the process's peak resident
+# memory on files just under the limits. HEIC: libheif holds the YCbCr planes (1.5) and the RGB
+# picture (3) at once, and pillow-heif offers no way to decode a HEIC's tiles one by one or at a
+# reduced size, so a 48 MP HEIC (~210 MB in libheif alone) cannot be read within the budget and
+# is refused; 24 MP (the iPhone 15's default) fits, as _heif_shrunk never copies the whole picture
+# into Pillow. PNG: Pillow's picture (≤ 4) and a palette's conversion to RGB (+4). WebP: Pillow's
+# decoder keeps libwebp's canvas, a bytes copy and its own picture (~16).
+FULL_DECODE_COST = {"PNG": 6, "WEBP": 16, "HEIF": 5}
+# Pillow shrinks a picture with transparency through a premultiplied copy of the whole of it.
+ALPHA_COPY_COST = 5
+HEIF_STRIP_ROWS = 256  # of the decoded HEIC turned into a Pillow image at a time: 8 MB at 8000 px
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 # Pillow format → stored content type. MPO is a JPEG with extra frames (many phones' portrait
@@ -375,9 +395,10 @@ def evidence_photo_prepare(file: IO[bytes]) -> PreparedPhoto:
     file.seek(0)
     with _decoding(name), Image.open(file, formats=OPENERS) as source:
         _check_pixels(source, name)
+        _check_whole(source, file, size, name)
         metadata = _metadata(source)
         content_type = _content_type(source)
-        display = _display_copy(source)
+        display = _display_copy(source, file)
     # Frees the decoded source before encoding. Not source.close(): that would also close the
     # caller's file, which EVIDENCE_KEEP_ORIGINALS still needs.
     del source
@@ -440,6 +461,10 @@ def _decoding(name: str) -> Iterator[None]:
     and stays in the log as a trace of the attempt; where warnings are errors (the test suite)
     it arrives here as an exception.
     """
+    # Importing WeasyPrint turns this on for the whole process, and then Pillow pads a cut JPEG
+    # or PNG and returns it as whole. core.pdf turns it off again, but only when it is imported
+    # after WeasyPrint; here it is off for every decode, whatever was imported in which order.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -452,8 +477,125 @@ def _decoding(name: str) -> Iterator[None]:
 
 def _check_pixels(image: Image.Image, name: str) -> None:
     # The header is read, the pixels not yet: refuse before decoding allocates anything.
-    if image.width * image.height > MAX_PIXELS:
+    pixels = image.width * image.height
+    if pixels > MAX_PIXELS:
         raise _too_many_pixels(name)
+    cost = FULL_DECODE_COST.get(image.format, 0)
+    if cost and image.format != "HEIF" and _transparent(image):
+        cost += ALPHA_COPY_COST  # a HEIC is shrunk a strip at a time, its alpha with it
+    if cost and pixels * cost > DECODE_BUDGET:
+        raise _too_many_pixels(name, limit=int(DECODE_BUDGET / cost), heif=image.format == "HEIF")
+
+
+def _transparent(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def _check_whole(image: Image.Image, file: IO[bytes], size: int, name: str) -> None:
+    """Refuse a file that was cut short (an upload broken off, a copy from a full card) before
+    its decoder gets the chance to fill in the rest: libheif decodes a HEIC whose tiles are
+    missing without an error (they come out green; pillow-heif neither asks libheif for strict
+    decoding nor passes on its warnings), and Pillow reads a PNG whose end is missing as whole."""
+    checks = {"HEIF": _heif_is_whole, "PNG": _png_is_whole}
+    if image.format not in checks:
+        return  # JPEG and WebP: their decoders raise on a cut file (LOAD_TRUNCATED_IMAGES off)
+    position = file.tell()  # where Pillow's reader is: it shares the file
+    try:
+        whole = checks[image.format](file, size)
+    finally:
+        file.seek(position)
+    if not whole:
+        raise _damaged(name)
+
+
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: empty, so always these bytes
+
+
+def _png_is_whole(file: IO[bytes], size: int) -> bool:
+    """A PNG ends with its IEND chunk (the standard allows nothing after it)."""
+    file.seek(max(0, size - len(PNG_END)))
+    return file.read(len(PNG_END)) == PNG_END
+
+
+def _heif_is_whole(file: IO[bytes], size: int) -> bool:
+    """Every box of the HEIF container fits in the file, and so does every item's data that
+    the 'iloc' box places in it: the tiles of the picture, its EXIF, its thumbnail."""
+    try:
+        for kind, start, end in _boxes(file, 0, size):
+            if kind != b"meta":
+                continue
+            for child, child_start, child_end in _boxes(file, start + 4, end):  # after version
+                if child == b"iloc":
+                    file.seek(child_start)
+                    extents = _iloc_extents(file.read(child_end - child_start))
+                    if any(offset + length > size for offset, length in extents):
+                        return False
+    except EOFError:
+        return False
+    return True
+
+
+def _boxes(file: IO[bytes], start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, end) of each ISO base media box between start and end; EOFError
+    where one is cut short (ISO/IEC 14496-12 §4.2: size 1 = a 64-bit size follows, 0 = to the
+    end)."""
+    position = start
+    while position < end:
+        file.seek(position)
+        header = file.read(16)
+        if len(header) < 8:
+            raise EOFError("box header cut short")
+        box_size, kind = struct.unpack(">I4s", header[:8])
+        payload = position + 8
+        if box_size == 1:
+            if len(header) < 16:
+                raise EOFError("box header cut short")
+            box_size, payload = struct.unpack(">Q", header[8:])[0], position + 16
+        elif box_size == 0:
+            box_size = end - position
+        if box_size < payload - position or position + box_size > end:
+            raise EOFError(f"box {kind!r} runs past the end")
+        yield kind, payload, position + box_size
+        position += box_size
+
+
+def _iloc_extents(box: bytes) -> list[tuple[int, int]]:
+    """(offset, length) in this file of each extent the 'iloc' box lists (ISO/IEC 14496-12
+    §8.11.3); extents in another file or inside the 'idat' box are left out."""
+    fields = _Fields(box)
+    version = fields.read(1)
+    fields.read(3)  # flags
+    offset_size, length_size = divmod(fields.read(1), 16)
+    base_offset_size, index_size = divmod(fields.read(1), 16)
+    index_size = index_size if version in (1, 2) else 0
+    wide = 4 if version == 2 else 2
+    extents = []
+    for _item in range(fields.read(wide)):
+        fields.read(wide)  # item_ID
+        method = fields.read(2) & 0xF if version in (1, 2) else 0
+        in_this_file = fields.read(2) == 0 and method == 0  # data_reference_index 0: this file
+        base = fields.read(base_offset_size)
+        for _extent in range(fields.read(2)):
+            fields.read(index_size)
+            offset, length = fields.read(offset_size), fields.read(length_size)
+            if in_this_file:
+                extents.append((base + offset, length))
+    return extents
+
+
+class _Fields:
+    """Big-endian unsigned integers read one after another; EOFError past the end."""
+
+    def __init__(self, data: bytes):
+        self.data, self.position = data, 0
+
+    def read(self, size: int) -> int:
+        end = self.position + size
+        if end > len(self.data):
+            raise EOFError("box cut short")
+        value = int.from_bytes(self.data[self.position : end], "big")
+        self.position = end
+        return value
 
 
 def _content_type(image: Image.Image) -> str:
@@ -462,27 +604,52 @@ def _content_type(image: Image.Image) -> str:
     return CONTENT_TYPES[image.format]
 
 
-def _display_copy(source: Image.Image) -> Image.Image:
-    """Upright, RGB, sRGB, at most DISPLAY_MAX_PX on the long side."""
+def _display_copy(source: Image.Image, file: IO[bytes]) -> Image.Image:
+    """Upright, RGB (or grayscale), sRGB, at most DISPLAY_MAX_PX on the long side."""
     orientation = _orientation(source)
-    if source.format in ("JPEG", "MPO"):
-        # libjpeg decodes at 1/2, 1/4 or 1/8 scale, never below the box: most of the work of a
-        # 12 MP photo is skipped. The box keeps the aspect ratio; a square box would leave a
-        # 4000×3000 photo at full scale (3000 // 1600 = 1).
-        source.draft("RGB", _fitted(source.size, DISPLAY_MAX_PX))
-    source.load()
-    image = _flattened(source)
-    size = _fitted(image.size, DISPLAY_MAX_PX)
+    size = _fitted(source.size, DISPLAY_MAX_PX)
+    if source.format == "HEIF":
+        image = _heif_shrunk(file, size)
+    else:
+        if source.format in ("JPEG", "MPO"):
+            # libjpeg decodes at 1/2, 1/4 or 1/8 scale, never below the box: most of the work
+            # of a 12 MP photo is skipped. The box keeps the aspect ratio; a square box would
+            # leave a 4000×3000 photo at full scale (3000 // 1600 = 1).
+            source.draft("RGB", size)
+        source.load()
+        image = _resizable(source)
     if size != image.size:
         # Area averaging (BOX): the right filter for shrinking and the cheapest one; JPEG draft
-        # mode left at most a 2× reduction to do.
-        image = image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+        # mode left at most a 2× reduction to do. Pillow cannot reduce() 16-bit grayscale, which
+        # reducing_gap would ask of it, but resizes it directly.
+        gap = None if image.mode.startswith("I;16") else 2.0
+        image = image.resize(size, Image.Resampling.BOX, reducing_gap=gap)
     if orientation in UPRIGHT:
         # Turned after shrinking, not before: a third fewer pixels to move (~10 ms on 12 MP).
         image = image.transpose(UPRIGHT[orientation])
-    image = _to_srgb(image, source.info.get("icc_profile"))
+    image = _to_srgb(_flattened(_eight_bit(image)), source.info.get("icc_profile"))
     # The copy must not be the source itself: the caller drops the source and closes the copy.
     return source.copy() if image is source else image
+
+
+def _heif_shrunk(file: IO[bytes], size: tuple[int, int]) -> Image.Image:
+    """The HEIC decoded by libheif, narrowed to `size`'s width a strip of rows at a time; the
+    caller shrinks its height. Through pillow-heif's Pillow plugin the whole decoded picture
+    would be copied into a Pillow image first (+4 bytes a pixel, +190 MB at 48 MP). The pixels
+    are those of one BOX resize of the whole: it is separable, and Pillow's own resize makes the
+    same two passes, rows first. libheif has applied the HEIF rotation and mirroring already."""
+    file.seek(0)
+    heif = open_heif(file, convert_hdr_to_8bit=True, remove_stride=False)
+    frame = heif[heif.primary_index]
+    data, stride, mode = frame.data, frame.stride, frame.mode  # decodes
+    width, height = frame.size  # known for sure only once decoded
+    narrow = Image.new(mode, (min(width, size[0]), height))
+    for top in range(0, height, HEIF_STRIP_ROWS):
+        count = min(HEIF_STRIP_ROWS, height - top)
+        rows = data[top * stride : (top + count) * stride]
+        strip = Image.frombuffer(mode, (width, count), rows, "raw", mode, stride, 1)
+        narrow.paste(strip.resize((narrow.width, count), Image.Resampling.BOX), (0, top))
+    return narrow
 
 
 def _orientation(source: Image.Image) -> int:
@@ -503,6 +670,29 @@ def _fitted(size: tuple[int, int], longest: int) -> tuple[int, int]:
     if scale >= 1:
         return size
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _resizable(image: Image.Image) -> Image.Image:
+    """The decoded picture in a mode that shrinks by averaging: Pillow shrinks a palette image
+    by taking one pixel in N (nearest neighbour), and a transparent colour key would be averaged
+    into its neighbours instead of turning white. A 16-bit grayscale picture is shrunk as it is
+    and brought to 8 bits after (_eight_bit), fewer pixels to convert; its transparency, a
+    rarity, is dropped."""
+    if image.mode.startswith("I"):
+        return image
+    if image.mode in ("P", "PA") or "transparency" in image.info:
+        return image.convert("RGBA" if _transparent(image) else "RGB")
+    if image.mode == "1":
+        return image.convert("L")
+    return image
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit grayscale (PNG gives I;16, I;16B or I) as 8-bit: 0..65535 scaled to 0..255.
+    convert("L") alone clips every value above 255 to white: a blank picture."""
+    if not image.mode.startswith("I"):
+        return image
+    return image.convert("I").point(lambda value: value / 257).convert("L")
 
 
 def _flattened(image: Image.Image) -> Image.Image:
@@ -647,9 +837,14 @@ def _damaged(name: str) -> EvidenceError:
     return EvidenceError(message, code="damaged")
 
 
-def _too_many_pixels(name: str) -> EvidenceError:
-    message = _("%(name)s has too many pixels (at most %(limit)d megapixels).") % {
-        "name": name,
-        "limit": MAX_PIXELS // 1_000_000,
-    }
-    return EvidenceError(message, code="too_many_pixels")
+def _too_many_pixels(name: str, limit: int = MAX_PIXELS, heif: bool = False) -> EvidenceError:
+    values = {"name": name, "limit": limit // 1_000_000}
+    if heif:
+        # The iPhone's 48 MP "HEIF Max" setting: the user can do something about it.
+        message = _(
+            "%(name)s is a HEIC photo of more than %(limit)d megapixels, which cannot be read "
+            "here. Take it at a lower resolution (such as 12 or 24 MP), or send it as JPEG."
+        )
+    else:
+        message = _("%(name)s has too many pixels (at most %(limit)d megapixels).")
+    return EvidenceError(message % values, code="too_many_pixels")

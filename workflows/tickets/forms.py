@@ -49,7 +49,28 @@ class PhotosField(forms.FileField):
             raise ValidationError(
                 _("Attach at most %(max)d photos.") % {"max": self.max_files}, code="too_many"
             )
-        return [super(PhotosField, self).clean(f, initial) for f in files]
+        cleaned, errors = [], []
+        for file in files:
+            try:
+                cleaned.append(super().clean(file, initial))
+            except ValidationError as error:
+                errors.extend(self._named(error, file))
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
+
+    @staticmethod
+    def _named(error: ValidationError, file) -> list[ValidationError]:
+        # Django's own refusals ("The submitted file is empty.") do not say which of several
+        # photos they mean; the evidence pipeline's all name the file, and so do these.
+        name = getattr(file, "name", "") or ""
+        return [
+            ValidationError(
+                _("%(name)s: %(error)s") % {"name": name, "error": item.messages[0]},
+                code=item.code,
+            )
+            for item in error.error_list
+        ]
 
 
 def note_field(*, required: bool, label, message=None) -> TextField:
