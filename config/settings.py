@@ -311,6 +311,11 @@ TOILET_SLA_HOURS = {
     "other": env_int("TOILET_SLA_OTHER_HOURS", 168),
 }
 
+# A town that asks for more time is not escalated (no overdue-ladder notice: 催办, 预警, 拟通报)
+# while the county decides, for at most this many days after the request; then the ladder
+# goes on as if it had not been asked. Approved: a new deadline, a new ladder.
+EXTENSION_HOLD_DAYS = env_int("EXTENSION_HOLD_DAYS", 5)
+
 # Water-site patrols: from this day of the month on, sites still short of valid patrols are
 # notified to their towns (漏巡提醒), leaving the rest of the month to catch up.
 PATROL_REMINDER_DAY = env_int("PATROL_REMINDER_DAY", 20)

@@ -109,6 +109,7 @@ def rectification_post_data(action: str, ticket) -> dict:
         "close": {"note": "现场核验合格"},
         "reject": {"reason": "照片不清晰"},
         "request_extension": {"new_deadline": later.isoformat(), "reason": "雨季施工困难"},
+        "withdraw_extension": {"note": ""},
         "approve_extension": {"note": ""},
         "refuse_extension": {"reason": "理由不足"},
         "cancel": {"reason": "重复立案"},

@@ -108,7 +108,9 @@ def test_an_approved_extension_resets_the_ladder(assigned, hj_officer, task_forc
     assert OverdueNotice.objects.filter(ticket=assigned).count() == 2  # the old one stays
 
 
-def test_the_ladder_goes_on_while_an_extension_is_only_requested(assigned, hj_officer):
+def test_the_ladder_goes_on_when_a_request_waited_past_the_hold(assigned, hj_officer):
+    # Requested before the deadline: the hold (EXTENSION_HOLD_DAYS from the request) is over
+    # long before the ticket is 3 days overdue (tests/workflows/test_extension_requests.py).
     d = assigned.deadline
     services.rectification_request_extension(
         ticket=assigned, by=hj_officer, new_deadline=d + timedelta(10), reason="雨季施工困难"

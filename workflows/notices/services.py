@@ -46,6 +46,7 @@ from workflows.models import (
     Outbox,
     OverdueNotice,
     OverdueStep,
+    RectificationState,
     RectificationTicket,
     SlaNotice,
     TicketCounter,
@@ -108,7 +109,7 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
             # queryset picks the towns here and, compiled, the rows of the INSERT below.
             reached = RectificationTicket.objects.overdue(
                 as_of=as_of - timedelta(step.days_past - 1)
-            )
+            ).exclude(_extension_pending(as_of))
             issued = OverdueNotice.objects.filter(
                 ticket=OuterRef("pk"), step=step.number, deadline=OuterRef("deadline")
             )
@@ -121,6 +122,13 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
         counts["documents"] = len(documents)
         counts.update(_recipients_add(documents))
     return counts
+
+
+def _extension_pending(as_of: date) -> Q:
+    """An extension request the county has had less than EXTENSION_HOLD_DAYS to decide on (a
+    condition on the ticket's own columns: the job's INSERT … SELECT compiles it)."""
+    since = local_midnight(as_of - timedelta(days=settings.EXTENSION_HOLD_DAYS - 1))
+    return Q(state=RectificationState.EXTENSION_REQUESTED, extension_requested_at__gte=since)
 
 
 def sla_notices_issue(*, as_of: date) -> dict[str, int]:

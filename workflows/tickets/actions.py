@@ -34,6 +34,12 @@ RECTIFICATION_ACTIONS = ActionTable(
         "ticket.request_extension",
     ),
     Action(
+        "withdraw_extension",
+        "withdraw_extension",
+        _("Withdraw the extension request"),
+        "ticket.request_extension",
+    ),
+    Action(
         "approve_extension",
         "approve_extension",
         _("Approve the extension"),

@@ -26,6 +26,7 @@ from workflows.models import (
     ToiletState,
     ToiletTicket,
 )
+from workflows.tickets.selectors import inbox_states
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -182,8 +183,10 @@ class RectificationFilterSet(SearchedListFilters):
 
     @staticmethod
     def defaults(*, user) -> QueryDict:
-        """An empty query: the open tickets by deadline — a town officer's inbox."""
-        return list_defaults(RECTIFICATION_OPEN_STATES, "deadline")
+        """An empty query: what is the user's to do (selectors.inbox_states) by deadline — a
+        town officer's inbox; every open ticket for a user who acts on none (an inspector)."""
+        mine, _waiting = inbox_states(user=user)
+        return list_defaults(mine or RECTIFICATION_OPEN_STATES, "deadline")
 
 
 class ToiletFilterSet(SearchedListFilters):

@@ -264,6 +264,7 @@ RECTIFICATION_FORMS: dict[str, type[ActionForm]] = {
     "close": NoteForm,
     "reject": ReasonForm,
     "request_extension": RequestExtensionForm,
+    "withdraw_extension": NoteForm,
     "approve_extension": NoteForm,
     "refuse_extension": ReasonForm,
     "cancel": ReasonForm,

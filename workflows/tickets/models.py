@@ -191,6 +191,11 @@ class RectificationTicket(TicketBase):
         related_name="+",
         verbose_name=_("extension requested by"),
     )
+    # When the pending extension request was made: the overdue ladder holds its notices for
+    # EXTENSION_HOLD_DAYS while the county decides (workflows.notices.services).
+    extension_requested_at = models.DateTimeField(
+        _("extension requested at"), null=True, blank=True
+    )
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -250,11 +255,19 @@ class RectificationTicket(TicketBase):
         self.deadline = deadline
         self.assigned_at = timezone.now()
 
-    @transition(field=state, source=[R.ASSIGNED, R.REJECTED], target=R.SUBMITTED)
+    # A fix submitted while an extension request is pending ends the request: the work is done.
+    @transition(
+        field=state, source=[R.ASSIGNED, R.REJECTED, R.EXTENSION_REQUESTED], target=R.SUBMITTED
+    )
     def submit(self, *, note: str, by) -> None:
         self.rectification_note = note
         self.submitted_at = timezone.now()
         self.submitted_by = by
+        self._extension_closed()
+
+    def _extension_closed(self) -> None:
+        self.requested_deadline = None
+        self.extension_requested_at = None
 
     @transition(field=state, source=R.SUBMITTED, target=R.REJECTED)
     def reject(self) -> None:
@@ -268,15 +281,20 @@ class RectificationTicket(TicketBase):
     def request_extension(self, *, new_deadline: date, by) -> None:
         self.requested_deadline = new_deadline
         self.extension_requested_by = by
+        self.extension_requested_at = timezone.now()
 
     @transition(field=state, source=R.EXTENSION_REQUESTED, target=R.ASSIGNED)
     def approve_extension(self) -> None:
         self.deadline = self.requested_deadline
-        self.requested_deadline = None
+        self._extension_closed()
 
     @transition(field=state, source=R.EXTENSION_REQUESTED, target=R.ASSIGNED)
     def refuse_extension(self) -> None:
-        self.requested_deadline = None
+        self._extension_closed()
+
+    @transition(field=state, source=R.EXTENSION_REQUESTED, target=R.ASSIGNED)
+    def withdraw_extension(self) -> None:
+        self._extension_closed()
 
     @transition(field=state, source=[R.DRAFT, R.ASSIGNED], target=R.CANCELLED)
     def cancel(self) -> None:

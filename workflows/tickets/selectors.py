@@ -10,11 +10,12 @@ assigned worker") whether this user may. The pages and the action endpoints both
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -22,6 +23,7 @@ from villages import access
 from villages.actions import Action, ActionTable
 from villages.models import Household, Membership, Town, Village
 from workflows.models import (
+    RECTIFICATION_OPEN_STATES,
     EvidencePhoto,
     RectificationTicket,
     TicketEvent,
@@ -96,6 +98,7 @@ EVENT_LABELS = {
     "request_extension": pgettext_lazy("ticket event", "Extension requested"),
     "approve_extension": pgettext_lazy("ticket event", "Extension approved"),
     "refuse_extension": pgettext_lazy("ticket event", "Extension refused"),
+    "withdraw_extension": pgettext_lazy("ticket event", "Extension request withdrawn"),
     "cancel": pgettext_lazy("ticket event", "Cancelled"),
     "dispatch": pgettext_lazy("ticket event", "Dispatched"),
     "accept": pgettext_lazy("ticket event", "Accepted"),
@@ -131,6 +134,7 @@ def _event_details(data: dict) -> list[tuple[Promise, str]]:
     labels = {
         "deadline": gettext_lazy("Deadline"),
         "requested_deadline": gettext_lazy("Requested deadline"),
+        "requested_deadline_lapsed": gettext_lazy("Extension request ended by this submission"),
         "worker": gettext_lazy("Service worker"),
         "volume_m3": gettext_lazy("Pumped volume (m³)"),
         "disposal_site": gettext_lazy("Disposal site"),
@@ -267,3 +271,54 @@ def paginate(queryset: QuerySet, number, *, per_page: int) -> Page:
     by_id = {row.pk: row for row in rows}
     page.object_list = [by_id[pk] for pk in ids if pk in by_id]
     return page
+
+
+# --- the inbox: what is mine to do, what waits for the other desk ------------------------------
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """The open states split by who acts next, for `user`: `mine` — a state from which he may
+    take a step forward (a primary action of the ticket's table: assign, submit, close,
+    approve); `waiting` — the other open states, where the other desk acts. A ticket whose
+    extension is requested is in both desks' `mine`: the town still owes the fix (it may
+    submit it), the county owes the decision."""
+
+    mine: tuple[str, ...]
+    waiting: tuple[str, ...]
+    counts: dict[str, int]
+
+    @property
+    def mine_count(self) -> int:
+        return sum(self.counts.get(state, 0) for state in self.mine)
+
+    @property
+    def waiting_count(self) -> int:
+        return sum(self.counts.get(state, 0) for state in self.waiting)
+
+
+def inbox_states(*, user) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    model = RectificationTicket
+    field = model._meta.get_field("state")
+    actions = {
+        rule.transition
+        for rule in RECTIFICATION_ACTIONS.values()
+        if rule.primary and rule.perm and not access.scope(user, rule.perm).is_empty
+    }
+    acting = {t.source for t in field.get_all_transitions(model) if t.name in actions}
+    mine = tuple(state for state in RECTIFICATION_OPEN_STATES if state in acting)
+    waiting = tuple(state for state in RECTIFICATION_OPEN_STATES if state not in acting)
+    return mine, waiting
+
+
+def inbox(*, user) -> Inbox:
+    """The split and the count of the user's visible open tickets in each state (one query)."""
+    mine, waiting = inbox_states(user=user)
+    rows = (
+        RectificationTicket.objects.visible_to(user)
+        .filter(state__in=RECTIFICATION_OPEN_STATES)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
+    return Inbox(mine=mine, waiting=waiting, counts=dict(rows))

@@ -26,6 +26,7 @@ from villages import access
 from villages.models import Household, Town, Village
 from workflows.models import (
     EvidencePhoto,
+    RectificationState,
     RectificationTicket,
     Source,
     TicketCounter,
@@ -238,6 +239,12 @@ def rectification_submit(
     note = _require_text(note, _("Write what was done (the rectification note)."))
     if not photos:
         raise ApplicationError(_("Add at least one photo after rectification."))
+    # Submitted while an extension request was pending: the request ends with the fix.
+    pending = (
+        ticket.requested_deadline
+        if ticket.state == RectificationState.EXTENSION_REQUESTED
+        else None
+    )
     return _transition(
         ticket,
         by=by,
@@ -245,6 +252,7 @@ def rectification_submit(
         note=note,
         photos=photos,
         args={"note": note, "by": by},
+        data={"requested_deadline_lapsed": pending.isoformat()} if pending else None,
         field=field,
     )
 
@@ -281,6 +289,13 @@ def rectification_approve_extension(*, ticket, by, note: str = ""):
     _allowed(by, ticket, "approve_extension")
     data = {"deadline": ticket.requested_deadline.isoformat() if ticket.requested_deadline else ""}
     return _transition(ticket, by=by, action="approve_extension", note=note, data=data)
+
+
+def rectification_withdraw_extension(*, ticket, by, note: str = ""):
+    """The town takes back its request (the work will be done in time after all)."""
+    _allowed(by, ticket, "withdraw_extension")
+    data = {"requested_deadline": ticket.requested_deadline.isoformat()}
+    return _transition(ticket, by=by, action="withdraw_extension", note=note, data=data)
 
 
 def rectification_refuse_extension(*, ticket, by, reason: str):

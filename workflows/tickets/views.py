@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, Conflict, Forbidden, StorageFull
@@ -43,6 +44,7 @@ RECTIFICATION_SERVICES = {
     "close": services.rectification_close,
     "reject": services.rectification_reject,
     "request_extension": services.rectification_request_extension,
+    "withdraw_extension": services.rectification_withdraw_extension,
     "approve_extension": services.rectification_approve_extension,
     "refuse_extension": services.rectification_refuse_extension,
     "cancel": services.rectification_cancel,
@@ -75,7 +77,33 @@ def ticket_list(request):
     selectors.mark_overdue(page, as_of=timezone.localdate())
     context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
     context["can_create"] = access.allows(request.user, "ticket.open")
+    context["inbox"] = _inbox(request.user, filterset)
     return render(request, "workflows/ticket_list.html", context, status=status)
+
+
+def _inbox(user, filterset) -> dict | None:
+    """The two desks' tabs of the list, with their counts and links; which one is shown."""
+    inbox = selectors.inbox(user=user)
+    if not inbox.mine:
+        return None  # acts on no ticket (an inspector): one list
+    shown = sorted(filterset.data.getlist("state"))
+
+    def tab(states, count, label):
+        query = QueryDict(mutable=True)
+        query.setlist("state", states)
+        query["o"] = "deadline"
+        url = f"{reverse('ticket_list')}?{query.urlencode()}"
+        return {"label": label, "count": count, "url": url, "current": shown == sorted(states)}
+
+    other = (
+        _("Waiting for the towns")
+        if access.scope_of(user).county_wide
+        else _("Waiting for the county")
+    )
+    return {
+        "mine": tab(inbox.mine, inbox.mine_count, _("For me to do")),
+        "waiting": tab(inbox.waiting, inbox.waiting_count, other),
+    }
 
 
 @login_required
@@ -320,11 +348,22 @@ def _detail_url(ticket) -> str:
     return reverse(f"{_kind(ticket)}_detail", args=[ticket.number])
 
 
+# What a step that is not the end of the matter says it did ("延期申请，已完成" read as granted).
+DONE_MESSAGES = {
+    "request_extension": gettext_lazy(
+        "%(number)s: extension requested — the county decides on it; meanwhile you can still "
+        "submit the rectification or withdraw the request."
+    ),
+    "withdraw_extension": gettext_lazy(
+        "%(number)s: extension request withdrawn; the deadline stays as it was."
+    ),
+}
+
+
 def _done(request, ticket, rule, *, again: bool = False):
-    text = _("%(number)s: %(action)s — done.") % {
-        "number": ticket.number,
-        "action": selectors.action_label(ticket, rule),
-    }
+    message = DONE_MESSAGES.get(rule.name)
+    values = {"number": ticket.number, "action": selectors.action_label(ticket, rule)}
+    text = (message or _("%(number)s: %(action)s — done.")) % values
     if not again and opens_result(request):
         messages.success(request, text)
     if wants_json(request):
