@@ -89,6 +89,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Pages and JSON gzipped on their way out (villages.middleware): first, so it sees the
+    # finished response.
+    "villages.middleware.CompressedTextMiddleware",
     # No inline script or style, nothing from other sites (CONTENT_SECURITY_POLICY).
     "villages.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
