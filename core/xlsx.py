@@ -1,4 +1,6 @@
-"""Excel ledgers (台账) written as the offices keep them: one sheet, a bold header, set widths.
+"""Excel ledgers (台账) written as the offices keep them: one sheet, a title row saying what the
+ledger is, which filter chose its rows and when it was exported (a forwarded file has to say so
+itself), a bold header with an autofilter, frozen below the header, set widths.
 
 openpyxl's write-only workbook streams each row to a temporary file as it is appended, and the
 rows come from the database in chunks (`values_list(...).iterator()`), so a 100,000-row ledger
@@ -8,13 +10,16 @@ ledger has, and what they may show, is the exporting app's.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -22,6 +27,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 CHUNK = 2000
+HEADER_ROW = 2  # below the title row
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -77,24 +83,112 @@ def ledger_rows(queryset: QuerySet, columns: list[Column]) -> Iterator[list]:
         ]
 
 
-def ledger_write(*, title: str, columns: list[Column], rows: Iterable[list]):
-    """Write the ledger to a temporary file and return it, rewound (caller closes it)."""
+def ledger_write(
+    *,
+    title: str,
+    columns: list[Column],
+    rows: Iterable[list],
+    filters: str = "",
+    now: datetime | None = None,
+):
+    """Write the ledger to a temporary file and return it, rewound (caller closes it).
+
+    Row 1 is the title (`title`, `filters` in words — empty means none — and the export time),
+    row 2 the header, the data below it. The rows stream to disk as they come: the autofilter's
+    range, which needs the last row, is set after them (openpyxl writes it after the rows)."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])  # Excel refuses longer sheet names
+    sheet = workbook.create_sheet(title=_sheet_name(title))
     for index, column in enumerate(columns, 1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=column.header())
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
+    sheet.freeze_panes = f"A{HEADER_ROW + 1}"
+    sheet.append([_title_cell(sheet, title, filters, now)])
+    sheet.append([_bold(sheet, column.header()) for column in columns])
+    count = 0
     for row in rows:
         sheet.append(safe_row(sheet, row))
+        count += 1
+    last = get_column_letter(max(len(columns), 1))
+    sheet.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + count}"
+    if len(columns) > 1:
+        sheet.merged_cells.add(f"A1:{last}1")
     # Returned open to the caller, who streams it and closes it (FileResponse does).
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     workbook.save(handle)
     handle.seek(0)
     return handle
+
+
+def _sheet_name(title: str) -> str:
+    # Excel refuses longer sheet names and these characters (a campaign's name may have them).
+    return re.sub(r"[\[\]:*?/\\]", "", title)[:31] or "Sheet"
+
+
+def ledger_title(title: str, filters: str = "", now: datetime | None = None) -> str:
+    """The title row, e.g. "整改单台账　筛选条件：乡镇：胡集镇；状态：整改中　导出时间：
+    2025-06-01 09:30" (one line)."""
+    # Beijing time whatever time zone a request may have activated: the offices read it so.
+    at = timezone.localtime(now or timezone.now(), timezone.get_default_timezone())
+    return _("%(ledger)s — filter: %(filters)s — exported at %(time)s") % {
+        "ledger": title,
+        "filters": filters or _("All"),
+        "time": f"{at:%Y-%m-%d %H:%M}",
+    }
+
+
+def _title_cell(sheet, title: str, filters: str, now: datetime | None) -> WriteOnlyCell:
+    cell = _bold(sheet, ILLEGAL_CHARACTERS_RE.sub("", ledger_title(title, filters, now)))
+    cell.data_type = "s"  # text even if it starts with "=" (a campaign's name may)
+    return cell
+
+
+def _bold(sheet, value) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = Font(bold=True)
+    return cell
+
+
+# --- a list's filters in words, for the title row ---------------------------------------------
+
+
+def filters_in_words(form: forms.Form, *, skip: Iterable[str] = ()) -> str:
+    """The filters of a validated list form as an office reads them: "乡镇：胡集镇；状态：整改中".
+
+    Left out: empty fields, the fields named in `skip` (the sort order is no filter), and a
+    multiple choice of every option (all states is no filter either). No filter → ""."""
+    data = getattr(form, "cleaned_data", {})
+    parts = []
+    for name, field in form.fields.items():
+        words = "" if name in skip else _value_words(field, data.get(name))
+        if words:
+            parts.append(f"{field.label}：{words}")
+    return "；".join(parts)
+
+
+def _value_words(field: forms.Field, value) -> str:
+    if value in (None, "") or (isinstance(value, list | tuple | QuerySet) and not value):
+        return ""
+    if isinstance(value, bool):
+        return _yes_no_words(field, value)
+    if isinstance(field, forms.ModelMultipleChoiceField):
+        return "、".join(str(item) for item in value)
+    if isinstance(field, forms.ModelChoiceField):
+        return str(value)
+    if isinstance(field, forms.ChoiceField):
+        return _choice_words(field, value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _yes_no_words(field: forms.Field, value: bool) -> str:
+    # A yes/no select says what yes and no mean ("Overdue only" / "Not overdue").
+    labels = dict(getattr(field.widget, "choices", ()))
+    return str(labels.get("true" if value else "false") or (_("Yes") if value else _("No")))
+
+
+def _choice_words(field: forms.ChoiceField, value) -> str:
+    labels = {str(key): str(label) for key, label in field.choices if key not in (None, "")}
+    values = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+    if len(values) > 1 and set(values) >= set(labels):
+        return ""
+    return "、".join(labels.get(v, v) for v in values)

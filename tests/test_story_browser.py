@@ -248,7 +248,7 @@ def _inspector_reports(page, base, shots, site, inspector, patrol_photo) -> Rect
     assert site.name in page.inner_text("h1")
     page.wait_for_function("document.querySelector('input[name=lat]').value !== ''")
     found = zh("You are {distance} from the site (GPS accuracy {accuracy} m).")
-    assert page.inner_text(".gps-status") == found.format(distance="40 m", accuracy=12)
+    assert page.inner_text(".gps-status") == found.format(distance="40 米", accuracy=12)
     assert no_horizontal_scroll(page)
     shots(page, "phone-site")
 

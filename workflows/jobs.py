@@ -24,7 +24,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from workflows.evidence.services import evidence_sweep
 from workflows.models import JobRun
@@ -32,6 +32,37 @@ from workflows.notices import services as notices
 
 # A job returns its message, or (message, counts) for the run log.
 Outcome = str | tuple[str, dict]
+
+# The run log's counters for people (the job-runs page); a key not named here is shown as is.
+COUNT_LABELS = {
+    "deleted": gettext_lazy("Deleted"),
+    "pruned": gettext_lazy("Old heartbeats pruned"),
+    # the notice ladders (overdue, SLA, missed patrols)
+    "notices": gettext_lazy("Notices issued"),
+    "reminded": gettext_lazy("Sites short of patrols"),
+    "recorded": gettext_lazy("Misses of last month recorded"),
+    "documents": gettext_lazy("New documents"),
+    "notifications": gettext_lazy("In-app notifications"),
+    "outbox": gettext_lazy("Messages to deliver"),
+    # the outbox
+    "sent": gettext_lazy("Messages sent"),
+    "failed": gettext_lazy("Failed, to retry"),
+    "unknown": gettext_lazy("Outcome unknown"),
+    "skipped": gettext_lazy("Left to other workers"),
+    "left": gettext_lazy("Left to the next run"),
+    "released": gettext_lazy("Released from stopped workers"),
+    "gave_up": gettext_lazy("Failed for good"),
+    # the evidence sweep
+    "rows": gettext_lazy("Unattached photos removed"),
+    "files": gettext_lazy("Stray files removed"),
+}
+
+
+def counts_labelled(counts: object) -> list[tuple[str, str, object]]:
+    """A run's counts as (key, label in the active language, value), in the job's order."""
+    if not isinstance(counts, dict):
+        return []
+    return [(key, str(COUNT_LABELS.get(key, key)), value) for key, value in counts.items()]
 
 
 class JobTerminated(Exception):

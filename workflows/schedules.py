@@ -13,6 +13,8 @@ from datetime import datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from django_q.models import Schedule
 
 # Schedules named with this prefix belong to the registry: the sync updates and deletes them.
@@ -38,6 +40,8 @@ class JobSpec:
     # hourly / every-N-minutes runs.
     at: time = time(3, 15)
     minutes: int | None = None  # only for Schedule.MINUTES
+    # What the job-runs page calls it, in the reader's language ("name" is for run_job).
+    label: Promise | str = ""
 
     def __post_init__(self) -> None:
         if self.schedule_type not in SUPPORTED_TYPES:
@@ -62,21 +66,49 @@ class JobSpec:
 
 SCHEDULES: tuple[JobSpec, ...] = (
     # 03:15: nobody works then, and it is clear of the midnight date change other jobs key on.
-    JobSpec(name="clear_expired_sessions", func="workflows.jobs.clear_expired_sessions"),
-    JobSpec(name="prune_job_runs", func="workflows.jobs.prune_job_runs", at=time(3, 20)),
-    JobSpec(name="optimize_database", func="workflows.jobs.optimize_database", at=time(3, 30)),
-    JobSpec(name="sweep_evidence", func="workflows.jobs.sweep_evidence", at=time(3, 40)),
+    JobSpec(
+        name="clear_expired_sessions",
+        func="workflows.jobs.clear_expired_sessions",
+        label=_("Clear expired login sessions"),
+    ),
+    JobSpec(
+        name="prune_job_runs",
+        func="workflows.jobs.prune_job_runs",
+        at=time(3, 20),
+        label=_("Prune old job runs"),
+    ),
+    JobSpec(
+        name="optimize_database",
+        func="workflows.jobs.optimize_database",
+        at=time(3, 30),
+        label=_("Refresh database statistics"),
+    ),
+    JobSpec(
+        name="sweep_evidence",
+        func="workflows.jobs.sweep_evidence",
+        at=time(3, 40),
+        label=_("Sweep unattached photos"),
+    ),
     # 06:30 and 06:40: the day's notices are there when town offices open at 08:00, and the
     # local date has long changed (as_of defaults to today in Asia/Shanghai).
     JobSpec(
-        name="issue_overdue_notices", func="workflows.jobs.issue_overdue_notices", at=time(6, 30)
+        name="issue_overdue_notices",
+        func="workflows.jobs.issue_overdue_notices",
+        at=time(6, 30),
+        label=_("Issue overdue rectification notices"),
     ),
-    JobSpec(name="issue_sla_notices", func="workflows.jobs.issue_sla_notices", at=time(6, 40)),
+    JobSpec(
+        name="issue_sla_notices",
+        func="workflows.jobs.issue_sla_notices",
+        at=time(6, 40),
+        label=_("Issue late toilet service notices"),
+    ),
     # A downstream app's job, named by path (django-q2 imports it by name; workflows does not).
     JobSpec(
         name="issue_missed_patrol_notices",
         func="inspections.jobs.issue_missed_patrol_notices",
         at=time(6, 50),
+        label=_("Issue missed patrol reminders"),
     ),
     # Every 5 minutes, on the :00/:05/… grid: a notice reaches e-mail and the webhook soon after
     # it is issued; each row is claimed by one worker, so overlapping runs do not double-send.
@@ -86,6 +118,7 @@ SCHEDULES: tuple[JobSpec, ...] = (
         schedule_type=Schedule.MINUTES,
         minutes=5,
         at=time(0, 0),
+        label=_("Deliver queued messages"),
     ),
     # The cluster's pulse and the in-cluster watchdog (workflows/watchdog.py); the watchdog also
     # runs outside the cluster from a systemd timer (README § Production).
@@ -95,6 +128,7 @@ SCHEDULES: tuple[JobSpec, ...] = (
         schedule_type=Schedule.MINUTES,
         minutes=1,
         at=time(0, 0),
+        label=_("Task cluster heartbeat"),
     ),
     JobSpec(
         name="jobs_watchdog",
@@ -102,6 +136,7 @@ SCHEDULES: tuple[JobSpec, ...] = (
         schedule_type=Schedule.MINUTES,
         minutes=5,
         at=time(0, 2),
+        label=_("Job watchdog"),
     ),
 )
 
@@ -122,6 +157,13 @@ def job_spec_get(name: str, *, specs: Iterable[JobSpec] = SCHEDULES) -> JobSpec 
     """The spec named `name`, with or without the prefix."""
     short = name.removeprefix(PREFIX)
     return next((spec for spec in specs if spec.name == short), None)
+
+
+def job_label(name: str) -> str:
+    """A job's name for people, in the active language; a job not in the registry (retired, or
+    run by hand) keeps its function's name."""
+    spec = job_spec_get(name)
+    return str(spec.label) if spec and spec.label else name
 
 
 def next_occurrence(spec: JobSpec, *, after: datetime) -> datetime:

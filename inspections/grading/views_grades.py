@@ -104,8 +104,9 @@ def round_grades_pdf(request, pk: int):
 @require_safe
 def round_grades_xlsx(request, pk: int):
     round, results = _round_all_results(request, pk)
+    # Every result the user may see, unfiltered: the title row says so (全部).
     handle = ledger_write(
-        title=_("Grades"), columns=_xlsx_columns(), rows=map(_xlsx_row, results.rows)
+        title=_round_title(round), columns=_xlsx_columns(), rows=map(_xlsx_row, results.rows)
     )
     return FileResponse(handle, filename=f"{_round_title(round)}.xlsx", content_type=XLSX)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -288,6 +289,7 @@ def _old_photo(i: _Inputs) -> Verdict:
                 "photo": photo.original_name,
                 "hours": round(age.total_seconds() / 3600, 1),
                 "limit_h": i.policy.photo_max_age_hours,
+                "taken": timezone.localtime(photo.taken_at).strftime("%Y-%m-%d %H:%M"),
             }
             found.append(Doubt(Presence.OLD_PHOTO, i.policy.old_photo, params))
     return {"photos": len(dated), "limit_h": i.policy.photo_max_age_hours}, found
@@ -342,12 +344,43 @@ def format_distance(metres: float) -> str:
     return _("%(m)d m") % {"m": round(metres)}
 
 
+def format_age(hours: float) -> str:
+    """How long ago, in the unit a person would say: "5.5 hours ago", "about 3 days ago",
+    "about 15 years ago" — never "139320.5 hours ago"."""
+    if hours < 48:
+        return _("%(hours)s hours ago") % {"hours": round(hours, 1)}
+    days = hours / 24
+    if days < 60:
+        n = round(days)
+        return ngettext("about %(n)d day ago", "about %(n)d days ago", n) % {"n": n}
+    if days < 730:
+        n = round(days / 30.44)
+        return ngettext("about %(n)d month ago", "about %(n)d months ago", n) % {"n": n}
+    n = round(days / 365.25)
+    return ngettext("about %(n)d year ago", "about %(n)d years ago", n) % {"n": n}
+
+
+def doubt_label(flag: dict) -> str:
+    """The kind of doubt of a stored flag, in a few words ("photo taken too long ago")."""
+    try:
+        return str(Presence(flag.get("code")).label)
+    except ValueError:
+        return str(flag.get("code"))
+
+
 def message(flag: dict) -> str:
     """What the inspector (and later the task force) reads about one stored flag."""
     code = flag.get("code")
     values = dict(flag)
     if "distance_m" in values:
         values["distance"] = format_distance(values["distance_m"])
+    if code == Presence.OLD_PHOTO and "hours" in values:
+        values["age"] = format_age(values["hours"])
+        if values.get("taken"):
+            return (
+                _("Photo %(photo)s was taken on %(taken)s, %(age)s (limit %(limit_h)s hours).")
+                % values
+            )
     templates = {
         Presence.TOO_FAR: _(
             "Recorded %(distance)s from the site (limit %(limit_m)s m, GPS accuracy "
@@ -358,9 +391,7 @@ def message(flag: dict) -> str:
             "The GPS position was only accurate to %(accuracy_m)s m; positions less precise "
             "than %(limit_m)s m do not count."
         ),
-        Presence.OLD_PHOTO: _(
-            "Photo %(photo)s was taken %(hours)s hours ago (limit %(limit_h)s hours)."
-        ),
+        Presence.OLD_PHOTO: _("Photo %(photo)s was taken %(age)s (limit %(limit_h)s hours)."),
         Presence.PHOTO_FAR: _("Photo %(photo)s was taken %(distance)s from the site."),
         Presence.NO_PHOTO: _("No photo was attached."),
         Presence.NO_EXIF: _(

@@ -138,21 +138,17 @@ def _recorded(request, patrol: Patrol, *, again: bool):
     if not again and opens_result(request):
         for level, text in told:
             messages.add_message(request, level, text)
-    if wants_json(request):
-        return json_done(url, [text for _level, text in told], again=again)
+    if wants_json(request):  # no page to read the doubts on: they come along
+        doubts = [presence.message(flag) for flag in patrol.flags]
+        return json_done(url, [text for _level, text in told] + doubts, again=again)
     return see_other(url)
 
 
 def _told(patrol: Patrol) -> list[tuple[int, str]]:
     """What the inspector is told about the patrol just recorded."""
     if patrol.flagged:
-        reasons = " ".join(presence.message(flag) for flag in patrol.flags)
-        told = [
-            (
-                messages.WARNING,
-                _("Patrol recorded, but flagged: %(reasons)s") % {"reasons": reasons},
-            )
-        ]
+        # The reasons are on the patrol's page the user lands on: said once, there.
+        told = [(messages.WARNING, _("Patrol recorded, but its presence is in doubt (see below)."))]
     else:
         told = [(messages.SUCCESS, _("Patrol recorded."))]
     if patrol.ticket_id:
@@ -166,7 +162,11 @@ def patrol_detail(request, pk: int):
     patrol = get_visible_or_404(selectors.patrol_page_queryset(), request.user, pk=pk)
     context = {
         "patrol": patrol,
-        "flags": [presence.message(flag) for flag in patrol.flags],
+        # The kinds of doubt at the top; each one's words once, beside its check below (a
+        # patrol from before the checks were stored has only the words, shown at the top).
+        "flags": list(dict.fromkeys(presence.doubt_label(flag) for flag in patrol.flags))
+        if patrol.checks
+        else [presence.message(flag) for flag in patrol.flags],
         "presence_checks": presence.check_lines(patrol.checks, patrol.flags),
         "sent_later": patrol.created_at - patrol.observed_at > presence.CLOCK_SKEW,
         "patrol_checks": [

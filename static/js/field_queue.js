@@ -334,6 +334,10 @@
 
   function setup(form) {
     var box = statusBox(form);
+    // A reload may bring back the hidden fields of the page before (browsers restore form
+    // state): the submission key is the one this page came with, unless a draft says otherwise.
+    var key = form.querySelector("input[name=key]");
+    if (key && key.defaultValue) key.value = key.defaultValue;
     form.querySelectorAll("button[type=submit]").forEach(function (button) {
       button.dataset.label = button.textContent;
     });

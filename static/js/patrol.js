@@ -42,7 +42,9 @@
       return;
     }
     var d = metres(here.lat, here.lng, c.latitude, c.longitude);
-    var distance = d >= 1000 ? (d / 1000).toFixed(1) + " km" : Math.round(d) + " m";
+    var distance = d >= 1000
+      ? status.dataset.kilometres.replace("{km}", (d / 1000).toFixed(1))
+      : status.dataset.metres.replace("{m}", Math.round(d));
     var text = status.dataset.found
       .replace("{distance}", distance).replace("{accuracy}", Math.round(c.accuracy));
     var far = d > limit + Math.min(c.accuracy, limit);

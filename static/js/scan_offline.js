@@ -15,7 +15,7 @@
   var token = decodeURIComponent(match[1]);
   form.setAttribute("action", location.pathname);
   var key = form.querySelector("input[name=key]");
-  if (key) key.value = uuid();
+  if (key) key.defaultValue = key.value = uuid(); // defaultValue: field_queue.js keeps it
 
   function uuid() {
     if (window.crypto.randomUUID) return window.crypto.randomUUID();

@@ -448,7 +448,8 @@ def test_the_rankings_export(client, task_force, ranked, huji, jishu):
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
     book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    title, *rows = book.worksheets[0].iter_rows(values_only=True)  # rows[0]: the header
+    assert title[0].startswith("Town rankings — filter: All — exported at ")
     assert rows[0][:3] == ("Place", "Town", "Closure rate (%)")
     assert len(rows) == 14
     assert rows[1][:3] == (1, huji.name, 100.0)
@@ -460,7 +461,7 @@ def test_the_export_of_a_town_officer_has_his_row_only(client, hj_officer, ranke
     response = get(client, hj_officer, "town_rankings_xlsx")
     book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     rows = list(book.worksheets[0].iter_rows(values_only=True))
-    assert [row[1] for row in rows[1:]] == [huji.name]
+    assert [row[1] for row in rows[2:]] == [huji.name]  # below the title and the header
 
 
 def test_the_page_draws_its_charts_inline(client, task_force, data):

@@ -366,3 +366,20 @@ def test_a_service_workers_job_in_service_is_in_his_pack_and_completes_once(
     assert client.post(url, data(), **JSON).json()["again"] is False
     assert client.post(url, data(), **JSON).json()["again"] is True
     assert TicketEvent.objects.filter(toilet=ticket, action="complete").count() == 1
+
+
+def test_a_key_of_a_step_the_ticket_moved_on_from_is_new_work(
+    client, running, hj_officer, task_force
+):
+    """A page restored by the browser after a reload may bring back the old hidden key: sent
+    back and submitted again, the second submit is recorded, not taken for the first."""
+    client.force_login(hj_officer)
+    url = reverse("ticket_action", args=[running.number, "submit"])
+    key = uuid.uuid4()
+    assert client.post(url, submit_data(running, key), **JSON).json()["again"] is False
+    running.refresh_from_db()
+    tickets.rectification_reject(ticket=running, by=task_force, reason="照片不清晰")
+    again = client.post(url, submit_data(running, key, state="rejected"), **JSON)
+    assert again.status_code == 200 and again.json()["again"] is False
+    steps = TicketEvent.objects.filter(rectification=running, action="submit").order_by("pk")
+    assert [step.key for step in steps] == [key, None]

@@ -374,7 +374,8 @@ def test_the_excel_ledger_has_one_row_per_village(
 
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    rows = list(workbook.active.iter_rows(values_only=True))
+    title, *rows = workbook.active.iter_rows(values_only=True)
+    assert title[0].startswith(f"{campaign.name} ")  # the round's title, then filter and time
     assert rows[0] == (
         "Town",
         "Village",

@@ -15,9 +15,10 @@ pytestmark = pytest.mark.django_db
 
 
 def read(handle) -> list[tuple]:
+    """The header and the data rows (row 1, the title, is tests/test_desk_pages.py's)."""
     with handle:
         sheet = load_workbook(handle, read_only=True).worksheets[0]
-        return [tuple(row) for row in sheet.iter_rows(values_only=True)]
+        return [tuple(row) for row in sheet.iter_rows(min_row=2, values_only=True)]
 
 
 def test_rectification_ledger(assigned, submitted, draft):

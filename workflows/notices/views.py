@@ -18,8 +18,10 @@ from core.pdf import render_pdf
 from villages import access
 from villages.http import see_other
 from villages.scope import get_visible_or_404
+from workflows.jobs import counts_labelled
 from workflows.models import JobRun, NoticeDocument, NoticeKind
 from workflows.notices import services as notices
+from workflows.schedules import job_label
 
 NOTIFICATIONS_SHOWN = 100
 JOB_RUNS_SHOWN = 200
@@ -75,7 +77,8 @@ def notification_list(request):
 def job_run_list(request):
     access.require(request.user, "jobs.view", action=_("see the scheduled job runs"))
     runs = JobRun.objects.all()[:JOB_RUNS_SHOWN]
-    return render(request, "workflows/job_runs.html", {"runs": runs})
+    lines = [(run, job_label(run.name), counts_labelled(run.counts)) for run in runs]
+    return render(request, "workflows/job_runs.html", {"lines": lines})
 
 
 @login_required

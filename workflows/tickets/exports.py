@@ -1,7 +1,8 @@
 """Excel ledgers (台账) of the ticket lists, as the offices keep them.
 
 The columns of each ledger; streaming them into a workbook is core.xlsx's. Personal data is
-masked: a ledger leaves the system and is forwarded by e-mail and WeChat.
+masked: a ledger leaves the system and is forwarded by e-mail and WeChat, so its title row says
+which list it is (the filter in words) and when it was exported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.xlsx import Column, choice_label, excel_datetime, ledger_rows, ledger_write
+from core.xlsx import (
+    Column,
+    choice_label,
+    excel_datetime,
+    filters_in_words,
+    ledger_rows,
+    ledger_write,
+)
 from villages.models import mask_phone
 from workflows.models import (
     RectificationTicket,
@@ -85,17 +93,29 @@ def toilet_columns() -> list[Column]:
     ]
 
 
-def rectification_ledger(*, queryset: QuerySet, as_of: date | None = None):
+def rectification_ledger(*, queryset: QuerySet, as_of: date | None = None, filters: str = ""):
+    """`filters`: the list's filter in words (ledger_filters), "" for none."""
     columns = rectification_columns(as_of or timezone.localdate())
     rows = ledger_rows(queryset, columns)
-    return ledger_write(title=_("Rectification tickets"), columns=columns, rows=rows)
+    return ledger_write(
+        title=_("Rectification ticket ledger"), columns=columns, rows=rows, filters=filters
+    )
 
 
-def toilet_ledger(*, queryset: QuerySet):
+def toilet_ledger(*, queryset: QuerySet, filters: str = ""):
     columns = toilet_columns()
     return ledger_write(
-        title=_("Toilet service tickets"), columns=columns, rows=ledger_rows(queryset, columns)
+        title=_("Toilet service ticket ledger"),
+        columns=columns,
+        rows=ledger_rows(queryset, columns),
+        filters=filters,
     )
+
+
+def ledger_filters(filterset) -> str:
+    """A validated list filter in words for the ledger's title row; the sort order (?o=) is no
+    filter."""
+    return filters_in_words(filterset.form, skip=("o",))
 
 
 def ledger_filename(kind: str) -> str:

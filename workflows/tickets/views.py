@@ -123,7 +123,8 @@ def ticket_export(request):
     filterset, status = _filter(request, RectificationFilterSet, selectors.rectification_list)
     if status != 200:
         return ticket_list(request)  # shows the bad filter, with its 400
-    ledger = exports.rectification_ledger(queryset=filterset.qs)
+    filters = exports.ledger_filters(filterset)
+    ledger = exports.rectification_ledger(queryset=filterset.qs, filters=filters)
     return _xlsx(ledger, _("rectification-ledger"))
 
 
@@ -132,7 +133,9 @@ def toilet_export(request):
     filterset, status = _filter(request, ToiletFilterSet, selectors.toilet_list)
     if status != 200:
         return toilet_list(request)
-    return _xlsx(exports.toilet_ledger(queryset=filterset.qs), _("toilet-service-ledger"))
+    filters = exports.ledger_filters(filterset)
+    ledger = exports.toilet_ledger(queryset=filterset.qs, filters=filters)
+    return _xlsx(ledger, _("toilet-service-ledger"))
 
 
 def _xlsx(handle, name: str) -> FileResponse:
@@ -293,7 +296,8 @@ def _act(request, ticket, action: str, service_calls: dict):
         raise Http404(_("No such action."))
     form_class = _form_classes(ticket)[action]
     done = _already_done(request, ticket)
-    if done is not None:  # the phone's queue sent again what arrived before: it is recorded
+    if done is not None and _is_last_step(ticket, done):
+        # The phone's queue sent again what arrived before: it is recorded.
         return _done(request, ticket, rule, again=True)
     seen = request.POST.get("state")
     if seen and seen != ticket.state:
@@ -306,6 +310,10 @@ def _act(request, ticket, action: str, service_calls: dict):
     form = form_class(request.POST, request.FILES, ticket=ticket)
     if not form.is_valid():
         return _invalid(request, ticket, action, form, _("Please correct the form below."))
+    if done is not None:
+        # A key of a step the ticket has moved on from (a page the browser restored with its
+        # old hidden fields): this is new work, recorded without that key.
+        form.cleaned_data["key"] = None
 
     def run(photos):
         arguments = form.arguments() | ({"photos": photos} if form.has_photos else {})
@@ -342,6 +350,15 @@ def _already_done(request, ticket):
     if step is None or ticket.pk not in (step.rectification_id, step.toilet_id):
         return None
     return step
+
+
+def _is_last_step(ticket, step) -> bool:
+    """No step was recorded on the ticket after `step`."""
+    return not type(step).objects.filter(**{_event_field(ticket): ticket}, pk__gt=step.pk).exists()
+
+
+def _event_field(ticket) -> str:
+    return "rectification" if isinstance(ticket, RectificationTicket) else "toilet"
 
 
 def _detail_url(ticket) -> str:
