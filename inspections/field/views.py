@@ -30,6 +30,7 @@ SHELL_ASSETS = (
     "css/sites.css",
     "js/field_store.js",
     "js/field_queue.js",
+    "js/photo_buttons.js",
     "js/photo_shrink.js",
     "js/patrol.js",
     "js/scan_offline.js",

@@ -475,5 +475,6 @@ def test_the_page_draws_its_charts_inline(client, task_force, data):
         "field_store.js",
         "photo_shrink.js",
         "field_queue.js",
+        "photo_buttons.js",
     }
     assert 'class="trend-chart"' in html

@@ -411,3 +411,27 @@ def test_logging_out_takes_the_downloaded_sites_off_the_phone_not_the_queue(
     page.wait_for_selector("li.queue-item[data-status=done]", timeout=WAIT_MS)
     assert Patrol.objects.get().inspector == inspector
     context.close()
+
+
+def test_a_photo_comes_from_the_camera_or_from_the_album(
+    playwright, live_server, tmp_path, huji_site, inspector
+):
+    """拍照 opens the camera (capture), 相册 the phone's pictures (no capture): a photo taken
+    earlier at the pond, without signal, can be attached."""
+    base, scan = live_server.url, f"/s/{huji_site.token}"
+    near = moved(HUJI_SITE, north_m=10)
+    earlier = camera_photo(tmp_path / "IMG_0501.jpg", near, size=(800, 600))
+    context = phone(playwright, tmp_path / "profile", near)
+    page = context.new_page()
+    log_in(page, base, inspector.username, scan)
+    page.wait_for_url(f"**{scan}")
+    with page.expect_file_chooser() as chooser:
+        page.click("form.patrol-form button.photo-album")
+    assert chooser.value.element.get_attribute("capture") is None
+    chooser.value.set_files(str(earlier))
+    page.wait_for_selector(".photo-previews figure img")
+    assert "已选 1 张" in page.inner_text(".photo-buttons")
+    with page.expect_file_chooser() as chooser:
+        page.click("form.patrol-form button.photo-camera")
+    assert chooser.value.element.get_attribute("capture") == "environment"
+    context.close()
