@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from core.dates import month_start
 from inspections.models import Patrol, WaterSite
+from inspections.sites.rules import owes_patrols
 from workflows.models import (
     RECTIFICATION_OPEN_STATES,
     RectificationTicket,
@@ -38,7 +39,18 @@ def patrol_sites(*, user) -> QuerySet[WaterSite]:
         WaterSite.objects.scoped(user, perm="site.patrol", **SITE_PLACE)
         .listed()
         .select_related("town", "village")
-        .only("token", "code", "name", "lat", "lng", "state", "town__name", "village__name")
+        .only(
+            "token",
+            "code",
+            "name",
+            "lat",
+            "lng",
+            "state",
+            "patrols_per_month",
+            "created_at",
+            "town__name",
+            "village__name",
+        )
         .order_by("town__code", "code")
     )
 
@@ -93,6 +105,28 @@ def _site(site: WaterSite, patrolled: bool, tickets: list[dict]) -> dict:
         "url": reverse("scan", args=[site.token]),
         "tickets": tickets,
     }
+
+
+def sites_due(*, user, today: date) -> list[WaterSite]:
+    """The inspector's day: the sites he may patrol that still owe valid patrols this month
+    (inspections.sites.rules.owes_patrols, counted as coverage counts them), by town and code;
+    the page puts the nearest first when the phone gives its position. Two queries."""
+    month = month_start(today)
+    owed = patrol_sites(user=user).filter(owes_patrols(today))
+    sites = list(owed[:MAX_SITES])
+    done = dict(
+        Patrol.objects.valid()
+        .filter(site_id__in=[site.pk for site in sites], local_date__gte=month)
+        .order_by()
+        .values_list("site_id")
+        .annotate(n=Count("pk"))
+    )
+    due = []
+    for site in sites:
+        site.done_this_month = done.get(site.pk, 0)
+        if site.done_this_month < site.patrols_per_month:
+            due.append(site)
+    return due
 
 
 def field_jobs(*, user) -> list[dict]:

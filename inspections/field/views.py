@@ -42,8 +42,10 @@ SHELL_ASSETS = (
 
 @login_required
 def field_home(request):
-    """The phone's home in the field: download the day's sites, see and resend the queue."""
-    return render(request, "inspections/field_home.html")
+    """The phone's home in the field: this month's sites still to patrol, the day's download,
+    the queue."""
+    due = selectors.sites_due(user=request.user, today=timezone.localdate())
+    return render(request, "inspections/field_home.html", {"due": due})
 
 
 @login_required

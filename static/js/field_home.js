@@ -177,3 +177,32 @@ document.addEventListener("DOMContentLoaded", function () { // after field_store
   });
   render();
 });
+
+// This month's sites still to patrol, nearest first once the phone gives its position.
+(function () {
+  "use strict";
+  var list = document.querySelector(".due-sites");
+  if (!list || !navigator.geolocation || !list.children.length) return;
+  function metres(lat1, lng1, lat2, lng2) {
+    var r = 6371008.8, rad = Math.PI / 180;
+    var a = Math.pow(Math.sin((lat2 - lat1) * rad / 2), 2) +
+      Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.pow(Math.sin((lng2 - lng1) * rad / 2), 2);
+    return 2 * r * Math.asin(Math.sqrt(a));
+  }
+  navigator.geolocation.getCurrentPosition(function (position) {
+    var here = position.coords;
+    var strings = document.getElementById("field-strings").dataset;
+    var items = Array.prototype.slice.call(list.children).map(function (li) {
+      var d = metres(here.latitude, here.longitude, parseFloat(li.dataset.lat), parseFloat(li.dataset.lng));
+      li.querySelector(".distance").textContent = d >= 1000
+        ? strings.kilometres.replace("{km}", (d / 1000).toFixed(1))
+        : strings.metres.replace("{m}", Math.round(d));
+      return { li: li, d: d };
+    });
+    items.sort(function (a, b) { return a.d - b.d; });
+    items.forEach(function (item) { list.appendChild(item.li); });
+    list.dataset.sorted = "nearest";
+    var order = document.querySelector(".due-order");
+    order.textContent = order.dataset.nearest;
+  }, function () {}, { enableHighAccuracy: false, timeout: 15000, maximumAge: 300000 });
+})();

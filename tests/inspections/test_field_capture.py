@@ -14,6 +14,7 @@ carrying its submission key and the time it was recorded.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -383,3 +384,24 @@ def test_a_key_of_a_step_the_ticket_moved_on_from_is_new_work(
     assert again.status_code == 200 and again.json()["again"] is False
     steps = TicketEvent.objects.filter(rectification=running, action="submit").order_by("pk")
     assert [step.key for step in steps] == [key, None]
+
+
+def test_the_field_page_lists_the_sites_still_owed_this_month(
+    client, huji, huji_village, inspector
+):
+    due = make_site(huji, huji_village, state="maintained")
+    twice = make_site(huji, huji_village, state="maintained", patrols_per_month=2)
+    done = make_site(huji, huji_village, state="maintained")
+    Site = type(due)
+    Site.objects.update(created_at=timezone.now() - timedelta(days=90))  # owed this month
+    new = make_site(huji, huji_village, state="maintained")  # registered now: owes nothing yet
+    client.force_login(inspector)
+    for site in (done, twice):
+        send(client, site, patrol_post(site, photos=[camera_upload()]))
+    page = client.get(reverse("field_home")).content.decode()
+    listed = re.findall(r'<li data-lat="[^"]+" data-lng="[^"]+"><a href="/s/([^"]+)"', page)
+    assert listed == [due.token, twice.token]
+    assert new.token not in listed and "本月待巡水体 2 处" in page
+    assert "1/2" in page
+    home = client.get(reverse("home")).content.decode()
+    assert reverse("field_home") in home and "今日巡查" in home

@@ -31,7 +31,7 @@ from PIL import ExifTags, Image
 
 from inspections.models import Patrol
 from tests.factories import make_user, membership
-from tests.inspections.conftest import HUJI_SITE, moved
+from tests.inspections.conftest import HUJI_SITE, make_site, moved
 from tests.workflows.test_phone_submit import (  # noqa: F401 — fixtures and the URLconf
     CHROMIUM,
     PHONE,
@@ -434,4 +434,20 @@ def test_a_photo_comes_from_the_camera_or_from_the_album(
     with page.expect_file_chooser() as chooser:
         page.click("form.patrol-form button.photo-camera")
     assert chooser.value.element.get_attribute("capture") == "environment"
+    context.close()
+
+
+def test_the_sites_still_to_patrol_are_listed_nearest_first(
+    playwright, live_server, tmp_path, huji, huji_village, inspector
+):
+    far = make_site(huji, huji_village, state="maintained", position=moved(HUJI_SITE, north_m=900))
+    near = make_site(huji, huji_village, state="maintained", position=moved(HUJI_SITE, east_m=50))
+    type(far).objects.update(created_at=timezone.now() - timedelta(days=90))
+    context = phone(playwright, tmp_path / "profile", HUJI_SITE)
+    page = context.new_page()
+    log_in(page, live_server.url, inspector.username, "/field/")
+    page.wait_for_selector(".due-sites[data-sorted=nearest]", timeout=WAIT_MS)
+    names = page.locator(".due-sites li a").all_inner_texts()
+    assert names == [near.name, far.name]
+    assert "50 米" in page.locator(".due-sites li").first.inner_text()
     context.close()
