@@ -451,3 +451,29 @@ def test_the_sites_still_to_patrol_are_listed_nearest_first(
     assert names == [near.name, far.name]
     assert "50 米" in page.locator(".due-sites li").first.inner_text()
     context.close()
+
+
+def test_the_scan_page_is_compact_on_a_360_px_phone(
+    playwright, live_server, tmp_path, huji_site, inspector
+):
+    """The header in two rows (it took three), the choices side by side (one a line made the
+    form three screens long), nothing wider than the screen."""
+    context = phone(playwright, tmp_path / "profile", HUJI_SITE)
+    page = context.new_page()
+    page.set_viewport_size({"width": 360, "height": 780})
+    scan = f"/s/{huji_site.token}"
+    log_in(page, live_server.url, inspector.username, scan)
+    page.wait_for_url(f"**{scan}")
+    assert page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height") < 100
+
+    def rows(name):
+        tops = page.evaluate(
+            f"() => [...document.querySelectorAll('input[name={name}]')]"
+            ".map(i => Math.round(i.getBoundingClientRect().top))"
+        )
+        return len(set(tops)), len(tops)
+
+    # Side by side as far as the width allows (before: one choice a line).
+    assert rows("result")[0] <= 2 and rows("signboard")[0] <= 2 and rows("checks")[0] <= 3
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()
