@@ -325,6 +325,11 @@ PATROL_REMINDER_DAY = env_int("PATROL_REMINDER_DAY", 20)
 # The address phones in the villages use, printed into every QR label (e.g.
 # https://renju.example.gov.cn). Empty: the host the labels are printed from.
 SITE_BASE_URL = os.environ.get("SITE_BASE_URL", "").rstrip("/")
+# The 抄送 (cc) line at the end of every bulletin: to whom the county copies it, separated
+# by "，" as printed. Frozen into a bulletin's text when it is issued.
+BULLETIN_CC = os.environ.get(
+    "BULLETIN_CC", "县委办公室，县政府办公室，县农村人居环境整治工作领导小组各成员单位"
+).strip()
 
 # Map of water sites. Base tiles: "" draws none (county outline and sites on a plain
 # background). Tiles of Chinese providers (AMap/Gaode, Tencent) are drawn in GCJ-02: set

@@ -324,6 +324,8 @@ def bulletin_subject(huji, huji_village, inspector, task_force) -> Subject:
         make=lambda state: make_bulletin(huji, huji_village, inspector, task_force, state),
         page=lambda bulletin: reverse("bulletin_detail", args=[bulletin.pk]),
         url_parts=url_parts,
+        # Issuing is confirmed: the number and the item count the page states.
+        data=lambda bulletin, name: {"confirm": bulletins.bulletin_issue_terms(bulletin).token},
         other_forms=frozenset({"acknowledge"}),  # a town's receipt: not a state change
     )
 

@@ -408,6 +408,13 @@ FORMS: tuple[Form, ...] = (
         everything,
     ),
     Form(
+        "ticket_action[withdraw_extension]",
+        ticket_action("ticket", "extension", "withdraw_extension"),
+        with_state({"note": "能按期完成"}),
+        (STATE, NOTE),
+        everything,
+    ),
+    Form(
         "ticket_action[refuse_extension]",
         ticket_action("ticket", "extension", "refuse_extension"),
         with_state({"reason": "理由不充分"}),

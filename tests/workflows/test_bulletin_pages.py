@@ -28,6 +28,11 @@ def shown(msgid: str) -> str:
         return gettext(msgid)
 
 
+def confirmed(bulletin) -> dict:
+    """The issue form's confirmation, as its page states it (the number and the item count)."""
+    return {"confirm": svc.bulletin_issue_terms(bulletin).token}
+
+
 def _tickets(inspector, make_photo, places, n):
     return [
         services.rectification_create(
@@ -116,7 +121,7 @@ def test_compose_preview_and_issue_through_the_pages(client, task_force, huji_dr
     preview = client.get(reverse("bulletin_detail", args=[bulletin.pk])).content.decode()
     assert "河道岸边垃圾未清理" in preview and shown("Issue the bulletin") in preview
 
-    response = client.post(reverse("bulletin_issue", args=[bulletin.pk]))
+    response = client.post(reverse("bulletin_issue", args=[bulletin.pk]), confirmed(bulletin))
     assert response.status_code == 303
     bulletin.refresh_from_db()
     assert (bulletin.state, bulletin.batch) == ("issued", 1)
@@ -329,7 +334,7 @@ def test_issuing_without_a_deadline_is_refused_and_nothing_changes(client, task_
     undated = svc.bulletin_create(by=task_force, kind="problems", title="无时限")
     _compose(undated, task_force, huji_drafts)
     client.force_login(task_force)
-    response = client.post(reverse("bulletin_issue", args=[undated.pk]))
+    response = client.post(reverse("bulletin_issue", args=[undated.pk]), confirmed(undated))
     refusal = shown("Set the deadline: the bulletin assigns its draft tickets.")
     assert response.status_code == 400 and refusal in response.content.decode()
     undated.refresh_from_db()

@@ -395,7 +395,8 @@ def test_two_task_force_members_issue_one_bulletin_on_its_page_at_once(
 ):
     browsers = logged_in(task_force, second_task_force())
     url = reverse("bulletin_issue", args=[bulletin.pk])
-    responses = together(2, lambda i: browsers[i].post(url))
+    confirm = {"confirm": bulletin_svc.bulletin_issue_terms(bulletin).token}  # both saw it
+    responses = together(2, lambda i: browsers[i].post(url, confirm))
     assert not [r for r in responses if isinstance(r, Exception)], responses
     won, lost = sorted(responses, key=lambda r: r.status_code)
     assert (won.status_code, lost.status_code) == (303, 409)
@@ -414,10 +415,11 @@ def test_two_task_force_members_issue_one_bulletin_on_its_page_at_once(
 def test_issue_against_cancel_on_the_pages(bulletin, on_bulletin, task_force):
     issuer, canceller = logged_in(task_force, second_task_force())
     target = on_bulletin[LAST]
+    confirm = {"confirm": bulletin_svc.bulletin_issue_terms(bulletin).token}
 
     def act(i):
         if i == 0:
-            return issuer.post(reverse("bulletin_issue", args=[bulletin.pk]))
+            return issuer.post(reverse("bulletin_issue", args=[bulletin.pk]), confirm)
         return post_action(canceller, target, "cancel", {"reason": "重复立案"})
 
     issue, cancel = together(2, act)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -178,7 +179,8 @@ def bulletin_document(bulletin: Bulletin, *, items: Iterable[BulletinItem]) -> d
     say now; a draft's preview, built from `items` (its items as bulletin_follow_up loads them)
     by bulletin_text, the code that freezes the snapshot at issue."""
     if bulletin.state == BulletinState.ISSUED:
-        return dict(bulletin.snapshot)
+        # Issued before the 抄送 line was frozen into the text: printed with today's setting.
+        return {"cc": settings.BULLETIN_CC, **bulletin.snapshot}
     return bulletin_text(bulletin, list(items))
 
 

@@ -1,5 +1,10 @@
 """Bulletins (通报): compose, issue, acknowledge, follow up — services and selectors.
 
+Issuing cannot be undone, so the page states what it will do (IssueTerms: the batch number it
+will get and the number of items) and the user confirms exactly that; the service issues only on
+those terms, checked under its locks: another bulletin issued first, or items saved meanwhile,
+refuse the issue (409) with the new terms to confirm.
+
 Issuing is one transaction: the batch number comes from a counter row that stays locked until
 commit (two task-force members issuing at once get consecutive numbers, never the same one);
 each draft ticket is assigned through the ticket service (its checks and event rows); the text
@@ -15,11 +20,13 @@ exactly what issuing prints. The bulletin pages' other reads are bulletin_select
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -124,7 +131,51 @@ def bulletin_items_set(
 # --- issuing ----------------------------------------------------------------------------------
 
 
-def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
+@dataclass(frozen=True)
+class IssueTerms:
+    """What the task force confirms before issuing: the batch number issuing will assign (第N批
+    of the bulletin's year) and how many problems it lists (a bulletin of handed sections only,
+    红黑榜 or grade results, counts its sections). `token` is the form's `confirm` value."""
+
+    year: int
+    batch: int
+    count: int
+
+    @property
+    def number(self) -> str:
+        return f"{self.year}年第{self.batch}批"
+
+    @property
+    def token(self) -> str:
+        return f"{self.batch}:{self.count}"
+
+    @classmethod
+    def from_token(cls, token: str, *, year: int) -> IssueTerms | None:
+        batch, sep, count = (token or "").partition(":")
+        if not (sep and batch.isdigit() and count.isdigit()):
+            return None
+        return cls(year=year, batch=int(batch), count=int(count))
+
+
+def bulletin_issue_terms(bulletin: Bulletin) -> IssueTerms:
+    """The terms issuing `bulletin` now would have, as its page states them. A read without a
+    lock: another bulletin issued first takes the number, which bulletin_issue then refuses."""
+    taken = (
+        TicketCounter.objects.filter(prefix=COUNTER, year=bulletin.year)
+        .values_list("value", flat=True)
+        .first()
+    )
+    return _terms(bulletin, batch=(taken or 0) + 1, items=bulletin.items.count())
+
+
+def _terms(bulletin: Bulletin, *, batch: int, items: int) -> IssueTerms:
+    return IssueTerms(year=bulletin.year, batch=batch, count=items or len(bulletin.sections))
+
+
+def bulletin_issue(*, bulletin: Bulletin, by, confirmed: IssueTerms | None = None) -> Bulletin:
+    """Issues the draft. `confirmed`: the terms the user agreed to (the page's confirmation);
+    if the issue would now differ (another bulletin took the number, the items changed
+    meanwhile) it is refused and nothing happens. Jobs and the demo pass none."""
     BULLETIN_ACTIONS.require(by, bulletin, "issue")
     with transaction.atomic():
         bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
@@ -144,6 +195,9 @@ def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
         for ticket in drafts:
             _assign(ticket, by=by, bulletin=bulletin)
         batch = _batch_next(bulletin.year)
+        terms = _terms(bulletin, batch=batch, items=len(items))
+        if confirmed is not None and terms != confirmed:  # rolls back the number taken too
+            raise Conflict(_not_as_confirmed(terms))
         towns = addressed_town_codes(bulletin)
         bulletin.recipients.set(towns)
         snapshot = bulletin_text(bulletin, items, batch=batch)
@@ -154,6 +208,26 @@ def bulletin_issue(*, bulletin: Bulletin, by) -> Bulletin:
             BulletinReceipt(bulletin=bulletin, town_id=code) for code in towns
         )
     return bulletin
+
+
+def issue_confirmation(terms: IssueTerms) -> str:
+    """The sentence the task force confirms: 将印发为〔2025〕第3批，共5项，印发后不可撤回。"""
+    return _(
+        "To be issued as %(number)s; items: %(count)d. Once issued, it cannot be withdrawn."
+    ) % {"number": official_number(terms.number), "count": terms.count}
+
+
+def _not_as_confirmed(terms: IssueTerms) -> str:
+    return _(
+        "The bulletin changed since you confirmed it (another bulletin was issued, or its "
+        "items were changed); nothing was issued. Check it and confirm again: %(terms)s"
+    ) % {"terms": issue_confirmation(terms)}
+
+
+def official_number(number: str) -> str:
+    """2024年第3批 (the snapshot's number) → 〔2024〕第3批, as printed under the red header."""
+    match = re.fullmatch(r"(\d{4})年(第\d+批)", number or "")
+    return f"〔{match[1]}〕{match[2]}" if match else number
 
 
 def _assign(ticket: RectificationTicket, *, by, bulletin: Bulletin) -> None:
@@ -230,6 +304,7 @@ def bulletin_text(
             for item in items
         ],
         "sections": bulletin.sections,
+        "cc": settings.BULLETIN_CC,  # 抄送, printed at the end
     }
 
 

@@ -10,12 +10,14 @@ text printed: a draft's preview is built by the code that freezes the snapshot a
 through workflows/bulletins/selectors.py. A refused write stores nothing and answers with the
 page and a message: 400 bad input, 403 role or scope, 404 out of scope, 409 the bulletin moved
 on (issued meanwhile).
+
+Issuing is confirmed: its form states the number and the item count the issue will have and
+posts them back; an issue POST without them is 400, with terms no longer true 409.
 """
 
 from __future__ import annotations
 
 import io
-import re
 from datetime import date
 
 from django import forms
@@ -40,6 +42,7 @@ from villages.scope import get_visible_or_404
 from workflows.bulletins import selectors as bulletin_selectors
 from workflows.bulletins import services as svc
 from workflows.bulletins.actions import BULLETIN_ACTIONS
+from workflows.bulletins.services import IssueTerms, official_number
 from workflows.models import (
     Bulletin,
     BulletinItem,
@@ -271,12 +274,6 @@ def bulletin_compose(request, pk: int):
 # --- the document -----------------------------------------------------------------------------
 
 
-def official_number(number: str) -> str:
-    """2024年第3批 (the snapshot's number) → 〔2024〕第3批, as printed under the red header."""
-    match = re.fullmatch(r"(\d{4})年(第\d+批)", number or "")
-    return f"〔{match[1]}〕{match[2]}" if match else number
-
-
 def issuer_heading(issuer: str) -> str:
     """县农村人居环境整治工作专班 → 金乡县农村人居环境整治工作专班: the red header names the
     county."""
@@ -323,6 +320,8 @@ def _detail_context(request, bulletin: Bulletin) -> dict:
     bulletin_selectors.photo_pictures(doc)
     receipts = bulletin_selectors.bulletin_receipts(bulletin)
     towns = access.scope(user, "bulletin.acknowledge").town_codes
+    may_issue = BULLETIN_ACTIONS.refusal(user, bulletin, "issue") is None
+    terms = svc.bulletin_issue_terms(bulletin) if may_issue else None
     return {
         "bulletin": bulletin,
         "doc": doc,
@@ -331,7 +330,9 @@ def _detail_context(request, bulletin: Bulletin) -> dict:
         "receipts": receipts,
         "recipients": [receipt.town.name for receipt in receipts],
         "may_acknowledge": any(r.town_id in towns and r.acknowledged_at is None for r in receipts),
-        "may_issue": BULLETIN_ACTIONS.refusal(user, bulletin, "issue") is None,
+        "may_issue": may_issue,
+        "issue_terms": terms,
+        "issue_confirmation": svc.issue_confirmation(terms) if terms else "",
         "draft_tickets": sum(
             item.ticket.state == RectificationState.DRAFT for item in follow_up.items
         ),
@@ -364,8 +365,15 @@ def bulletin_issue(request, pk: int):
         raise PermissionDenied(refusal)
     if bulletin.state != BulletinState.DRAFT:
         return _refused(request, bulletin, Conflict(_("The bulletin was already issued.")))
+    # Issuing cannot be undone: the form states the number and the item count, and the POST
+    # carries them back (`confirm`); the service issues only on exactly those terms.
+    confirmed = IssueTerms.from_token(request.POST.get("confirm", ""), year=bulletin.year)
+    if confirmed is None:
+        terms = svc.issue_confirmation(svc.bulletin_issue_terms(bulletin))
+        message = _("Confirm the issue first: %(terms)s") % {"terms": terms}
+        return _refused(request, bulletin, ApplicationError(message))
     try:
-        bulletin = svc.bulletin_issue(bulletin=bulletin, by=request.user)
+        bulletin = svc.bulletin_issue(bulletin=bulletin, by=request.user, confirmed=confirmed)
     except ApplicationError as error:
         return _refused(request, bulletin, error)
     messages.success(
