@@ -29,6 +29,8 @@ from core.dates import months_ending
 from inspections.models import Patrol, PatrolResult, Presence, SiteKind, SiteState, WaterSite
 from inspections.sites.services import patrol_ticket_create
 from villages.models import County, Town
+from workflows.demo import demo_history_write
+from workflows.models import RectificationTicket
 
 SITES = 133
 MONTHS = 12
@@ -141,15 +143,20 @@ def demo_patrols_seed(*, rng: random.Random, inspector, officers: dict, photos: 
     if Patrol.objects.exists():
         return 0
     today = timezone.localdate()
+    # Patrols are made 08:00–18:00 (_patrol): today's only once the day's work is over, so a
+    # demo loaded in the morning or at night has none recorded later than now.
+    done_today = timezone.localtime().time() >= time(18, 0)
     sites = list(WaterSite.objects.listed().order_by("code"))
     rows = []
     for month in months_ending(today, MONTHS):
         current = month == today.replace(day=1)
+        last_day = (today.day if done_today else today.day - 1) if current else 28
+        if last_day < 1:
+            continue  # the 1st, before the day's work is over: none yet this month
         for site in sites:
             if rng.random() < (0.45 if current else 0.07):
                 continue  # missed (漏巡), or not yet this month
-            last_day = today.day if current else 28
-            day = month.replace(day=rng.randint(1, max(1, last_day)))
+            day = month.replace(day=rng.randint(1, last_day))
             by = inspector if rng.random() < 0.6 else officers.get(site.town_id, inspector)
             rows.append(_patrol(site, day, rng, by))
     _rebounds_last(rows)
@@ -233,8 +240,9 @@ def _demo_flag(doubt: str, distance: float, accuracy: float, rng: random.Random)
 
 
 def demo_site_tickets_seed() -> int:
-    """Tickets for the sites whose latest patrol found a problem; 疑似反弹 sites move."""
-    opened = 0
+    """Tickets for the sites whose latest patrol found a problem, opened when the patrol was
+    recorded (a draft the task force has yet to assign); 疑似反弹 sites move."""
+    histories = {}
     latest = {}
     for patrol in Patrol.objects.select_related("site", "site__town", "site__village").order_by(
         "site_id", "created_at"
@@ -251,5 +259,10 @@ def demo_site_tickets_seed() -> int:
             if patrol.result == PatrolResult.REBOUND and site.state == SiteState.MAINTAINED:
                 site.suspect()
                 site.save()
-            opened += 1
-    return opened
+        histories[ticket.pk] = _opened_at(patrol.created_at + timedelta(minutes=2))
+    demo_history_write(RectificationTicket, histories)
+    return len(histories)
+
+
+def _opened_at(at: datetime):
+    return lambda events: [at for _event in events]

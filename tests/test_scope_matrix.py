@@ -79,7 +79,7 @@ PROJECT_APPS = ("villages", "workflows", "inspections")
 NOT_OURS = {"login", "logout", "set_language"}
 # Public by design: states for monitors, the same to everyone and no data of anyone
 # (workflows/health.py; tests/workflows/test_watchdog.py).
-PUBLIC = {"healthz", "worker_script", "manifest"}
+PUBLIC = {"healthz", "worker_script", "manifest", "favicon"}
 
 ROLES = {
     "tf": "task_force",

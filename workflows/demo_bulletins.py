@@ -3,8 +3,9 @@ problems, most rectified and closed since, a few still running.
 
 Every step goes through the real services (tickets opened, bulletins composed and issued —
 numbering, assignment, frozen text, receipts — then submitted and closed), and afterwards the
-dates are moved back into 2024 with set-based UPDATEs (a deadline in the past cannot be
-assigned through the service, rightly).
+dates are moved back into 2024 (a deadline in the past cannot be assigned through the service,
+rightly): the bulletin to its day, its tickets to a history around it (workflows.demo) — opened
+a few days before, assigned at the issue with its deadline, rectified and closed weeks later.
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from django.utils import timezone
 
 from villages.models import Town
 from workflows.bulletins import services as bulletins
-from workflows.demo import PROBLEMS, Staff, _backdate
-from workflows.models import Bulletin, BulletinReceipt, RectificationTicket, TicketEvent
+from workflows.demo import (
+    PROBLEMS,
+    RECTIFICATION_GAPS,
+    Staff,
+    demo_history,
+    demo_history_write,
+)
+from workflows.models import Bulletin, BulletinReceipt, RectificationTicket
 from workflows.tickets import services
 
 YEAR = 2024
@@ -110,18 +117,13 @@ def _backdate_bulletin(bulletin: Bulletin, issued_on: date) -> None:
         acknowledged_at=F("acknowledged_at") - shift + timedelta(days=1)
     )
     rng = random.Random(bulletin.pk)
-    for item in bulletin.items.all():
-        ticket = RectificationTicket.objects.get(pk=item.ticket_id)
-        _backdate(ticket, rng, days_back=shift.days)
-        if ticket.state == "closed":
-            _took(ticket, timedelta(days=rng.randint(5, 40), hours=rng.randint(0, 8)))
-
-
-def _took(ticket: RectificationTicket, delta: timedelta) -> None:
-    """The town took `delta` to rectify: submission and closing move that much later."""
-    RectificationTicket.objects.filter(pk=ticket.pk).update(
-        submitted_at=F("submitted_at") + delta, closed_at=F("closed_at") + delta
-    )
-    TicketEvent.objects.filter(rectification=ticket, action__in=["submit", "close"]).update(
-        at=F("at") + delta
-    )
+    histories = {}
+    for ticket_id in bulletin.items.values_list("ticket_id", flat=True):
+        # The problems were found (and their tickets opened) in the days before the bulletin.
+        opened = (
+            issued_at - timedelta(days=rng.randint(3, 8)) + timedelta(minutes=rng.randint(-60, 420))
+        )
+        histories[ticket_id] = demo_history(
+            rng, gaps=RECTIFICATION_GAPS, start=opened, fixed={"assign": issued_at}
+        )
+    demo_history_write(RectificationTicket, histories)
