@@ -29,7 +29,7 @@ from django.utils.module_loading import import_string
 
 from workflows.jobs import connection_refresh
 from workflows.models import JobRun
-from workflows.schedules import SCHEDULES, JobSpec, next_occurrence
+from workflows.schedules import SCHEDULES, JobSpec, job_label, next_occurrence
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ class JobHealth:
     last_run: JobRun | None
     last_good: JobRun | None
     running: bool  # a run started since `due` is still running (and not yet dead)
+
+    @property
+    def label(self) -> str:
+        return job_label(self.name)
 
     @property
     def missed(self) -> bool:

@@ -36,6 +36,7 @@ SHELL_ASSETS = (
     "js/scan_offline.js",
     "js/ticket_actions.js",
     "js/field_home.js",
+    "js/table_cards.js",
     "icons/app-192.png",
 )
 

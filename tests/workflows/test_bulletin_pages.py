@@ -100,6 +100,8 @@ def test_compose_preview_and_issue_through_the_pages(client, task_force, huji_dr
     page = client.get(compose)  # default filter: new findings
     for ticket in huji_drafts:
         assert ticket.number in page.content.decode()
+    # The place column is 地点 (user testing: a translation collision made it 名次, "rank").
+    assert "<th>地点</th>" in page.content.decode() and "名次" not in page.content.decode()
 
     a, b, c = (t.pk for t in huji_drafts)
     response = client.post(compose, {"add": [a, b, c], "op": "add"})
@@ -201,6 +203,8 @@ def test_the_follow_up_shows_all_closed(client, task_force, hj_officer, issued, 
     client.force_login(hj_officer)
     page = client.get(reverse("bulletin_detail", args=[issued.pk])).content.decode()
     assert "已全部销号" in page
+    # The follow-up's count column says 已销号, not 销号时间 (the ledger's column of a time).
+    assert '<th class="num">已销号</th>' in page and "销号时间" not in page
 
 
 # --- scope, receipts --------------------------------------------------------------------------

@@ -211,6 +211,8 @@ def test_the_task_force_sees_each_jobs_state(client, task_force, hj_officer):
     client.force_login(task_force)
     page = client.get(reverse("health_jobs")).content.decode()
     assert 'data-job="issue_overdue_notices"' in page and 'data-state="late"' in page
+    # Each job by its name for people (user testing: the raw function names were shown).
+    assert ">发出逾期整改通知<" in page and ">issue_overdue_notices<" not in page
 
     client.force_login(hj_officer)
     assert client.get(reverse("health_jobs")).status_code == 403
