@@ -59,10 +59,14 @@ COUNT_LABELS = {
 
 
 def counts_labelled(counts: object) -> list[tuple[str, str, object]]:
-    """A run's counts as (key, label in the active language, value), in the job's order."""
+    """A run's counts as (key, label in the active language, value): the named counters in the
+    order of COUNT_LABELS, then the others by name. Not in the order the job wrote them, which
+    PostgreSQL's jsonb does not keep."""
     if not isinstance(counts, dict):
         return []
-    return [(key, str(COUNT_LABELS.get(key, key)), value) for key, value in counts.items()]
+    order = {key: position for position, key in enumerate(COUNT_LABELS)}
+    keys = sorted(counts, key=lambda key: (order.get(key, len(order)), str(key)))
+    return [(key, str(COUNT_LABELS.get(key, key)), counts[key]) for key in keys]
 
 
 class JobTerminated(Exception):

@@ -131,6 +131,17 @@ def test_a_user_who_must_change_his_password_may_still_log_out(client, task_forc
     assert response.status_code == 302 and response["Location"] == reverse("login")
 
 
+def test_the_browsers_own_requests_are_not_sent_to_the_password_page(client, task_force, huji):
+    _person, password = services.person_create(
+        by=task_force, name="李四", username="lisi", role=Role.TOWN_OFFICER, town=huji
+    )
+    log_in(client, "lisi", password)
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 302 and icon["Location"].endswith(".png")
+    assert client.get(reverse("manifest")).status_code == 200
+    assert client.get(reverse("home"))["Location"] == reverse("password_change")
+
+
 def test_one_time_passwords_pass_the_validators(task_force):
     from django.contrib.auth.password_validation import validate_password
 

@@ -14,8 +14,18 @@ from django.urls import reverse
 from villages.people import selectors
 
 SESSION_FLAG = "people.must_change_password"
-# What a user with the duty may still open: the password page, and the way out.
-EXEMPT = ("password_change", "logout", "login", "set_language")
+# What a user with the duty may still open: the password page, and the way out; and what the
+# browser asks for by itself on every page (the icon, the app manifest, the service worker),
+# which would otherwise be answered with the password page.
+EXEMPT = (
+    "password_change",
+    "logout",
+    "login",
+    "set_language",
+    "favicon",
+    "manifest",
+    "worker_script",
+)
 
 
 def flag_on_login(sender, request, user, **kwargs) -> None:
