@@ -105,6 +105,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After auth: a user with a one-time password sees the password page until he chose his own.
     "villages.people.middleware.PasswordChangeRequiredMiddleware",
+    # A POST sent after the session ended keeps its fields across the login
+    # (villages/people/interrupted.py).
+    "villages.people.interrupted.InterruptedFormMiddleware",
     # Before any view reads the body (CSRF reads it in process_view, after every __call__).
     "villages.middleware.RequestSizeLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
