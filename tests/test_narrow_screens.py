@@ -126,5 +126,6 @@ def test_every_page_fits_a_360_px_phone_for_every_role(live_server, monkeypatch,
                 context.close()
             browser.close()
             connections.close_all()
+    print(f"\n{seen} page views at {PHONE['width']} px")
     assert seen > 150, seen  # the matrix's pages × roles, not a handful
     assert wide + squeezed == [], "\n".join(wide + squeezed)
