@@ -19,6 +19,7 @@ from django.db import connections
 from django.test import Client, override_settings
 
 from tests.test_scope_matrix import CASES, HTML, ROLES, _url, build_world
+from tests.workflows.ladder import ladder  # noqa: F401 (autouse: the world issues overdue notices)
 
 CHROMIUM = "/usr/bin/chromium"
 sync_api = pytest.importorskip(

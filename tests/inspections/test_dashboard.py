@@ -468,7 +468,7 @@ def test_the_page_draws_its_charts_inline(client, task_force, data):
     html = get(client, task_force).content.decode()
     assert html.count("<svg") >= 8
     # No chart script: the only scripts are the field queue's, on every page of a user who
-    # may record work in the field (the task force may patrol too).
+    # may record work in the field (the task force may patrol too), and the tables' cards.
     scripts = re.findall(r'<script src="([^"]+)"', html)
     assert html.count("<script") == len(scripts)
     assert {s.rsplit("/", 1)[1] for s in scripts} == {
@@ -476,5 +476,6 @@ def test_the_page_draws_its_charts_inline(client, task_force, data):
         "photo_shrink.js",
         "field_queue.js",
         "photo_buttons.js",
+        "table_cards.js",
     }
     assert 'class="trend-chart"' in html
