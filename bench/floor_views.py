@@ -60,6 +60,15 @@ def logged_in_floor(request):
 
 
 @login_required
+def layout_floor(request):
+    """The layout-only page: base.html and nothing of its own, for the same logged-in user —
+    the navigation by the user's permissions, the unread counts, the language switch, as every
+    page of the site shows them. A page can hardly cost less than this; the scan page aims at
+    1.5× it."""
+    return render(request, "base.html")
+
+
+@login_required
 def upload_floor(request):
     """The least a patrol POST costs: the above plus receiving the multipart body. The CSRF
     middleware already parsed it (it reads the token field); the view touches every file."""

@@ -40,6 +40,8 @@ BENCHES = [
     "bench_dashboard",
     "bench_load",
     "bench_field_upload",
+    "bench_exports",
+    "bench_documents",
 ]
 WIDTH = 120  # of the printed table
 GAP = "  "

@@ -1,7 +1,7 @@
 """One settings file, driven by the environment (see README.md § Configuration).
 
 Default: SQLite file + django-q2 ORM broker + local media — the embedded setup `make demo` uses.
-DATABASE_URL switches to PostgreSQL, REDIS_URL switches the django-q2 broker to Redis.
+DATABASE_URL switches to PostgreSQL, REDIS_URL switches the django-q2 broker and the cache to Redis.
 """
 
 from __future__ import annotations
@@ -205,6 +205,50 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Cache ------------------------------------------------------------------------------------
+# Parts of pages (the scan page's, inspections/sites/scan_page.py) and the patrol policy. Parts
+# are keyed by the version of the rows they show, read with the page's own query, so a cache of
+# each process's own (no REDIS_URL: one per gunicorn worker) never serves an outdated part; with
+# REDIS_URL the web processes share one, and the policy's invalidation reaches all at once.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "renju",  # beside django-q2's keys in the same Redis database
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            # A county's sites × parts × 2 languages, a few KB each: ~15 MB at most per process.
+            "OPTIONS": {"MAX_ENTRIES": 3000},
+        }
+    }
+
+# Documents made from what cannot change (core.pdf.cached_pdf: label sheets keyed by their sites'
+# versions, a published round's grade PDF and table): 0.1–3 MB each and seconds of CPU to make
+# again, so shared by every process and kept across restarts — Redis with REDIS_URL, else files
+# under DATA_DIR (a per-process memory cache would make each worker pay for each sheet and hold
+# them all). An entry whose inputs changed is never read again; it ages out or is culled.
+DOCUMENT_CACHE_SECONDS = 30 * 24 * 3600
+if REDIS_URL:
+    CACHES["documents"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "renju-documents",
+        "TIMEOUT": DOCUMENT_CACHE_SECONDS,
+    }
+else:
+    CACHES["documents"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": DATA_DIR / "cache" / "documents",
+        "TIMEOUT": DOCUMENT_CACHE_SECONDS,
+        # ~300 MB at most on disk; past it a third of the entries go (culled at random).
+        "OPTIONS": {"MAX_ENTRIES": 300},
+    }
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

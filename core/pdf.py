@@ -26,19 +26,26 @@ left out; the PDF is still made.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import mimetypes
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import caches
 from django.core.files.storage import default_storage
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.urls import Resolver404, resolve
+from django.utils import translation
 from PIL import Image, ImageFile
 from weasyprint import HTML
+from weasyprint import __version__ as WEASYPRINT_VERSION
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 # Importing WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES = True (weasyprint/
@@ -60,6 +67,67 @@ def render_pdf(*, template_name: str, context: dict, request: HttpRequest | None
     The template is a standalone HTML document that links `{% static "css/print.css" %}`."""
     html = render_to_string(template_name, context, request=request)
     return HTML(string=html, base_url=BASE_URL, url_fetcher=LocalFetcher()).write_pdf()
+
+
+# The stylesheet every PDF template links; a deploy that changes it changes every cache key.
+PRINT_STYLESHEET = "css/print.css"
+
+
+def cached_pdf(
+    *,
+    template_name: str,
+    key: Iterable,
+    context: Callable[[], dict],
+    request: HttpRequest | None = None,
+) -> bytes:
+    """render_pdf, kept in the "documents" cache (settings.CACHES) for documents that take
+    seconds to make and are asked for again unchanged: a label sheet, a published round's grades.
+
+    `key` must name everything the document shows that can change — the caller knows: the
+    sites' ids and versions of a label sheet, a published round (which cannot change) and the
+    user's jurisdiction. The key adds the language and the versions of its catalogue, of the
+    template (which must include no other), of the print stylesheet and of WeasyPrint, so a
+    deploy that changes the wording or the layout never serves an old document.
+    `context` is called only to make the document (its QR codes are a second of the sheet's
+    cost). A changed input gives a new key; the old entry is never read again and ages out."""
+    cache = caches["documents"]
+    cache_key = pdf_cache_key(template_name, key)
+    pdf = cache.get(cache_key)
+    if pdf is None:
+        pdf = render_pdf(template_name=template_name, context=context(), request=request)
+        cache.set(cache_key, pdf)
+    return pdf
+
+
+def pdf_cache_key(template_name: str, key: Iterable) -> str:
+    language = translation.get_language()
+    parts = (
+        template_name,
+        _version_of(get_template(template_name).origin.name),
+        _version_of(_static_path(PRINT_STYLESHEET)),
+        WEASYPRINT_VERSION,
+        language,
+        [_version_of(path) for path in _catalogues(language)],
+        *key,
+    )
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    return f"pdf:{template_name}:{digest}"
+
+
+def _version_of(path) -> tuple[int, int]:
+    # Modification time and size: a stat, not a read, on every request.
+    stat = os.stat(path)
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _catalogues(language: str | None) -> list[Path]:
+    """The project's compiled translations of `language` (none for the msgids' English)."""
+    if not language:
+        return []
+    name = Path(translation.to_locale(language)) / "LC_MESSAGES" / "django.mo"
+    return [
+        Path(folder) / name for folder in settings.LOCALE_PATHS if (Path(folder) / name).exists()
+    ]
 
 
 class LocalFetcher(URLFetcher):
@@ -115,10 +183,13 @@ def _static_path(name: str) -> str:
     raise FileNotFoundError(f"static file not found: {name}")
 
 
-# Photos print at most ~8 cm wide: 800 px is ~250 dpi there. WeasyPrint embeds an image as it
-# gets it, so a 146-item bulletin of 1600 px display copies made a 143 MB PDF; shrunk here
-# (JPEG draft decoding: a few ms each) it is a tenth of that, and faster to write.
-PRINT_MAX_PX = 800
+# Photos print at most 70 mm wide (a bulletin's 60 × 45 mm, a follow-up's 70 × 52 mm): 600 px is
+# 220–250 dpi there. The pipeline stores a print copy of this size (PDF templates link
+# photo.print_url), which passes through untouched; a photo stored before print copies existed
+# is served its 1600 px display copy instead, shrunk here to the same size. WeasyPrint embeds an
+# image as it gets it: 146 items × 2 display copies made a 143 MB PDF.
+PRINT_MAX_PX = 600
+PRINT_JPEG_QUALITY = 75
 
 
 def _print_size(stored) -> io.BytesIO:
@@ -127,14 +198,24 @@ def _print_size(stored) -> io.BytesIO:
         with Image.open(io.BytesIO(data)) as image:
             if max(image.size) <= PRINT_MAX_PX or image.format != "JPEG":
                 return io.BytesIO(data)
-            image.draft("RGB", (PRINT_MAX_PX, PRINT_MAX_PX))
-            image.thumbnail((PRINT_MAX_PX, PRINT_MAX_PX), Image.Resampling.BOX)
+            box = _fitted(image.size, PRINT_MAX_PX)
+            # The box of the printed size, with the photo's own proportions: libjpeg then
+            # decodes at the smallest 1/2, 1/4 or 1/8 scale that still covers it (1600 × 1200 →
+            # 800 × 600). A square (800, 800) box kept a 4:3 photo at full scale (1200 < 1600).
+            image.draft("RGB", box)
+            image = image.resize(box, Image.Resampling.BOX) if image.size != box else image
             smaller = io.BytesIO()
-            image.save(smaller, "JPEG", quality=80)
+            image.save(smaller, "JPEG", quality=PRINT_JPEG_QUALITY)
     except (OSError, ValueError):
         return io.BytesIO(data)  # not ours to judge here: WeasyPrint logs and skips it
     smaller.seek(0)
     return smaller
+
+
+def _fitted(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    width, height = size
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _response(url: str, file) -> URLFetcherResponse:

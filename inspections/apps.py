@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,3 +27,18 @@ class InspectionsConfig(AppConfig):
         from inspections import photo_holders
 
         photo_holders.register()
+
+        # The dashboard's rollup triggers, again if a migration dropped them (SQLite drops a
+        # table's triggers when it rebuilds the table to alter it).
+        post_migrate.connect(_ensure_rollup_triggers, sender=self)
+
+
+def _ensure_rollup_triggers(sender, using="default", **kwargs) -> None:
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from inspections.reporting import rollups
+
+    applied = MigrationRecorder(connections[using]).migration_qs
+    if applied.filter(app="inspections", name="0005_rollups").exists():
+        rollups.ensure_installed(using)

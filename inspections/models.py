@@ -1,5 +1,5 @@
 """inspections models, one module per concern: water sites and their patrols (checklists,
-rounds and grading follow in their own modules)."""
+rounds and grading follow in their own modules), and the reporting rollups."""
 
 from inspections.grading.models import (
     Assessment,
@@ -14,6 +14,14 @@ from inspections.grading.models import (
     Round,
     RoundMode,
     RoundState,
+)
+from inspections.reporting.models import (
+    ClosedDaysCount,
+    ClosedHoursCount,
+    ClosedTicketDays,
+    RectificationMonthCount,
+    RunningDeadlineCount,
+    ToiletCount,
 )
 from inspections.sites.models import (
     LISTED_STATES,
@@ -42,6 +50,9 @@ __all__ = [
     "Campaign",
     "ChecklistItem",
     "ChecklistTemplate",
+    "ClosedDaysCount",
+    "ClosedHoursCount",
+    "ClosedTicketDays",
     "Deduction",
     "Dimension",
     "Grade",
@@ -54,15 +65,18 @@ __all__ = [
     "PatrolResult",
     "Presence",
     "PreviousFixed",
+    "RectificationMonthCount",
     "RetiredToken",
     "Round",
     "RoundMode",
     "RoundState",
     "Rule",
+    "RunningDeadlineCount",
     "Signboard",
     "SiteKind",
     "SiteState",
     "TicketMode",
+    "ToiletCount",
     "WaterSite",
     "new_token",
 ]

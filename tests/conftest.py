@@ -19,6 +19,7 @@ its transaction (the import takes about 0.1 s).
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache, caches
 
 from tests.factories import (
     HUJI_CODE,
@@ -34,6 +35,21 @@ from villages.models import Role, Town, Village
 def _fast_password_hasher(settings):
     # PBKDF2 at production strength costs ~0.3 s per user; the tests create many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache(settings):
+    # Each test's rows are rolled back (and their ids given again on SQLite); what the cache
+    # kept of them (the patrol policy, the scan page's parts) must go with them. In memory even
+    # with REDIS_URL set: clearing a Redis cache empties its whole database, the queue's too.
+    # The PDFs kept in "documents" (core.pdf.cached_pdf) likewise, in memory, not in DATA_DIR.
+    memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    settings.CACHES = {"default": memory, "documents": memory | {"LOCATION": "documents"}}
+    cache.clear()
+    caches["documents"].clear()
+    yield
+    cache.clear()
+    caches["documents"].clear()
 
 
 @pytest.fixture

@@ -452,7 +452,7 @@ def test_a_good_photo_is_stored_only_as_clean_jpegs_with_generated_names(
     assert photo.original_name == "整改后.jpg"
     assert photo.gps_lat == pytest.approx(HUJI_SITE[0], abs=1e-5)  # kept, in a column
     new = sorted(set(files_under(media)) - set(before["files"]))
-    copies = [photo.display.name, photo.thumbnail.name]
+    copies = [photo.display.name, photo.print_copy.name, photo.thumbnail.name]
     originals = [photo.original.name] if keep_originals else []
     assert new == sorted(copies + originals)
     assert all(GENERATED.match(name) for name in new), new
@@ -493,8 +493,8 @@ def test_a_good_photo_with_a_hostile_name_is_stored_under_a_generated_name(
     photo = EvidencePhoto.objects.latest("pk")
     assert photo.original_name == kept  # shown as the user's name, never used as a path
     new = sorted(set(files_under(media)) - set(before["files"]))
-    assert len(new) == 3 and all(GENERATED.match(name) for name in new), new
-    for field_file in (photo.display, photo.thumbnail, photo.original):
+    assert len(new) == 4 and all(GENERATED.match(name) for name in new), new
+    for field_file in (photo.display, photo.print_copy, photo.thumbnail, photo.original):
         path = Path(field_file.path).resolve()
         assert path.is_relative_to(media.resolve()) and path.is_file()
     # Nothing where the name points: MEDIA_ROOT/../.. (the session's temporary folder), nor

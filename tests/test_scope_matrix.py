@@ -21,6 +21,7 @@ transaction; each test runs in a savepoint rolled back after it.
 
 from __future__ import annotations
 
+import html
 import io
 import zipfile
 from collections.abc import Callable
@@ -881,6 +882,7 @@ CASES: dict[str, Case] = {
     # its holder's page); other kinds of holder (steps, bulletins) in test_photo_access.py ---
     "photo_display": Case(SITE_VIEWERS, kwargs=photo_of("ticket"), content_type=JPEG),
     "photo_thumbnail": Case(SITE_VIEWERS, kwargs=photo_of("ticket"), content_type=JPEG),
+    "photo_print": Case(SITE_VIEWERS, kwargs=photo_of("ticket"), content_type=JPEG),
     "photo_display[toilet]": Case(
         "tf=200/200 hjo=200/404 insp=404/404 tinsp=404/404 sw=200/404 va=200/404 nobody=404/404",
         kwargs=photo_of("toilet"),
@@ -976,7 +978,9 @@ def text_of(response, body: bytes) -> str:
     if response["Content-Type"].startswith(XLSX):
         with zipfile.ZipFile(io.BytesIO(body)) as book:
             xml = [book.read(name) for name in book.namelist() if name.endswith(".xml")]
-        return b"".join(xml).decode()
+        # Character references resolved: openpyxl writes through lxml (when installed) in
+        # ASCII, every Chinese character as &#NNNNN;, which a search of the bytes never finds.
+        return html.unescape(b"".join(xml).decode())
     return body.decode()
 
 

@@ -30,6 +30,7 @@ from workflows.tickets.models import (
     Source,
     TicketCounter,
     TicketEvent,
+    TicketSearch,
     ToiletState,
     ToiletTicket,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Source",
     "TicketCounter",
     "TicketEvent",
+    "TicketSearch",
     "ToiletState",
     "ToiletTicket",
 ]

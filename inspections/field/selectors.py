@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db import connection
 from django.db.models import Count, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -165,3 +166,19 @@ def _sources(model, transition: str) -> list[str]:
     return sorted(
         {t.source for t in field.get_all_transitions(model) if t.name == transition} - {"*"}
     )
+
+
+def due_version(*, today: date) -> str:
+    """What `sites_due` reads, as a version string that any write changing it changes (one
+    query): the month's patrols (a new one counted and numbered; the patrols of earlier months
+    are done with) and the sites (added, removed, or saved: auto_now stamps the row). For
+    inspections.field.home, which keys the cached list by it."""
+    patrols, sites = Patrol._meta.db_table, WaterSite._meta.db_table
+    sql = f"""
+        SELECT
+          (SELECT COUNT(id) || '.' || COALESCE(MAX(id), 0) FROM {patrols} WHERE local_date >= %s),
+          (SELECT COUNT(id) || '.' || COALESCE(CAST(MAX(updated_at) AS TEXT), '') FROM {sites})
+    """  # table names only: nothing from a request
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [month_start(today)])
+        return ".".join(str(part) for part in cursor.fetchone())

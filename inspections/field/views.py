@@ -20,9 +20,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from inspections.field import selectors
+from inspections.field import home, selectors
 from inspections.models import PatrolPolicy
-from inspections.sites.forms import PatrolForm
+from inspections.sites.scan_page import patrol_form_fields
 
 # What the offline pages need besides their HTML, fetched into the phone's cache on download.
 SHELL_ASSETS = (
@@ -45,16 +45,16 @@ SHELL_ASSETS = (
 def field_home(request):
     """The phone's home in the field: this month's sites still to patrol, the day's download,
     the queue."""
-    due = selectors.sites_due(user=request.user, today=timezone.localdate())
-    return render(request, "inspections/field_home.html", {"due": due})
+    due = home.due_list(user=request.user, today=timezone.localdate())
+    return render(request, "inspections/field_home.html", {"due_html": due})
 
 
 @login_required
 def scan_shell(request):
     """The scan page without a site: the service worker answers a QR scanned offline with it,
     and its script fills in the site from the downloaded pack."""
-    form = PatrolForm()
-    context = {"form": form, "policy": PatrolPolicy.current()}
+    policy = PatrolPolicy.cached()
+    context = {"policy": policy, "fields_html": patrol_form_fields(request, policy=policy)}
     return render(request, "inspections/scan_offline.html", context)
 
 

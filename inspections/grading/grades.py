@@ -9,14 +9,22 @@ Every page costs a fixed number of queries whatever the number of villages: the 
 (one or two queries), one query for the assessments (village and town joined, deductions counted
 in a subquery) and, for movement, one for the previous round's grades. Distribution, rankings
 and filtering are one pass in Python over those rows (at most a few hundred per round).
+
+A published round cannot change (publishing is its last transition and freezes its grades), so
+its rows — the 558-village table the page, the PDF and the Excel file are made from — are kept
+in the "documents" cache per round and jurisdiction (round_rows_key); the round's PDF is cached
+under the same key (views_grades). A village renamed later still shows its old name there until
+the entry ages out (settings.DOCUMENT_CACHE_SECONDS), as the PDF printed that day did.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.cache import caches
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -33,6 +41,7 @@ from inspections.models import (
     RoundMode,
     RoundState,
 )
+from villages import access
 from villages.models import Village
 
 GRADES = (Grade.A, Grade.B, Grade.C, Grade.WEAK)
@@ -225,6 +234,32 @@ def round_results(
     *, round: Round, user, town: str | None = None, grade: str | None = None
 ) -> RoundResults:
     before = previous_round(round)
+    if round.state != RoundState.PUBLISHED:
+        rows = _round_rows(round, before, user)
+    else:
+        cache = caches["documents"]
+        key = round_rows_key(round=round, before=before, user=user)
+        rows = cache.get(key)
+        if rows is None:
+            rows = _round_rows(round, before, user)
+            cache.set(key, rows)
+    return RoundResults(
+        **_summary(rows, town=town, grade=grade), round=round, previous_round=before
+    )
+
+
+def round_rows_key(*, round: Round, before: Round | None, user) -> str:
+    """What a published round's rows depend on: the round, the previous published round they
+    are compared with (a lower-numbered round published later becomes it), and the towns and
+    villages where `user` may see grades — not the user: everyone of one jurisdiction shares."""
+    scope = access.scope(user, "grade.view")
+    previous = (before.pk, before.published_at.isoformat()) if before else None
+    jurisdiction = (scope.county_wide, sorted(scope.town_codes), sorted(scope.village_codes))
+    parts = (round.published_at.isoformat(), previous, jurisdiction)
+    return f"grades:round:{round.pk}:{hashlib.sha256(repr(parts).encode()).hexdigest()}"
+
+
+def _round_rows(round: Round, before: Round | None, user) -> list[GradeRow]:
     previous: dict[str, str] = {}
     if before is not None:
         previous = dict(
@@ -233,10 +268,7 @@ def round_results(
             .values_list("village_id", "grade")
         )
     assessments = published_assessments(user=user).filter(round=round)
-    rows = [_row(a, previous.get(a.village_id)) for a in assessments.order_by("village_id")]
-    return RoundResults(
-        **_summary(rows, town=town, grade=grade), round=round, previous_round=before
-    )
+    return [_row(a, previous.get(a.village_id)) for a in assessments.order_by("village_id")]
 
 
 def campaign_results(

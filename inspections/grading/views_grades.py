@@ -23,7 +23,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from core.pdf import render_pdf
+from core.pdf import cached_pdf
 from core.xlsx import XLSX, Column, ledger_write
 from inspections.grading import grades as selectors
 from inspections.grading.grades import GRADES, GradeRow, Tally
@@ -85,15 +85,21 @@ def round_grades(request, pk: int):
 @require_safe
 def round_grades_pdf(request, pk: int):
     round, results = _round_all_results(request, pk)
-    context = {
-        "round": round,
-        "title": _round_title(round),
-        "issued_on": timezone.localdate(round.published_at),
-        "results": results,
-        "by_town": _by_town(results.rows),
-    }
-    pdf = render_pdf(
-        template_name="inspections/grades_print.html", context=context, request=request
+    # A published round cannot change: made once per jurisdiction (and language), as its rows.
+    # What can is in the key too: the campaign's name (the title) and the lists' lengths.
+    rows = selectors.round_rows_key(round=round, before=results.previous_round, user=request.user)
+    lists = (results.policy.top_n, results.policy.bottom_n)
+    pdf = cached_pdf(
+        template_name="inspections/grades_print.html",
+        key=(rows, _round_title(round), lists),
+        context=lambda: {
+            "round": round,
+            "title": _round_title(round),
+            "issued_on": timezone.localdate(round.published_at),
+            "results": results,
+            "by_town": _by_town(results.rows),
+        },
+        request=request,
     )
     return FileResponse(
         io.BytesIO(pdf), filename=f"{_round_title(round)}.pdf", content_type="application/pdf"

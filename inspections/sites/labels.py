@@ -57,6 +57,27 @@ def label_sheet_context(*, sites: Iterable[WaterSite], base_url: str) -> dict:
     return {"labels": [_label(site, base_url) for site in sites]}
 
 
+def label_sheet_key(*, sites: Iterable[WaterSite], base_url: str) -> tuple:
+    """What a sheet of `sites`' labels depends on, for its cache key: each site's id, version
+    (updated_at moves on every save and on the register import's upserts: name, kind, the
+    responsible people and their phones) and token (a replaced label), and the names of its
+    town, county and village, printed on it but kept in other tables."""
+    return (
+        base_url,
+        tuple(
+            (
+                site.pk,
+                site.updated_at.isoformat(),
+                site.token,
+                site.town.name,
+                site.town.county.name,
+                site.village.short_name if site.village else "",
+            )
+            for site in sites
+        ),
+    )
+
+
 def scan_url(site: WaterSite, base_url: str) -> str:
     return urljoin(base_url, reverse("scan", kwargs={"token": site.token}))
 

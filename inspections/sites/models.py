@@ -15,7 +15,8 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -318,10 +319,42 @@ class PatrolPolicy(models.Model):
     def __str__(self) -> str:
         return str(_("patrol policy"))
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        _forget_policy()
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        _forget_policy()
+        return deleted
+
     @classmethod
     def current(cls) -> PatrolPolicy:
+        """The policy as stored now: what the rules applied to a patrol read."""
         policy, _created = cls.objects.get_or_create(pk=1)
         return policy
+
+    @classmethod
+    def cached(cls) -> PatrolPolicy:
+        """The policy for pages that show it (the scan page's distance hints), without a query
+        on every view. Saving it deletes the cached copy; a cache of each process's own (no
+        REDIS_URL) shows another process's change after POLICY_CACHE_SECONDS at most."""
+        policy = cache.get(POLICY_CACHE_KEY)
+        if policy is None:
+            policy = cls.current()
+            cache.set(POLICY_CACHE_KEY, policy, POLICY_CACHE_SECONDS)
+        return policy
+
+
+POLICY_CACHE_KEY = "inspections:patrol-policy"
+POLICY_CACHE_SECONDS = 300
+
+
+def _forget_policy() -> None:
+    # Now, and again at commit: a page that read the old row before the commit would otherwise
+    # put it back into the cache for POLICY_CACHE_SECONDS.
+    cache.delete(POLICY_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(POLICY_CACHE_KEY))
 
 
 class PatrolResult(models.TextChoices):

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError, Conflict, StorageFull
 from core.forms import error_list
 from inspections.models import Patrol, PatrolCheck, PatrolPolicy, WaterSite
-from inspections.sites import presence, selectors, services
+from inspections.sites import presence, scan_page, selectors, services
 from inspections.sites.actions import SITE_ACTIONS
 from inspections.sites.filtersets import WaterSiteFilterSet
 from inspections.sites.forms import PatrolForm
@@ -43,10 +43,9 @@ PAGE_SIZE = 50
 @login_required
 def scan(request, token: str):
     """What a signboard's QR code opens (after login, login returns here)."""
-    site = selectors.site_by_token(token)
+    site = selectors.scan_site(user=request.user, token=token)
     if site is None:
-        return _unknown_label(request, token)
-    site = get_visible_or_404(selectors.site_page_queryset(), request.user, pk=site.pk)
+        return _not_visible(request, token)
     may_patrol = access.allows(request.user, "site.patrol", site)
     can_patrol = site.is_listed and may_patrol
     if request.method == "POST":
@@ -57,7 +56,15 @@ def scan(request, token: str):
         if not can_patrol:
             raise PermissionDenied(_("You may not record a patrol at this site."))
         return _record(request, site, token)
-    return _scan_page(request, site, token, PatrolForm() if can_patrol else None)
+    return _scan_page(request, site, token, BLANK_FORM if can_patrol else None)
+
+
+def _not_visible(request, token: str):
+    """No site the user may see has this label: a site outside his scope (404, like every
+    object there), a replaced label (410) or none of this system (404)."""
+    if selectors.site_by_token(token) is not None:
+        raise Http404(_("Not found, or outside your jurisdiction."))
+    return _unknown_label(request, token)
 
 
 def _unknown_label(request, token: str):
@@ -70,15 +77,23 @@ def _unknown_label(request, token: str):
     return render(request, "inspections/label_replaced.html", context, status=410)
 
 
+# The empty patrol form, which the page takes from the cache (scan_page.patrol_form); a bound
+# form (a refused patrol, shown again with what was typed) is rendered for its request.
+BLANK_FORM = "blank"
+
+
 def _scan_page(request, site, token, form, *, status=200, refusal=None):
-    policy = PatrolPolicy.current()
+    """`form`: BLANK_FORM, a bound PatrolForm to show again, or None (no form)."""
+    policy = PatrolPolicy.cached()
+    blank = form == BLANK_FORM
     context = {
         "site": site,
         "token": token,
-        "form": form,
+        "show_form": form is not None,
+        "form": None if blank else form,
+        "fields_html": scan_page.patrol_form_fields(request, policy=policy) if blank else "",
         "policy": policy,
-        "recent": selectors.recent_patrols(site=site),
-        "tickets": list(selectors.open_tickets(site=site)),
+        "parts": scan_page.scan_parts(site=site),
         "refusal": refusal,
     }
     return render(request, "inspections/scan.html", context, status=status)

@@ -5,6 +5,9 @@ town's; `?site=<code>` (repeatable) the chosen ones. The task force prints count
 officer his own town's. Other roles: 403. A malformed parameter: 400. A town or site that does
 not exist, is outside the user's towns, or (a site) is removed from the list: 404, the same
 answer for all three so an officer cannot probe another town's register.
+
+A sheet is made once per version of its sites (core.pdf.cached_pdf): 133 labels took 2.5–11.6 s
+(their QR codes 1.4 s of it), and offices print the same town's sheet again and again.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from core.pdf import render_pdf
+from core.pdf import cached_pdf
 from inspections.models import WaterSite
-from inspections.sites.labels import label_sheet_context
+from inspections.sites.labels import label_sheet_context, label_sheet_key
 from villages import access
 from villages.models import Town
 
@@ -38,8 +41,13 @@ def labels_pdf(request):
     access.require(request.user, "site.labels", action=_("print QR labels"))
     town_code, site_codes = _parameters(request.GET)
     sites = _printable_sites(request.user, town_code=town_code, site_codes=site_codes)
-    context = label_sheet_context(sites=sites, base_url=_base_url(request))
-    pdf = render_pdf(template_name="inspections/labels.html", context=context, request=request)
+    base_url = _base_url(request)
+    pdf = cached_pdf(
+        template_name="inspections/labels.html",
+        key=label_sheet_key(sites=sites, base_url=base_url),
+        context=lambda: label_sheet_context(sites=sites, base_url=base_url),
+        request=request,
+    )
     return FileResponse(
         io.BytesIO(pdf),
         filename=_filename(sites),

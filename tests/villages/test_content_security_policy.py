@@ -18,15 +18,16 @@ pytestmark = pytest.mark.django_db
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 APPS = ("villages", "workflows", "inspections", "core")
+PDF_MAKERS = ("render_pdf", "cached_pdf")
 
 
 def pdf_templates() -> set[str]:
-    """The templates passed to core.pdf.render_pdf anywhere in the code."""
+    """The templates passed to core.pdf.render_pdf (or cached_pdf) anywhere in the code."""
     names = set()
     for app in APPS:
         for path in (Path(settings.BASE_DIR) / app).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "render_pdf":
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") in PDF_MAKERS:
                     for keyword in node.keywords:
                         if keyword.arg == "template_name":
                             if isinstance(keyword.value, ast.Constant):

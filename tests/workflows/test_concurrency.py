@@ -97,7 +97,8 @@ def files_match_photo_rows(settings) -> bool:
     on_disk = {str(path.relative_to(root)) for path in media_files(settings)}
     named = set()
     for photo in EvidencePhoto.objects.all():
-        named |= {f.name for f in (photo.display, photo.thumbnail, photo.original) if f}
+        files = (photo.display, photo.thumbnail, photo.print_copy, photo.original)
+        named |= {f.name for f in files if f}
     return on_disk == named
 
 

@@ -434,7 +434,7 @@ def test_several_photos_are_stored_together(media, uploader):
     )
     assert [p.original_name for p in photos] == ["HTC_Desire.jpg", "portrait_6.jpg"]
     assert EvidencePhoto.objects.count() == 2
-    assert len(stored_files(media)) == 4  # display + thumbnail each
+    assert len(stored_files(media)) == 6  # display, print copy and thumbnail each
 
 
 def test_one_bad_file_among_several_stores_nothing(media, uploader):
@@ -489,7 +489,7 @@ def test_originals_are_not_kept_by_default(media):
     photo = evidence_photo_create(file=sample("Apple_iPhone_4.jpg"), uploaded_by=None)
     assert not photo.original
     assert not (media / "evidence-originals").exists()
-    assert len(stored_files(media)) == 2
+    assert len(stored_files(media)) == 3  # display, print copy, thumbnail
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -231,7 +231,7 @@ def test_unknown_photos_are_404(client, task_force, held_by_ticket):
     client.force_login(task_force)
     missing = EvidencePhoto.objects.order_by("pk").last().pk + 1
 
-    for name in ("photo_display", "photo_thumbnail"):
+    for name in ("photo_display", "photo_print", "photo_thumbnail"):
         response = client.get(reverse(name, args=[missing]))
         assert response.status_code == 404
     assert client.get(f"/photos/{held_by_ticket.photo.pk}/").status_code == 404

@@ -203,14 +203,14 @@ def recipient_names(bulletin: Bulletin) -> list[str]:
 
 
 def photo_pictures(document: dict) -> None:
-    """Each item's `pictures`: (display URL, thumbnail URL) of its photos, which the snapshot
-    names by display file (the page shows thumbnails, the PDF prints the display copies). One
+    """Each item's `pictures`: (print URL, thumbnail URL) of its photos, which the snapshot
+    names by display file (the page shows thumbnails, the PDF prints the print copies). One
     query for the whole document; the URLs are built from the photos' keys."""
     names = [name for item in document["items"] for name in item["photos"]]
     keys = dict(EvidencePhoto.objects.filter(display__in=names).values_list("display", "pk"))
     for item in document["items"]:
         photos = [EvidencePhoto(pk=keys[name]) for name in item["photos"] if name in keys]
-        item["pictures"] = [(photo.display_url, photo.thumbnail_url) for photo in photos]
+        item["pictures"] = [(photo.print_url, photo.thumbnail_url) for photo in photos]
 
 
 def after_photos(tickets) -> dict[int, list[EvidencePhoto]]:

@@ -1,13 +1,13 @@
 """Evidence photos: every photo uploaded anywhere (ticket steps, patrols, assessments).
 
-A row keeps what the source file said (GPS, capture time, camera) in columns and serves only a
-re-encoded, metadata-free display copy and a thumbnail. The pipeline that fills it is
-workflows.evidence.services; nothing else creates these rows.
+A row keeps what the source file said (GPS, capture time, camera) in columns and serves only
+re-encoded, metadata-free copies: a display copy, a thumbnail and a print copy for PDFs. The
+pipeline that fills it is workflows.evidence.services; nothing else creates these rows.
 
 The files are served by workflows.evidence.views, behind the login, to whoever may see something
 that holds the photo (workflows.evidence.holders); pages link them as `photo.display_url` and
-`photo.thumbnail_url`, built from the primary key alone (no query per photo). The web server
-never serves MEDIA_ROOT itself.
+`photo.thumbnail_url` (PDFs `photo.print_url`), built from the primary key alone (no query per
+photo). The web server never serves MEDIA_ROOT itself.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _unguessable_path(folder: str, suffix: str) -> str:
 
 
 def copy_upload_to(instance: EvidencePhoto, filename: str) -> str:
-    """Display copies and thumbnails: JPEGs the pipeline made, free of metadata."""
+    """Display, print and thumbnail copies: JPEGs the pipeline made, free of metadata."""
     return _unguessable_path("evidence", ".jpg")
 
 
@@ -72,6 +72,12 @@ class EvidencePhoto(models.Model):
     height = models.PositiveIntegerField(_("height"))
     display = models.ImageField(_("display copy"), upload_to=copy_upload_to, max_length=200)
     thumbnail = models.ImageField(_("thumbnail"), upload_to=copy_upload_to, max_length=200)
+    # What PDFs embed (≤ 600 px, JPEG q75: ~250 dpi at the 60 mm a bulletin prints a photo).
+    # Empty ("", as Django stores an absent file) for a photo stored before print copies, until
+    # `manage.py make_print_copies` makes one: PDFs then fall back on the display copy.
+    print_copy = models.ImageField(
+        _("print copy"), upload_to=copy_upload_to, max_length=200, blank=True
+    )
     # Empty unless settings.EVIDENCE_KEEP_ORIGINALS: "" rather than NULL, as Django stores an
     # absent file.
     original = models.FileField(
@@ -123,3 +129,8 @@ class EvidencePhoto(models.Model):
     @property
     def thumbnail_url(self) -> str:
         return reverse("photo_thumbnail", args=[self.pk])
+
+    @property
+    def print_url(self) -> str:
+        """The print copy, or the display copy where there is none yet (the view decides)."""
+        return reverse("photo_print", args=[self.pk])

@@ -5,8 +5,9 @@ docs/architecture.md §3).
 
 Each file is checked by what it decodes as (JPEG, PNG, WebP or HEIC — never by its name or the
 client's content type), refused with an EvidenceError naming it if it is too big, not a photo,
-damaged or a decompression bomb, turned upright once, and stored as a ≤ 1600 px JPEG display copy
-and a ≤ 320 px thumbnail without any metadata. GPS, capture time and camera go to columns.
+damaged or a decompression bomb, turned upright once, and stored as a ≤ 1600 px JPEG display copy,
+a ≤ 600 px print copy (what PDFs embed) and a ≤ 320 px thumbnail, without any metadata. GPS,
+capture time and camera go to columns.
 
 A file that did not arrive whole is refused, even where a decoder would fill in what is missing
 (libheif paints the missing tiles of a HEIC green; Pillow pads a JPEG or PNG when its process-wide
@@ -63,6 +64,12 @@ register_heif_opener(depth_images=False, aux_images=False)
 DISPLAY_MAX_PX = 1600
 THUMBNAIL_MAX_PX = 320
 JPEG_QUALITY = 82
+# The print copy: what PDFs embed. Bulletins print a photo 60 mm wide (follow-ups 70 mm): 600 px
+# is 220–250 dpi there, as much as an office laser printer shows. Embedding the 1600 px display
+# copies instead made a 146-item bulletin 29 MB and 9–11 s, most of it spent decoding them; q75
+# is plenty on paper. core.pdf shrinks a photo without a print copy to the same size.
+PRINT_MAX_PX = 600
+PRINT_JPEG_QUALITY = 75
 # 50 MP covers the 48/50-megapixel modes of current phones (8160×6120 = 49.9 MP). Far below
 # Pillow's own bomb limit (89 MP): a decoded PNG or HEIC of 50 MP already takes 200 MB.
 MAX_PIXELS = 50_000_000
@@ -157,6 +164,7 @@ class PreparedPhoto:
     width: int
     height: int
     display: bytes
+    print_copy: bytes
     thumbnail: bytes
     metadata: PhotoMetadata
 
@@ -246,7 +254,7 @@ def evidence_photos_discard(photos: Iterable[EvidencePhoto]) -> None:
     refused action leaves nothing behind (files are not transactional)."""
     photos = list(photos)
     for photo in photos:
-        for field_file in (photo.display, photo.thumbnail, photo.original):
+        for field_file in (photo.display, photo.print_copy, photo.thumbnail, photo.original):
             if field_file:
                 field_file.delete(save=False)
     EvidencePhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
@@ -287,6 +295,7 @@ def _store_one(
         camera_model=meta.camera_model,
     )
     _save_file(row.display, "display.jpg", ContentFile(photo.display), written)
+    _save_file(row.print_copy, "print.jpg", ContentFile(photo.print_copy), written)
     _save_file(row.thumbnail, "thumbnail.jpg", ContentFile(photo.thumbnail), written)
     if keep_original:
         file.seek(0)
@@ -356,7 +365,7 @@ def _stray_files_delete(cutoff: datetime) -> int:
         if not names:
             continue
         known = set()
-        for column in ("display", "thumbnail", "original"):
+        for column in ("display", "print_copy", "thumbnail", "original"):
             known |= set(
                 EvidencePhoto.objects.filter(**{f"{column}__in": names}).values_list(
                     column, flat=True
@@ -379,6 +388,86 @@ def _folders(storage) -> Iterator[str]:
         folder = pending.pop()
         yield folder
         pending.extend(f"{folder}/{sub}" for sub in storage.listdir(folder)[0])
+
+
+# --- print copies of photos stored before them ------------------------------------------------
+
+PRINT_COPY_BATCH = 200
+
+
+@dataclass
+class PrintCopyCounts:
+    """What a make_print_copies run did: copies made; photos whose display copy is missing or
+    unreadable (left without one: PDFs print nothing for them either way); photos another run
+    gave a copy meanwhile (or that were deleted), whose file this run removed again."""
+
+    made: int = 0
+    unreadable: int = 0
+    taken: int = 0
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def print_copies_make(
+    *, batch_size: int = PRINT_COPY_BATCH, progress: Callable[[PrintCopyCounts], None] | None = None
+) -> PrintCopyCounts:
+    """A print copy for every photo that has none, made from its display copy (upright, sRGB,
+    metadata-free already). Idempotent and resumable: it only looks at photos whose print copy
+    is empty, in key order, `batch_size` rows a query, and each copy is committed on its own — a
+    run stopped half-way is simply run again. `progress` is called after each batch."""
+    counts, after = PrintCopyCounts(), 0
+    while True:
+        batch = list(
+            EvidencePhoto.objects.filter(print_copy="", pk__gt=after)
+            .order_by("pk")
+            .only("pk", "display", "print_copy")[:batch_size]
+        )
+        if not batch:
+            return counts
+        for photo in batch:
+            counts.add(print_copy_make(photo=photo))
+        after = batch[-1].pk
+        if progress:
+            progress(counts)
+
+
+def print_copy_make(*, photo: EvidencePhoto) -> str:
+    """Store the print copy of one photo that has none: "made", "unreadable" or "taken".
+
+    The row is claimed with a compare-and-set (`UPDATE … WHERE print_copy = ''`) after the file
+    is written: of two runs at once, the one that finds the column set already deletes its own
+    file, and a failure after the write deletes it too — no row names a missing file, no file
+    is left without a row."""
+    try:
+        data = print_copy_of_display(photo.display)
+    except (FileNotFoundError, *DECODE_ERRORS):
+        return "unreadable"
+    written: list[FieldFile] = []
+    try:
+        _save_file(photo.print_copy, "print.jpg", ContentFile(data), written)
+        claimed = EvidencePhoto.objects.filter(pk=photo.pk, print_copy="").update(
+            print_copy=photo.print_copy.name
+        )
+    except BaseException:
+        _delete_files(written)
+        raise
+    if not claimed:
+        _delete_files(written)
+        return "taken"
+    return "made"
+
+
+def print_copy_of_display(display: FieldFile) -> bytes:
+    """The print copy's JPEG from a stored display copy, decoded in JPEG draft mode at the
+    smallest scale that covers the print size (1600 × 1200 → 800 × 600)."""
+    with (
+        display.storage.open(display.name, "rb") as file,
+        Image.open(file, formats=["JPEG"]) as image,
+    ):
+        image.draft("RGB", _fitted(image.size, PRINT_MAX_PX))
+        image.load()
+        return print_copy_jpeg(image)
 
 
 # --- checking and converting one file ---------------------------------------------------------
@@ -404,9 +493,10 @@ def evidence_photo_prepare(file: IO[bytes]) -> PreparedPhoto:
     del source
     width, height = display.size
     display_jpeg = _jpeg(display)
-    # From the display copy (upright, sRGB, ≤ 1600 px), not the source; in place, as the
-    # display copy is already encoded.
-    # reducing_gap=1: mostly Image.reduce's integer area average (1600 → 320 is exactly 5×).
+    # Both from the display copy (upright, sRGB, ≤ 1600 px), not the source.
+    print_jpeg = print_copy_jpeg(display)
+    # In place, as the display copy is already encoded. reducing_gap=1: mostly Image.reduce's
+    # integer area average (1600 → 320 is exactly 5×).
     box = (THUMBNAIL_MAX_PX, THUMBNAIL_MAX_PX)
     display.thumbnail(box, Image.Resampling.BOX, reducing_gap=1.0)
     thumbnail_jpeg = _jpeg(display)
@@ -419,6 +509,7 @@ def evidence_photo_prepare(file: IO[bytes]) -> PreparedPhoto:
         width=width,
         height=height,
         display=display_jpeg,
+        print_copy=print_jpeg,
         thumbnail=thumbnail_jpeg,
         metadata=metadata,
     )
@@ -721,13 +812,25 @@ def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
         return image  # a broken profile: the pixels as they are beat no photo
 
 
-def _jpeg(image: Image.Image) -> bytes:
+def print_copy_jpeg(display: Image.Image) -> bytes:
+    """The print copy of a display copy (upright, sRGB, no metadata already): ≤ PRINT_MAX_PX on
+    the long side, JPEG at PRINT_JPEG_QUALITY. `display` is left as it was."""
+    size = _fitted(display.size, PRINT_MAX_PX)
+    # BOX with reducing_gap: an integer reduce() first (1600 → 800), then one small resize.
+    image = display.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+    try:
+        return _jpeg(image, quality=PRINT_JPEG_QUALITY)
+    finally:
+        image.close()
+
+
+def _jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     """Re-encoded with nothing but pixels: no EXIF, XMP, ICC or comment is passed to save()."""
     # Pillow's JPEG writer falls back on image.info for the comment, and the copy inherited the
     # source's info (a JPEG's COM segment, a PNG's "comment" text): it would pass through.
     image.info = {}
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 
 

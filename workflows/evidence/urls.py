@@ -12,6 +12,12 @@ urlpatterns = [
         name="photo_display",
     ),
     path(
+        "photos/<int:pk>/print.jpg",
+        views.photo_file,
+        {"variant": "print"},
+        name="photo_print",
+    ),
+    path(
         "photos/<int:pk>/thumbnail.jpg",
         views.photo_file,
         {"variant": "thumbnail"},

@@ -1,9 +1,11 @@
-"""An evidence photo's display copy or thumbnail, behind the login.
+"""An evidence photo's display copy, print copy or thumbnail, behind the login.
 
 Served only to a signed-in user who may see something holding the photo (a ticket, a step of a
 ticket's or toilet job's timeline, a patrol, a deduction, a bulletin: workflows.evidence.holders),
 checked on every request — a copied URL stops working when its holder's membership goes. Anyone
 else gets 404, as for a photo that does not exist. Originals (which keep GPS) have no URL at all.
+The print copy is what PDFs embed (core.pdf reads it through `stored_name`, without HTTP); a
+photo stored before print copies existed answers its print URL with the display copy.
 
 How the bytes go out (README § Production):
 - `MEDIA_ACCEL_REDIRECT` set (nginx): an empty answer with `X-Accel-Redirect: <prefix><name>`;
@@ -28,8 +30,16 @@ from django.views.decorators.http import require_safe
 from villages.scope import get_visible_or_404
 from workflows.models import EvidencePhoto
 
-VARIANTS = ("display", "thumbnail")  # the fields a URL may name; never "original"
-CONTENT_TYPE = "image/jpeg"  # the pipeline stores both copies as JPEG
+# What a URL may name (never "original"), and the columns each reads, in order: the first one
+# not empty is served. A photo without a print copy yet (stored before them, until
+# `make_print_copies` has run) prints its display copy.
+COLUMNS = {
+    "display": ("display",),
+    "print": ("print_copy", "display"),
+    "thumbnail": ("thumbnail",),
+}
+VARIANTS = tuple(COLUMNS)
+CONTENT_TYPE = "image/jpeg"  # the pipeline stores every copy as JPEG
 
 
 @login_required
@@ -37,8 +47,9 @@ CONTENT_TYPE = "image/jpeg"  # the pipeline stores both copies as JPEG
 def photo_file(request, pk: int, variant: str):
     if variant not in VARIANTS:
         raise Http404(_("Not found, or outside your jurisdiction."))
-    photo = get_visible_or_404(EvidencePhoto.objects.only(*VARIANTS), request.user, pk=pk)
-    response = _file_response(getattr(photo, variant).name)
+    columns = COLUMNS[variant]
+    photo = get_visible_or_404(EvidencePhoto.objects.only(*columns), request.user, pk=pk)
+    response = _file_response(_first_name(getattr(photo, column).name for column in columns))
     # Like every answer to a signed-in user (villages.middleware.PrivateResponseMiddleware): a
     # photo of a household's home must not stay in a shared office PC's cache after logout, nor
     # outlive a membership taken away. Set here, so it holds whichever way the bytes go out.
@@ -66,7 +77,12 @@ def stored_name(*, pk: int, variant: str) -> str | None:
     check: a PDF embeds only the photos its own template links, after the page's check."""
     if variant not in VARIANTS:
         return None
-    return EvidencePhoto.objects.filter(pk=pk).values_list(variant, flat=True).first()
+    names = EvidencePhoto.objects.filter(pk=pk).values_list(*COLUMNS[variant]).first()
+    return _first_name(names or ()) or None
+
+
+def _first_name(names) -> str:
+    return next((name for name in names if name), "")
 
 
 # core.pdf looks for this on the view a URL resolves to (core may not import workflows).

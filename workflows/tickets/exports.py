@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from core.xlsx import (
     Column,
     choice_label,
-    excel_datetime,
     filters_in_words,
     ledger_rows,
     ledger_write,
+    local_datetime,
 )
 from villages.models import mask_phone
 from workflows.models import (
@@ -51,10 +51,10 @@ def rectification_columns(as_of: date) -> list[Column]:
         ),
         Column(lambda: _("Deadline"), "deadline", 12),
         Column(lambda: _("Days overdue"), "deadline", 10, overdue_days),
-        Column(lambda: _("Created"), "created_at", 18, lambda v, _r: excel_datetime(v)),
-        Column(lambda: _("Assigned"), "assigned_at", 18, lambda v, _r: excel_datetime(v)),
-        Column(lambda: _("Submitted"), "submitted_at", 18, lambda v, _r: excel_datetime(v)),
-        Column(lambda: _("Closed"), "closed_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Created"), "created_at", 18, local_datetime()),
+        Column(lambda: _("Assigned"), "assigned_at", 18, local_datetime()),
+        Column(lambda: _("Submitted"), "submitted_at", 18, local_datetime()),
+        Column(lambda: _("Closed"), "closed_at", 18, local_datetime()),
         Column(lambda: _("Rectification note"), "rectification_note", 40),
     ]
     state_at = [column.field for column in columns].index("state")
@@ -77,8 +77,8 @@ def toilet_columns() -> list[Column]:
             10,
             choice_label(ToiletTicket._meta.get_field("state").choices),
         ),
-        Column(lambda: _("Reported"), "created_at", 18, lambda v, _r: excel_datetime(v)),
-        Column(lambda: _("Due (SLA)"), "sla_due_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Reported"), "created_at", 18, local_datetime()),
+        Column(lambda: _("Due (SLA)"), "sla_due_at", 18, local_datetime()),
         Column(lambda: _("Service worker"), "assigned_worker__first_name", 12),
         Column(lambda: _("Pumped volume (m³)"), "pumped_volume_m3", 10),
         Column(lambda: _("Disposal site"), "disposal_site", 16),
@@ -89,7 +89,7 @@ def toilet_columns() -> list[Column]:
             10,
             choice_label(ToiletTicket.Satisfaction.choices),
         ),
-        Column(lambda: _("Completed"), "completed_at", 18, lambda v, _r: excel_datetime(v)),
+        Column(lambda: _("Completed"), "completed_at", 18, local_datetime()),
     ]
 
 

@@ -26,6 +26,7 @@ from workflows.models import (
     ToiletState,
     ToiletTicket,
 )
+from workflows.tickets.search import ticket_search
 from workflows.tickets.selectors import inbox_states
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -170,12 +171,9 @@ class RectificationFilterSet(SearchedListFilters):
         ]
     )
 
-    search_lookups = (
-        "number__icontains",
-        "description__contains",
-        "site_label__contains",
-        "village__name__contains",
-    )
+    def search(self, queryset, name, value):
+        # The bigram index over number, description, site, village and town (search.py).
+        return ticket_search(queryset, value)
 
     def filter_overdue(self, queryset, name, value):
         # Derived, never stored: deadline passed in local (Beijing) dates, work still owed.

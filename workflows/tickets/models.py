@@ -233,6 +233,8 @@ class RectificationTicket(TicketBase):
                 condition=rectification_running(),
             ),
             models.Index(fields=["source_type", "source_id"], name="rect_source"),
+            # The list's order when a search drops the default filters (`?q=`): newest first.
+            models.Index(fields=["-created_at", "-id"], name="rect_created"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -542,3 +544,21 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action}: {self.from_state} → {self.to_state}"
+
+
+class TicketSearch(models.Model):
+    """A rectification ticket's searchable text as bigrams (workflows/tickets/search.py), kept
+    by database triggers on the ticket, village and town tables (migration 0012), never written
+    by Python; SQLite indexes it with FTS5, PostgreSQL with a tsvector column and GIN."""
+
+    ticket = models.OneToOneField(
+        RectificationTicket, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    bigrams = models.TextField()
+
+    class Meta:
+        verbose_name = _("ticket search text")
+        verbose_name_plural = _("ticket search texts")
+
+    def __str__(self) -> str:
+        return self.bigrams[:40]

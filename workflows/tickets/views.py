@@ -36,6 +36,7 @@ from workflows.tickets import exports, forms, selectors, services
 from workflows.tickets.filtersets import RectificationFilterSet, ToiletFilterSet
 
 PAGE_SIZE = 50
+SEARCH_COUNT_CAP = 1000
 HOUSEHOLDS_SHOWN = 100
 
 RECTIFICATION_SERVICES = {
@@ -158,7 +159,11 @@ def _filter(request, filterset_class, selector):
 
 
 def _page(request, queryset):
-    return selectors.paginate(queryset, request.GET.get("page"), per_page=PAGE_SIZE)
+    # A search's matches are counted up to SEARCH_COUNT_CAP ("1,000+"): counting every match of
+    # a common word costs more than the page itself.
+    searching = bool(request.GET.get("q", "").strip())
+    cap = SEARCH_COUNT_CAP if searching else None
+    return selectors.paginate(queryset, request.GET.get("page"), per_page=PAGE_SIZE, cap=cap)
 
 
 def _list_context(filterset, page, *, sorts) -> dict:

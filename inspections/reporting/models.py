@@ -1,0 +1,172 @@
+"""Rollup tables of the dashboard and the rankings: ticket counts kept exact by database triggers.
+
+Each table is the count of tickets per key that the dashboard used to compute by scanning every
+ticket (see inspections/reporting/dashboard.py for what reads them). The triggers installed by
+inspections/reporting/rollups.py move a count on every INSERT, UPDATE and DELETE of a ticket —
+bulk_create and queryset.update() included, which is why triggers and not signals — and
+`manage.py rebuild_rollups` recomputes them from the tickets. A count that falls to zero loses
+its row, so the tables hold exactly the rows a rebuild would write.
+
+They live in inspections (as `inspections.*` models, in the reporting sub-package that reads
+them) because workflows, upstream, must not know what the reports need: the triggers watch
+workflows' tables from here. The town is a plain foreign key without a database constraint: the
+rows are derived data, written by triggers, and a town that still has tickets cannot be deleted
+anyway (the tickets protect it).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from villages.models import Town
+
+
+def _town():
+    return models.ForeignKey(
+        Town,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # each table's key (or index) starts with the town
+        related_name="+",
+    )
+
+
+def _zero_rows(name: str) -> models.Index:
+    # The triggers' `DELETE … WHERE n = 0` after each change: only the rows just brought to zero.
+    return models.Index(fields=["n"], condition=Q(n=0), name=name)
+
+
+class RectificationMonthCount(models.Model):
+    """Rectification tickets per town × local month of opening × state × source.
+
+    Answers the counts by state and source (all months), the open tickets per town, and per
+    town and month of the 12-month window the tickets opened, closed and still open."""
+
+    town = _town()
+    month = models.DateField()  # first day of the local (TIME_ZONE) month of created_at
+    state = models.CharField(max_length=24)
+    source_kind = models.CharField(max_length=16)
+    n = models.IntegerField()
+
+    class Meta:
+        db_table = "rollup_rect_month"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["town", "month", "state", "source_kind"], name="rollup_rect_month_key"
+            )
+        ]
+        indexes = [_zero_rows("rollup_rect_month_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.town_id} {self.month:%Y-%m} {self.state} {self.source_kind}: {self.n}"
+
+
+class ClosedDaysCount(models.Model):
+    """Closed rectification tickets per town × local month of closing × whole days to close.
+
+    The closed-per-month trend, and the histogram the median time to close is located in: the
+    day bucket holding each town's middle ticket(s) (then ClosedHoursCount, ClosedTicketDays)."""
+
+    town = _town()
+    month = models.DateField()  # first day of the local month of closed_at
+    days = models.IntegerField()  # the days to close, truncated to whole days
+    n = models.IntegerField()
+
+    class Meta:
+        db_table = "rollup_closed_days"
+        constraints = [
+            models.UniqueConstraint(fields=["town", "month", "days"], name="rollup_closed_days_key")
+        ]
+        indexes = [_zero_rows("rollup_closed_days_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.town_id} {self.month:%Y-%m} {self.days} d: {self.n}"
+
+
+class ClosedHoursCount(models.Model):
+    """The same closed tickets per town × month of closing × whole days × whole hours to close:
+    within the day bucket holding a town's middle ticket(s), the hour holding them, so the exact
+    times read (ClosedTicketDays) are one hour's tickets, not one day's."""
+
+    town = _town()
+    month = models.DateField()
+    days = models.IntegerField()
+    hours = models.IntegerField()  # the hours to close, truncated (days * 24 ≤ hours)
+    n = models.IntegerField()
+
+    class Meta:
+        db_table = "rollup_closed_hours"
+        constraints = [
+            # Key and index of the median's second step: a town's day bucket, by hour.
+            models.UniqueConstraint(
+                fields=["town", "days", "hours", "month"], name="rollup_closed_hours_key"
+            )
+        ]
+        indexes = [_zero_rows("rollup_closed_hours_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.town_id} {self.month:%Y-%m} {self.hours} h: {self.n}"
+
+
+class ClosedTicketDays(models.Model):
+    """Each closed ticket's exact time to close, in days, as the dashboard has always computed
+    it. Read only in the hour bucket(s) holding a town's middle ticket(s), so the median is exact
+    (not a bucket's midpoint) while reading a few rows, not every closed ticket."""
+
+    ticket_id = models.BigIntegerField(primary_key=True)
+    town = _town()
+    month = models.DateField()
+    hours = models.IntegerField()  # ClosedHoursCount's bucket
+    exact_days = models.FloatField()
+
+    class Meta:
+        db_table = "rollup_closed_ticket"
+        indexes = [
+            # The median's last step: one town's hour bucket, closed in the window, by duration.
+            models.Index(
+                fields=["town", "hours", "month", "exact_days"],
+                name="rollup_closed_ticket_bucket",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id}: {self.exact_days:.2f} d"
+
+
+class RunningDeadlineCount(models.Model):
+    """Running rectification tickets (the town owes work: RECTIFICATION_RUNNING_STATES) per town
+    × deadline: overdue on day D is the sum over deadline < D (rectification_overdue)."""
+
+    town = _town()
+    deadline = models.DateField()
+    n = models.IntegerField()
+
+    class Meta:
+        db_table = "rollup_running_deadline"
+        constraints = [
+            models.UniqueConstraint(fields=["town", "deadline"], name="rollup_running_key")
+        ]
+        indexes = [_zero_rows("rollup_running_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.town_id} due {self.deadline}: {self.n}"
+
+
+class ToiletCount(models.Model):
+    """Toilet tickets per town × state × kind."""
+
+    town = _town()
+    state = models.CharField(max_length=16)
+    kind = models.CharField(max_length=12)
+    n = models.IntegerField()
+
+    class Meta:
+        db_table = "rollup_toilet"
+        constraints = [
+            models.UniqueConstraint(fields=["town", "state", "kind"], name="rollup_toilet_key")
+        ]
+        indexes = [_zero_rows("rollup_toilet_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.town_id} {self.state} {self.kind}: {self.n}"
