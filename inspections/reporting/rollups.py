@@ -40,6 +40,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 
+from core.triggers import installed_triggers
 from workflows.models import RECTIFICATION_RUNNING_STATES, RectificationState
 
 RECT_TABLE = "workflows_rectificationticket"
@@ -391,16 +392,6 @@ def rebuild(using: str = "default") -> None:
 def trigger_names(vendor: str) -> set[str]:
     suffixes = ("insert", "update", "delete") + (("truncate",) if vendor == "postgresql" else ())
     return {f"rollup_{s}_{x}" for s in (RECT_TABLE, TOILET_TABLE) for x in suffixes}
-
-
-def installed_triggers(using: str = "default") -> set[str]:
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'rollup\\_%%'")
-        else:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        return {name for (name,) in cursor.fetchall()}
 
 
 def ensure_installed(using: str = "default") -> bool:

@@ -92,19 +92,10 @@ def _postgres_condition(terms: list[str]) -> tuple[str, list[str]]:
     return "doc @@ (" + " && ".join(parts) + ")", params
 
 
-def matching_ids_sql(q: str) -> tuple[str, list[str]] | None:
-    """(SQL selecting the ids of the tickets matching `q`, its parameters); None if `q` has no
-    letter, digit or CJK character to search for."""
-    terms = runs(q)
-    if not terms:
-        return None
-    if connection.vendor == "postgresql":
-        condition, params = _postgres_condition(terms)
-        return f"SELECT ticket_id FROM workflows_ticketsearch WHERE {condition}", params
-    return (
-        f"SELECT rowid FROM {FTS5_TABLE} WHERE {FTS5_TABLE} MATCH %s",
-        [_fts5_query(terms)],
-    )
+def _postgres_ids_sql(terms: list[str]) -> tuple[str, list[str]]:
+    """PostgreSQL: (SQL selecting the ids of the tickets matching all `terms`, its parameters)."""
+    condition, params = _postgres_condition(terms)
+    return f"SELECT ticket_id FROM workflows_ticketsearch WHERE {condition}", params
 
 
 def ticket_search(queryset: QuerySet, q: str) -> QuerySet:
@@ -120,7 +111,7 @@ def ticket_search(queryset: QuerySet, q: str) -> QuerySet:
         return queryset.none()
     if connection.vendor == "sqlite":
         return _fts5_join(queryset, _fts5_query(terms))
-    return _postgres_matches(queryset, *matching_ids_sql(q))
+    return _postgres_matches(queryset, *_postgres_ids_sql(terms))
 
 
 def _postgres_matches(queryset: QuerySet, sql: str, params: list[str]) -> QuerySet:

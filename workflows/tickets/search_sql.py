@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import connections
 
+from core.triggers import installed_triggers
 from workflows.tickets.search import register_sqlite_function
 
 TICKET = "workflows_rectificationticket"
@@ -161,16 +162,6 @@ def trigger_names(vendor: str) -> set[str]:
         if words[:2] == ["CREATE", "TRIGGER"]:
             names.add(words[2])
     return names
-
-
-def installed_triggers(using: str = "default") -> set[str]:
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        else:
-            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _run(using: str, statements: list[str]) -> None:
