@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_q",
     "axes",
+    "ninja",  # the API's Swagger UI files, served locally (config/api.py)
     "villages",
     "workflows",
     "inspections",
@@ -435,3 +436,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# The JSON API (config/api.py): a personal access token's default rate, requests per minute
+# (each token may be given its own, up to API_TOKEN_RATE_MAX); 429 with Retry-After beyond it.
+API_TOKEN_RATE_PER_MINUTE = env_int("API_TOKEN_RATE_PER_MINUTE", 120)
+API_TOKEN_RATE_MAX = 6000

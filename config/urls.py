@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 
+from config.api import api
 from villages.people.views import PasswordChange
 
 admin.site.site_header = _("Rural living environment — administration")
@@ -33,6 +34,7 @@ urlpatterns = [
     path("accounts/password/", PasswordChange.as_view(), name="password_change"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
 ]
 
 # No static() for MEDIA_URL, not even with DEBUG: the only media are evidence photos, served

@@ -369,6 +369,7 @@ class MembershipChange(models.Model):
         PAGE = "page", _("people pages")
         IMPORT = "import", _("staff roster import")
         ADMIN = "admin", _("Django admin")
+        TOKEN = "token", _("access tokens")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -440,3 +441,49 @@ def _role_label(value: str) -> str:
         return str(Role(value).label)
     except ValueError:  # a role since retired: its stored name
         return value
+
+
+class AccessToken(models.Model):
+    """A personal access token for another system (the 12345 hotline platform, a city's data
+    collection, an analyst's script): it acts as its own account (`user`, which cannot log in: no
+    usable password) holding one role in one jurisdiction, so every rule of villages.access applies
+    to it as to a person. Only the SHA-256 of the secret is stored; the secret is shown once.
+    Revoking deactivates the account; an expired or revoked token authenticates nobody."""
+
+    name = models.CharField(_("name"), max_length=80)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="access_token",
+        verbose_name=_("account"),
+    )
+    # The secret's first characters, shown in lists to tell tokens apart (never enough to use).
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
+    rate_per_minute = models.PositiveIntegerField(_("requests per minute"))
+
+    class Meta:
+        verbose_name = _("access token")
+        verbose_name_plural = _("access tokens")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -56,6 +56,7 @@ def person_list(*, user) -> QuerySet:
     """Everyone `user` may see, with his profile and memberships in two more queries at most."""
     return (
         people_visible_to(user)
+        .filter(access_token__isnull=True)  # other systems' accounts: on the tokens page
         .select_related("person")
         .prefetch_related(Prefetch("memberships", queryset=memberships_shown()))
         .order_by("-is_active", "username")

@@ -1,0 +1,7 @@
+"""The JSON API's routers of workflows (config/api.py), one per sub-package."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router()
