@@ -8,12 +8,13 @@ selectors and services as the pages; core/api.py holds what they share.
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
-from core.api import CursorError, error_body
+from core.api import BodyError, CursorError, error_body
 from core.errors import ApplicationError
 from villages.people.api_auth import PageSession, TokenAuth, TokenRate
 
@@ -37,7 +38,9 @@ api = NinjaAPI(
 @api.exception_handler(ApplicationError)
 def _application_error(request, error: ApplicationError):
     state = getattr(error, "state", None)
-    return api.create_response(request, error_body(error.message, state=state), status=error.status)
+    errors = getattr(error, "errors", None)
+    body = error_body(error.message, errors=errors, state=state)
+    return api.create_response(request, body, status=error.status)
 
 
 @api.exception_handler(Http404)
@@ -45,6 +48,12 @@ def _not_found(request, error):
     return api.create_response(
         request, error_body(_("Not found, or outside your jurisdiction.")), status=404
     )
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, error):
+    # villages.access.require: the role holds the permission nowhere; the message says which.
+    return api.create_response(request, error_body(str(error)), status=403)
 
 
 @api.exception_handler(ValidationError)
@@ -61,6 +70,13 @@ def _invalid(request, error: ValidationError):
 @api.exception_handler(CursorError)
 def _bad_cursor(request, error):
     return api.create_response(request, error_body(_("This cursor is not valid.")), status=400)
+
+
+@api.exception_handler(BodyError)
+def _bad_body(request, error):
+    return api.create_response(
+        request, error_body(_("The request body must be a JSON object.")), status=400
+    )
 
 
 @api.exception_handler(AuthenticationError)

@@ -19,6 +19,8 @@ from django.http import QueryDict
 from ninja import Schema
 from pydantic import Field, create_model
 
+from core.errors import ApplicationError
+
 T = TypeVar("T")
 
 PAGE_SIZE = 50
@@ -37,6 +39,16 @@ class Error(Schema):
 # The statuses every operation may answer besides its success, documented once.
 ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 429: Error}
 READ_ERRORS = {400: Error, 401: Error, 404: Error, 429: Error}
+
+
+class Refused(ApplicationError):
+    """An API refusal with its status, each bad field's message, and the object's state now."""
+
+    def __init__(self, message, *, status: int = 400, errors=None, state: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.errors = [str(error) for error in errors or []]
+        self.state = state
 
 
 def error_body(detail: str, *, errors: list[str] | None = None, state: str | None = None) -> dict:
@@ -161,3 +173,108 @@ def cursor_page(
     more = len(rows) > size
     rows = rows[:size]
     return {"results": rows, "next": _encode(getattr(rows[-1], key)) if more else None}
+
+
+# --- request bodies from the pages' forms -----------------------------------------------------
+
+
+def _field_schema(field) -> dict:
+    """The JSON Schema of what a Django form field accepts, as the API documents it."""
+    from django import forms
+
+    description = {"description": str(field.label)} if field.label else {}
+    if isinstance(field, forms.FileField):
+        files = {"type": "array", "items": {"type": "string", "format": "binary"}}
+        return files | description
+    if isinstance(field, forms.ModelChoiceField):
+        return {"type": "string"} | description
+    if isinstance(field, forms.TypedChoiceField | forms.ChoiceField):
+        values = [str(value) for value, _label in field.choices if value != ""]
+        return {"type": "string", "enum": values} | description
+    if isinstance(field, forms.BooleanField):
+        return {"type": "boolean"} | description
+    if isinstance(field, forms.IntegerField):
+        schema = {"type": "integer"}
+    elif isinstance(field, forms.DecimalField | forms.FloatField):
+        schema = {"type": "number"}
+    elif isinstance(field, forms.DateTimeField):
+        schema = {"type": "string", "format": "date-time"}
+    elif isinstance(field, forms.DateField):
+        schema = {"type": "string", "format": "date"}
+    elif isinstance(field, forms.UUIDField):
+        schema = {"type": "string", "format": "uuid"}
+    else:
+        schema = {"type": "string"}
+        if getattr(field, "max_length", None):
+            schema["maxLength"] = field.max_length
+    for limit, key in (("min_value", "minimum"), ("max_value", "maximum")):
+        value = getattr(field, limit, None)
+        if value is not None:
+            schema[key] = float(value) if schema["type"] == "number" else value
+    return schema | description
+
+
+def form_body(form_class, *, exclude: tuple[str, ...] = (), name: str = "") -> dict:
+    """`openapi_extra` documenting a page form as the operation's request body: a JSON object,
+    or multipart/form-data where the form takes photos. The operation itself hands the body to
+    the same form the page uses, so the API accepts and refuses exactly what the page does."""
+    properties, required = {}, []
+    files = False
+    for field_name, field in form_class.base_fields.items():
+        if field_name in exclude:
+            continue
+        schema = _field_schema(field)
+        files = files or schema.get("items", {}).get("format") == "binary"
+        properties[field_name] = schema
+        if field.required:
+            required.append(field_name)
+    body = {"type": "object", "properties": properties, "required": required}
+    if name:
+        body["title"] = name
+    content = {"multipart/form-data": {"schema": body}}
+    if not files:
+        content["application/json"] = {"schema": body}
+    return {"requestBody": {"required": bool(required), "content": content}}
+
+
+def body_data(request):
+    """The request's body as a form reads it: (data, files). A JSON object becomes form data
+    (lists stay lists; true/false/null as a form would send them); anything else is read as
+    a form post (multipart or urlencoded)."""
+    import json
+
+    from django.utils.datastructures import MultiValueDict
+
+    if request.content_type == "application/json":
+        try:
+            payload = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise BodyError() from None
+        if not isinstance(payload, dict):
+            raise BodyError()
+        data = QueryDict(mutable=True)
+        for key, value in payload.items():
+            values = value if isinstance(value, list) else [value]
+            data.setlist(key, [_form_value(v) for v in values])
+        return data, MultiValueDict()
+    return request.POST, request.FILES
+
+
+class BodyError(ValueError):
+    """The body is not a JSON object (400)."""
+
+
+def _form_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json_text(value)
+    return str(value)
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)

@@ -81,6 +81,10 @@ NOT_OURS = {"login", "logout", "set_language"}
 # Public by design: states for monitors, the same to everyone and no data of anyone
 # (workflows/health.py; tests/workflows/test_watchdog.py).
 PUBLIC = {"healthz", "worker_script", "manifest", "favicon"}
+# The API's description and its browsable page: the same document for everyone, no data; and
+# django-ninja's root, which answers 404.
+PUBLIC |= {"api-v1:openapi-json", "api-v1:openapi-view", "api-v1:api-root"}
+API = "api-v1:"  # cases of the JSON API: anonymous is 401 (not the login page), JSON answers
 
 ROLES = {
     "tf": "task_force",
@@ -533,6 +537,41 @@ PEOPLE_WRITE = (
 # The dashboard and rankings: the task force (county) and town officers (their towns).
 DASHBOARD = "tf=200 hjo=200 insp=403 tinsp=403 sw=403 va=403 nobody=403"
 
+# The API's actions on the world's assigned ticket and dispatched toilet job: a role that may not
+# act, or a step the state does not allow now, is 403 with the reason; out of scope 404.
+TICKET_NOT_NOW = (
+    "tf=403/403 hjo=403/404 insp=403/403 tinsp=403/404 sw=404/404 va=403/404 nobody=404/404"
+)
+TOWN_STEP = "tf=403/403 hjo=ok/404 insp=403/403 tinsp=403/404 sw=404/404 va=403/404 nobody=404/404"
+API_TICKET_ACTIONS = {
+    "assign": TICKET_NOT_NOW,  # assigned already
+    "submit": TOWN_STEP,
+    "close": TICKET_NOT_NOW,
+    "reject": TICKET_NOT_NOW,
+    "request_extension": TOWN_STEP,
+    "withdraw_extension": TICKET_NOT_NOW,
+    "approve_extension": TICKET_NOT_NOW,
+    "refuse_extension": TICKET_NOT_NOW,
+    "cancel": (
+        "tf=ok/ok hjo=403/404 insp=403/403 tinsp=403/404 sw=404/404 va=403/404 nobody=404/404"
+    ),
+}
+TOILET_NOT_NOW = (
+    "tf=403/403 hjo=403/404 insp=404/404 tinsp=404/404 sw=403/404 va=403/404 nobody=404/404"
+)
+API_TOILET_ACTIONS = {
+    "dispatch": TOILET_NOT_NOW,  # dispatched already
+    "accept": (
+        "tf=403/403 hjo=403/404 insp=404/404 tinsp=404/404 sw=ok/404 va=403/404 nobody=404/404"
+    ),
+    "start": TOILET_NOT_NOW,
+    "complete": TOILET_NOT_NOW,
+    "confirm": TOILET_NOT_NOW,
+    "reopen": TOILET_NOT_NOW,
+    "return": "tf=ok/ok hjo=ok/404 insp=404/404 tinsp=404/404 sw=ok/404 va=403/404 nobody=404/404",
+    "cancel": "tf=ok/ok hjo=ok/404 insp=404/404 tinsp=404/404 sw=403/404 va=403/404 nobody=404/404",
+}
+
 CASES: dict[str, Case] = {
     # --- villages ---
     "home": Case(EVERYONE, hides="town_detail"),
@@ -894,6 +933,87 @@ CASES: dict[str, Case] = {
     "dashboard": Case(DASHBOARD, hides="town_detail"),
     "town_rankings": Case(DASHBOARD, hides="town_detail"),
     "town_rankings_xlsx": Case(DASHBOARD, content_type=XLSX, hides="town_detail[name]"),
+    # --- the JSON API (/api/v1/): the pages' scope, with the API's own answers (201 created,
+    # 403 with the reason for an action the role or the state refuses) ---
+    "api-v1:town_list": Case(EVERYONE, content_type=JSON, hides="api-v1:town_detail"),
+    "api-v1:town_detail": Case(
+        GEOGRAPHY,
+        kwargs=of("town", "code", "code"),
+        content_type=JSON,
+        mark=lambda w, t: w.town[t].code,
+    ),
+    "api-v1:village_list": Case(
+        EVERYONE,
+        query=lambda w, t: {"q": w.village[t].name},
+        content_type=JSON,
+        hides="api-v1:village_detail",
+    ),
+    "api-v1:village_detail": Case(
+        GEOGRAPHY,
+        kwargs=of("village", "code", "code"),
+        content_type=JSON,
+        mark=lambda w, t: w.village[t].code,
+    ),
+    "api-v1:ticket_list": Case(EVERYONE, content_type=JSON, hides="api-v1:ticket_detail"),
+    "api-v1:ticket_new": Case(
+        # Another town's ticket is refused by the form (400), nothing stored.
+        "tf=201/201 hjo=201/400 insp=201/201 tinsp=201/400 sw=403/403 va=403/403 nobody=403/403",
+        method="POST",
+        data=lambda w, t: {
+            "town": w.town[t].code,
+            "village": w.village[t].code,
+            "description": "矩阵测试：路边堆放垃圾",
+        },
+        state=lambda w, t: RectificationTicket.objects.count(),
+        content_type=JSON,
+    ),
+    "api-v1:ticket_detail": Case(
+        SITE_VIEWERS,
+        kwargs=of("ticket", "number", "number"),
+        content_type=JSON,
+        mark=lambda w, t: w.ticket[t].number,
+    ),
+    **{
+        f"api-v1:tickets_{action}": Case(
+            expect,
+            kwargs=of("ticket", "number", "number"),
+            method="POST",
+            data=lambda w, t: {
+                "state": "assigned",
+                "reason": "矩阵测试",
+                "note": "矩阵测试",
+                "new_deadline": (timezone.localdate() + timedelta(days=60)).isoformat(),
+            },
+            state=ticket_state,
+            content_type=JSON,
+        )
+        for action, expect in API_TICKET_ACTIONS.items()
+    },
+    "api-v1:toilet_list": Case(EVERYONE, content_type=JSON, hides="api-v1:toilet_detail"),
+    "api-v1:toilet_new": Case(
+        "tf=201/201 hjo=201/400 insp=403/403 tinsp=403/403 sw=403/403 va=201/400 nobody=403/403",
+        method="POST",
+        data=lambda w, t: {"household": w.household[t].pk, "kind": "repair", "channel": "phone"},
+        state=lambda w, t: ToiletTicket.objects.count(),
+        content_type=JSON,
+    ),
+    "api-v1:toilet_detail": Case(
+        "tf=200/200 hjo=200/404 insp=404/404 tinsp=404/404 sw=200/404 va=200/404 nobody=404/404",
+        kwargs=of("toilet", "number", "number"),
+        content_type=JSON,
+        mark=lambda w, t: w.toilet[t].number,
+    ),
+    **{
+        f"api-v1:toilet_{action}": Case(
+            expect,
+            kwargs=of("toilet", "number", "number"),
+            method="POST",
+            data=lambda w, t: {"state": "dispatched", "reason": "矩阵测试"},
+            state=toilet_state,
+            content_type=JSON,
+        )
+        for action, expect in API_TOILET_ACTIONS.items()
+    },
 }
 
 
@@ -910,23 +1030,25 @@ def project_url_names() -> tuple[set[str], list[str]]:
     names: set[str] = set()
     unnamed: list[str] = []
 
-    def walk(patterns, prefix: str) -> None:
+    def walk(patterns, prefix: str, namespace: str) -> None:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 if pattern.namespace == "admin":
                     continue
-                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
                 continue
             assert isinstance(pattern, URLPattern), pattern
             module = getattr(pattern.callback, "__module__", "")
             ours = module.split(".")[0] in PROJECT_APPS
             if pattern.name:
-                if pattern.name not in NOT_OURS | PUBLIC:
-                    names.add(pattern.name)
+                name = namespace + pattern.name  # the API's names are "api-v1:…"
+                if name not in NOT_OURS | PUBLIC:
+                    names.add(name)
             elif ours:
                 unnamed.append(prefix + str(pattern.pattern))
 
-    walk(get_resolver().url_patterns, "/")
+    walk(get_resolver().url_patterns, "/", "")
     return names, unnamed
 
 
@@ -997,6 +1119,10 @@ def _params(roles):
 @pytest.mark.parametrize(("key", "role", "town"), _params(["anonymous"]))
 def test_anonymous_is_sent_to_login(client, world, key, role, town):
     response, _body, full_path = _send(client, CASES[key], key, world, town)
+    if key.startswith(API):  # another system is told to authenticate, not sent to a page
+        assert response.status_code == 401
+        assert response.json()["detail"]
+        return
 
     assert response.status_code == 302
     location = urlsplit(response["Location"])

@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from ninja import Router
 
+from workflows.tickets.api import router as tickets
+
 router = Router()
+router.add_router("", tickets)

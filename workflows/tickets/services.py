@@ -450,3 +450,29 @@ def toilet_return(*, ticket, by, reason: str):
 
 def toilet_cancel(*, ticket, by, reason: str):
     return _cancel(ticket, by=by, reason=reason)
+
+
+# Each action of the tables (workflows.tickets.actions) by name → the service that performs it:
+# the pages' action endpoints and the API's call these.
+RECTIFICATION_CALLS = {
+    "assign": rectification_assign,
+    "submit": rectification_submit,
+    "close": rectification_close,
+    "reject": rectification_reject,
+    "request_extension": rectification_request_extension,
+    "withdraw_extension": rectification_withdraw_extension,
+    "approve_extension": rectification_approve_extension,
+    "refuse_extension": rectification_refuse_extension,
+    "cancel": rectification_cancel,
+}
+
+TOILET_CALLS = {
+    "dispatch": toilet_dispatch,
+    "accept": toilet_accept,
+    "start": toilet_start,
+    "complete": toilet_complete,
+    "confirm": toilet_confirm,
+    "reopen": toilet_reopen,
+    "return": toilet_return,
+    "cancel": toilet_cancel,
+}

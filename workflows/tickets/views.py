@@ -39,28 +39,9 @@ PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000
 HOUSEHOLDS_SHOWN = 100
 
-RECTIFICATION_SERVICES = {
-    "assign": services.rectification_assign,
-    "submit": services.rectification_submit,
-    "close": services.rectification_close,
-    "reject": services.rectification_reject,
-    "request_extension": services.rectification_request_extension,
-    "withdraw_extension": services.rectification_withdraw_extension,
-    "approve_extension": services.rectification_approve_extension,
-    "refuse_extension": services.rectification_refuse_extension,
-    "cancel": services.rectification_cancel,
-}
-
-TOILET_SERVICES = {
-    "dispatch": services.toilet_dispatch,
-    "accept": services.toilet_accept,
-    "start": services.toilet_start,
-    "complete": services.toilet_complete,
-    "confirm": services.toilet_confirm,
-    "reopen": services.toilet_reopen,
-    "return": services.toilet_return,
-    "cancel": services.toilet_cancel,
-}
+# Each action's service (workflows.tickets.services), shared with the API.
+RECTIFICATION_SERVICES = services.RECTIFICATION_CALLS
+TOILET_SERVICES = services.TOILET_CALLS
 
 
 def conflict_message() -> str:
