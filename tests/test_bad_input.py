@@ -44,7 +44,7 @@ from tests.factories import HUJI_CODE
 from tests.inspections.conftest import HUJI_SITE, camera_upload
 from tests.test_scope_matrix import CASES, World, url_name
 from tests.workflows.conftest import jpeg_upload
-from villages.models import Membership, MembershipChange, Person, Role
+from villages.models import AccessToken, Membership, MembershipChange, Person, Role
 from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
     Bulletin,
@@ -106,6 +106,7 @@ class Form:
     shows_text: tuple[str, ...] = field(default=())  # fields whose script must come back escaped
     # Where they show, when not on the page the accepted form leads to (its 303).
     shown_on: Callable[[], str] | None = None
+    accepted: int = 303  # 201: the answer is the page itself (a new token's secret, shown once)
 
 
 def everything(w: World, t: Target) -> tuple:
@@ -269,6 +270,10 @@ def _person_role(w: World) -> Target:
     return Target(reverse("person_role_remove", args=[person.pk]), w.users["task_force"], person)
 
 
+def tokens_and_people(w: World, t: Target) -> tuple:
+    return people(w, t), sorted(AccessToken.objects.values_list("pk", "name", "rate_per_minute"))
+
+
 def _roster() -> SimpleUploadedFile:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
@@ -321,6 +326,30 @@ FORMS: tuple[Form, ...] = (
         lambda w, t: {"file": _roster()},
         (Field("file", "file"),),
         people,
+    ),
+    Form(
+        "token_list[post]",
+        lambda w: Target(reverse("token_list"), w.users["task_force"]),
+        lambda w, t: {
+            "name": "12345热线平台",
+            "role": Role.TOWN_OFFICER,
+            "town": w.town["huji"].code,
+            "days": "90",
+            "rate_per_minute": "60",
+        },
+        (
+            Field("name", "text", max_length=80),
+            Field("role", "choice"),
+            Field("town", "id"),
+            Field("village", "id", required=False),
+            Field("days", "choice"),
+            Field("rate_per_minute", "number", required=False, low="0"),
+            Field("key", "uuid", required=False),
+        ),
+        tokens_and_people,
+        shows_text=("name",),
+        shown_on=lambda: reverse("token_list"),
+        accepted=201,
     ),
     Form(
         "ticket_new[post]",
@@ -690,6 +719,7 @@ def test_every_form_post_of_the_project_is_in_the_table():
         "person_role_add",
         "person_role_remove",
         "person_import",
+        "token_list",
         "ticket_new",
         "toilet_new",
         "ticket_action",
@@ -721,7 +751,7 @@ def test_the_body_that_works_works(world, form):
     target = form.target(world)
     before = form.state(world, target)
     response = _client(target.user).post(target.url, _body(form, world, target))
-    assert response.status_code == 303, _page(response)[:3000]
+    assert response.status_code == form.accepted, _page(response)[:3000]
     assert form.state(world, target) != before
 
 
@@ -734,7 +764,7 @@ def test_bad_field(world, form, field, value, expected):
     response = client.post(target.url, _body(form, world, target, field.name, value))
 
     if expected == "ok":
-        assert response.status_code == 303, _page(response)[:3000]
+        assert response.status_code == form.accepted, _page(response)[:3000]
         if value == SCRIPT and field.name in form.shows_text:
             _assert_escaped(client, form, response)
         return
@@ -744,6 +774,8 @@ def test_bad_field(world, form, field, value, expected):
 
 def _assert_escaped(client: Client, form: Form, response) -> None:
     """The page that shows the accepted text shows it escaped."""
+    if response.status_code == 201:  # the answer is a page of its own: there too
+        assert ESCAPED in _page(response) and "<script>alert(" not in _page(response)
     show = form.shown_on() if form.shown_on else response["Location"]
     page = _page(client.get(show))
     assert ESCAPED in page, f"the text does not show on {show}"

@@ -60,7 +60,16 @@ from tests.factories import (
 )
 from tests.inspections.conftest import HUJI_SITE, JISHU_SITE, make_patrol, make_site
 from tests.workflows.conftest import jpeg_upload
-from villages.models import Household, Membership, MembershipChange, Role, Town, Village
+from villages.models import (
+    AccessToken,
+    Household,
+    Membership,
+    MembershipChange,
+    Role,
+    Town,
+    Village,
+)
+from villages.people.tokens import token_create
 from workflows.bulletins import services as bulletins
 from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
@@ -128,6 +137,7 @@ class World:
     bulletin: dict  # issued, addressed to the town (its ticket's)
     draft_bulletin: dict  # listing the same ticket, not issued
     person: dict  # a village admin of the town's spare village (the people pages act on him)
+    token: dict  # an access token acting as a village admin of the town's spare village
     photo: dict  # kind of holder (ticket, toilet, patrol, deduction) → {town: a photo it holds}
     campaign: Campaign
     active_round: Round
@@ -323,6 +333,18 @@ def _people(w: World) -> None:
     }
 
 
+def _tokens(w: World) -> None:
+    w.token = {
+        t: token_create(
+            by=w.users["task_force"],
+            name=f"矩阵测试系统 {t}",
+            role=Role.VILLAGE_ADMIN,
+            village=w.spare_village[t],
+        )[0]
+        for t in TOWNS
+    }
+
+
 def _photos(w: World) -> None:
     """Per kind of holder, the photo its town's object holds (the photo URLs' cases)."""
     w.photo = {
@@ -351,6 +373,7 @@ def build_world() -> World:
     _rounds(w)
     _bulletins(w, deadline)
     _people(w)
+    _tokens(w)
     _photos(w)
     return w
 
@@ -468,6 +491,17 @@ def person_state(w, town):
         sorted(Membership.objects.filter(user=person).values_list("role", "town", "village")),
         MembershipChange.objects.count(),
         get_user_model().objects.count(),
+    )
+
+
+def token_state(w, town):
+    """The access tokens (revoked or not), their accounts and the audit of both."""
+    tokens = AccessToken.objects.order_by("pk")
+    return (
+        list(tokens.values_list("pk", "revoked_at", "revoked_by", "user__is_active")),
+        get_user_model().objects.count(),
+        Membership.objects.count(),
+        MembershipChange.objects.count(),
     )
 
 
@@ -653,6 +687,26 @@ CASES: dict[str, Case] = {
         "tf=400 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
         method="POST",
         state=lambda w, t: person_state(w, "huji"),
+    ),
+    # Access tokens of other systems: a new one's secret is shown in the POST's answer (201).
+    "token_list": Case(TASK_FORCE),
+    "token_list[post]": Case(
+        "tf=201 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
+        method="POST",
+        data=lambda w, t: {
+            "name": "矩阵测试：新系统",
+            "role": Role.VILLAGE_ADMIN,
+            "village": w.spare_village["huji"].code,
+            "days": "90",
+        },
+        state=token_state,
+    ),
+    "token_revoke": Case(
+        PEOPLE_WRITE,
+        kwargs=of("token"),
+        method="POST",
+        data=lambda w, t: {"confirm": "yes"},
+        state=token_state,
     ),
     "password_change": Case(EVERYONE),
     # --- rectification tickets ---

@@ -4,16 +4,18 @@ jurisdiction fits the role is the service's rule (villages.people.services.membe
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from core.errors import ApplicationError
 from villages import access
 from villages.models import Membership, Town, Village
-from villages.people import services
+from villages.people import services, tokens
 
 ROSTER_SUFFIXES = (".xlsx", ".csv")
 
@@ -155,3 +157,46 @@ class RosterForm(forms.Form):
                 _("Only .xlsx workbooks and CSV files are read (save an .xls as .xlsx).")
             )
         return upload
+
+
+class TokenForm(RoleForm):
+    """A new access token: the system it is for, the role and jurisdiction it acts with (given
+    as a person's role is), how long it lives, and its rate. `key` is the form's own random
+    key, so that sending the same form twice (a reload of the page that showed the secret, a
+    second click) makes no second token (villages.people.views.token_list)."""
+
+    name = forms.CharField(
+        label=pgettext_lazy("token", "Name"),
+        max_length=tokens.NAME_MAX_LENGTH,
+        help_text=gettext_lazy("The system that will use it, e.g. the 12345 hotline platform."),
+    )
+    days = forms.TypedChoiceField(label=gettext_lazy("Lifetime"), coerce=int)
+    rate_per_minute = forms.IntegerField(
+        label=gettext_lazy("Requests per minute"),
+        min_value=1,
+        max_value=settings.API_TOKEN_RATE_MAX,
+        required=False,
+    )
+    key = forms.UUIDField(
+        widget=forms.HiddenInput,
+        required=False,
+        error_messages={"invalid": gettext_lazy("This form is damaged: reload the page.")},
+    )
+
+    field_order = ["name", "role", "town", "village", "days", "rate_per_minute"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = self.fields["days"]
+        days.choices = [(n, _("%(days)d days") % {"days": n}) for n in tokens.LIFETIMES]
+        days.initial = tokens.DEFAULT_LIFETIME
+        rate = settings.API_TOKEN_RATE_PER_MINUTE
+        self.fields["rate_per_minute"].initial = rate
+        self.fields["rate_per_minute"].help_text = _(
+            "Blank: %(rate)d. Calls beyond it within a minute are answered 429 (too many)."
+        ) % {"rate": rate}
+        if not self.is_bound:
+            self.initial.setdefault("key", uuid.uuid4())
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())

@@ -17,12 +17,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from core.errors import ApplicationError, NotFound
 from villages.models import AccessToken, Membership, MembershipChange, Town, Village
+from villages.people.selectors import memberships_shown, people_visible_to
 from villages.people.services import (
     audit,
     membership_for,
@@ -126,12 +129,10 @@ def token_revoke(*, by, token: AccessToken) -> AccessToken:
 
 def token_list(*, user):
     """The tokens whose account `user` may see (people.manage), newest first."""
-    from villages.people.selectors import people_visible_to
-
     return (
         AccessToken.objects.filter(user__in=people_visible_to(user))
         .select_related("user", "created_by", "revoked_by")
-        .prefetch_related("user__memberships__town", "user__memberships__village")
+        .prefetch_related(Prefetch("user__memberships", queryset=memberships_shown()))
     )
 
 
@@ -163,3 +164,19 @@ def token_authenticate(secret: str) -> AccessToken | None:
 
 def is_live(token: AccessToken) -> bool:
     return token.revoked_at is None and token.expires_at > timezone.now()
+
+
+class State(models.TextChoices):
+    """What a token's row says (the tokens page): derived, never stored."""
+
+    VALID = "valid", pgettext_lazy("token", "valid")
+    EXPIRED = "expired", pgettext_lazy("token", "expired")
+    REVOKED = "revoked", pgettext_lazy("token", "revoked")
+
+
+def state_of(token: AccessToken, *, now=None) -> State:
+    if token.revoked_at is not None:
+        return State.REVOKED
+    if token.expires_at <= (now or timezone.now()):
+        return State.EXPIRED
+    return State.VALID

@@ -12,4 +12,6 @@ urlpatterns = [
     path("people/<int:pk>/deactivate/", views.person_deactivate, name="person_deactivate"),
     path("people/<int:pk>/reactivate/", views.person_reactivate, name="person_reactivate"),
     path("people/<int:pk>/password/", views.person_password_reset, name="person_password_reset"),
+    path("people/tokens/", views.token_list, name="token_list"),
+    path("people/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]

@@ -1,10 +1,12 @@
 """People pages (人员管理): the list, adding a person, a person's page with his roles, account and
-history, the roster import, and the password page every user has.
+history, the roster import, the access tokens of other systems, and the password page every user
+has.
 
 Who may: the people.manage permission (403 with the reason before anything else), then the
 person inside the user's jurisdiction (404), then the rank and self rules of the services (403).
 Bad input answers 400 with the form's message; a refused change stores nothing. A one-time
-password is shown once, on the page the POST leads to (villages/people/reveal.py).
+password is shown once, on the page the POST leads to (villages/people/reveal.py); a token's
+secret only in the answer to the POST that made it (201), kept nowhere.
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import PasswordChangeView
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound
 from villages import access
 from villages.http import see_other
-from villages.people import reveal, selectors, services
+from villages.people import reveal, selectors, services, tokens
 from villages.people.filtersets import PersonFilterSet
-from villages.people.forms import PersonForm, RemoveRoleForm, RoleForm, RosterForm
+from villages.people.forms import PersonForm, RemoveRoleForm, RoleForm, RosterForm, TokenForm
 from villages.people.middleware import SESSION_FLAG
 from villages.people.roster import StaffImportError, staff_import
 
@@ -34,6 +39,10 @@ PAGE_SIZE = 50
 # Each new person's password hash takes ~0.3 s: a page request must end well within the web
 # server's timeout. Longer rosters: split them, or `manage.py import_staff`.
 MAX_NEW_ON_PAGE = 100
+# The keys of the token forms this browser has sent (TokenForm.key), the last few: a form sent
+# again makes no second token.
+SENT_TOKEN_FORMS = "people.token_forms"
+SENT_TOKEN_FORMS_KEPT = 20
 
 
 def _require(request) -> None:
@@ -260,6 +269,101 @@ def _import(request, upload):
             for chunk in upload.chunks():
                 handle.write(chunk)
         return staff_import(path=path, by=request.user, max_new=MAX_NEW_ON_PAGE)
+
+
+# --- access tokens of other systems ----------------------------------------------------------
+
+
+@login_required
+def token_list(request):
+    """The tokens, and the form that makes one (POST: the new token's secret, once)."""
+    _require(request)
+    if request.method == "POST":
+        return _token_create(request)
+    return _tokens_page(request, TokenForm(user=request.user))
+
+
+def _tokens_page(request, form, *, status: int = 200, error: str = ""):
+    user, now = request.user, timezone.now()
+    page = Paginator(tokens.token_list(user=user), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for token in page:
+        membership = next(iter(token.user.memberships.all()), None)
+        state = tokens.state_of(token, now=now)
+        revocable = state == tokens.State.VALID and (
+            membership is None or access.may_grant(user, membership)
+        )
+        rows.append(
+            {"token": token, "membership": membership, "state": state, "revocable": revocable}
+        )
+    context = {"form": form, "page": page, "rows": rows, "error": error}
+    return render(request, "villages/people_tokens.html", context, status=status)
+
+
+def _token_create(request):
+    form = TokenForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _tokens_page(request, form, status=400)
+    data, membership = form.cleaned_data, form.cleaned_data["membership"]
+    key = str(data["key"]) if data["key"] else None
+    # The session, not a cache: a reload of the answer below (the browser posts the form again)
+    # may come minutes later, and to another web process.
+    sent = request.session.get(SENT_TOKEN_FORMS, [])
+    if key is not None and key in sent:
+        error = _(
+            "This form was sent already: its token was made then, and its secret is not shown "
+            "again. If the secret was not copied, revoke that token and make a new one."
+        )
+        return _tokens_page(request, TokenForm(user=request.user), status=409, error=error)
+    try:
+        token, secret = tokens.token_create(
+            by=request.user,
+            name=data["name"],
+            role=membership.role,
+            town=membership.town,
+            village=membership.village,
+            days=data["days"],
+            rate_per_minute=data["rate_per_minute"],
+        )
+    except ApplicationError as error:
+        form.add_error(None, error.message)
+        return _tokens_page(request, form, status=error.status)
+    if key is not None:
+        request.session[SENT_TOKEN_FORMS] = [*sent, key][-SENT_TOKEN_FORMS_KEPT:]
+    context = {"token": token, "membership": membership, "secret": secret}
+    response = render(request, "villages/people_token_created.html", context, status=201)
+    add_never_cache_headers(response)  # the secret stays in no cache, and Back does not show it
+    return response
+
+
+def _token(request, pk: int):
+    try:
+        return tokens.token_or_404(user=request.user, pk=pk)
+    except NotFound as error:
+        raise Http404(error.message) from None
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk: int):
+    _require(request)
+    token = _token(request, pk)
+    refused = None
+    if request.POST.get("confirm") != "yes":
+        refused = ApplicationError(_("Tick the box to confirm: the system using it stops at once."))
+    else:
+        try:
+            tokens.token_revoke(by=request.user, token=token)
+        except ApplicationError as error:
+            refused = error
+    if refused is not None:
+        form = TokenForm(user=request.user)
+        return _tokens_page(request, form, status=refused.status, error=refused.message)
+    messages.success(
+        request,
+        _("%(name)s was revoked: it works no more.") % {"name": f"{token.name} ({token.prefix}…)"},
+    )
+    return see_other(reverse("token_list"))
 
 
 # --- every user's own password ----------------------------------------------------------------
