@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
-from core.api import BodyError, CursorError, error_body
+from core.api import BodyError, CursorError, JSONRenderer, error_body
 from core.errors import ApplicationError
 from villages.people.api_auth import PageSession, TokenAuth, TokenRate
 
@@ -31,6 +31,7 @@ api = NinjaAPI(
     auth=[TokenAuth(), PageSession()],
     throttle=[TokenRate()],
     urls_namespace="api-v1",
+    renderer=JSONRenderer(),
     docs_url="/docs",
 )
 

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import django_filters
 from django.http import QueryDict
-from ninja import Schema
+from ninja import Schema, renderers
 from pydantic import Field, create_model
 
 from core.errors import ApplicationError
@@ -53,6 +53,18 @@ class Refused(ApplicationError):
 
 def error_body(detail: str, *, errors: list[str] | None = None, state: str | None = None) -> dict:
     return {"detail": str(detail), "errors": [str(e) for e in errors or []], "state": state}
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    """UTF-8 as it is (Chinese text half the size of \\u escapes), and <, > and & escaped as
+    \\u003c… — valid JSON still, but a value sent back in an error can never become markup, were
+    the answer ever shown as HTML."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+    def render(self, request, data, *, response_status):
+        text = super().render(request, data, response_status=response_status)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # --- filters ----------------------------------------------------------------------------------

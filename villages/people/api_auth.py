@@ -12,9 +12,12 @@ from __future__ import annotations
 import time
 
 from django.core.cache import cache
+from django.utils.translation import gettext as _
+from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
 
+from core.errors import Forbidden
 from villages.people.tokens import token_authenticate
 
 WINDOW_SECONDS = 60
@@ -36,6 +39,23 @@ class PageSession(SessionAuth):
     """The logged-in browser (the site's own scripts); an inactive account is nobody."""
 
     openapi_description = "The session cookie of a logged-in user; writes need the CSRF token."
+
+    def _get_key(self, request):
+        try:
+            return super()._get_key(request)
+        except HttpError as error:
+            if error.status_code != 403:
+                raise
+            # The pages' wording for a missing or stale CSRF token (templates/403_csrf.html).
+            detail = (
+                _("This page has expired")
+                + " — "
+                + _(
+                    "Nothing was saved: the form was open too long, or this browser blocks "
+                    "cookies. Go back, reload the page, and send it again."
+                )
+            )
+            raise Forbidden(detail) from None
 
     def authenticate(self, request, key):
         user = super().authenticate(request, key)
