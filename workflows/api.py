@@ -4,4 +4,9 @@ from __future__ import annotations
 
 from ninja import Router
 
+from workflows.bulletins.api import router as bulletins_router
+from workflows.notices.api import router as notices_router
+
 router = Router()
+router.add_router("", bulletins_router)
+router.add_router("", notices_router)
