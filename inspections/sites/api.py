@@ -19,7 +19,7 @@ import math
 import re
 import uuid
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -265,7 +265,7 @@ def site_list(
     if not filterset.is_valid():
         raise ApplicationError(" ".join(errors_of(filterset.form)))
     return cursor_page(
-        filterset.qs, cursor=cursor, size=page_size, key="code", cast=str, newest=False
+        filterset.qs, cursor=cursor, size=page_size, key="code", cast=site_code, newest=False
     )
 
 
@@ -291,7 +291,19 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 
 def _site(request, code: str) -> WaterSite:
+    try:
+        code = site_code(code)
+    except ValueError:
+        raise Http404(_("Not found, or outside your jurisdiction.")) from None
     return get_visible_or_404(selectors.site_page_queryset(), request.user, code=code)
+
+
+def site_code(text: str) -> str:
+    """A site code from a request (a path, a cursor): ValueError for what no code can be. NUL
+    is none, and PostgreSQL refuses it in a query (a 500 instead of a 404 or 400)."""
+    if "\x00" in text or len(text) > WaterSite._meta.get_field("code").max_length:
+        raise ValueError(text)
+    return text
 
 
 @router.get("/sites/{code}", response={200: SiteDetailOut, **READ_ERRORS}, summary="One site")

@@ -105,7 +105,7 @@ def test_a_bad_bbox_is_400(api, task_force, huji_site, bbox):
 @pytest.mark.parametrize(
     "params",
     [{"town": "37082810"}, {"town": "370828102000", "town_id": "370828104000"},
-     {"state": "flooded"}, {"kind": "sea"}, {"cursor": "!!"}, {"cursor": "é"},
+     {"state": "flooded"}, {"kind": "sea"}, {"cursor": "!!"}, {"cursor": "é"}, {"cursor": "AA"},
      {"page_size": "many"}],
 )  # fmt: skip
 def test_bad_filters_and_cursors_are_400(api, task_force, huji_site, params):
@@ -199,7 +199,9 @@ def test_the_qr_token_only_for_who_prints_labels(api, request, huji_site, who, s
 
 def test_another_towns_site_is_404_like_a_missing_one(api, other_officer, huji_site):
     caller = api(other_officer)
-    for path in (f"/sites/{huji_site.code}", "/sites/NO-SUCH", f"/sites/{huji_site.code}/patrols"):
+    paths = [f"/sites/{huji_site.code}", f"/sites/{huji_site.code}/patrols", "/sites/NO-SUCH"]
+    # NUL is no code (and PostgreSQL refuses it in a query: a 500, were it looked up).
+    for path in [*paths, "/sites/HC%00", f"/sites/{'X' * 33}/patrols"]:
         response = caller.get(path)
         assert response.status_code == 404, path
         assert huji_site.name not in response.content.decode()
