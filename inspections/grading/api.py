@@ -106,7 +106,12 @@ def _rounds():
     return Round.objects.select_related("campaign", "template")
 
 
-@router.get("/rounds", response={200: Page[RoundOut], **RESPONSES}, summary="Rounds")
+@router.get(
+    "/rounds",
+    response={200: Page[RoundOut], **RESPONSES},
+    summary="Rounds",
+    url_name="api_round_list",
+)
 def round_list(
     request,
     campaign: int | None = Query(None, description="A campaign's id"),
@@ -124,7 +129,12 @@ def round_list(
     return cursor_page(rounds, cursor=cursor, size=page_size)
 
 
-@router.get("/rounds/{pk}", response={200: RoundOut, **RESPONSES}, summary="One round")
+@router.get(
+    "/rounds/{pk}",
+    response={200: RoundOut, **RESPONSES},
+    summary="One round",
+    url_name="api_round_detail",
+)
 def round_detail(request, pk: int):
     _require_viewer(request.user)
     return get_object_or_404(_rounds(), pk=pk)
@@ -134,6 +144,7 @@ def round_detail(request, pk: int):
     "/rounds/{pk}/grades",
     response={200: RoundGradesOut, **RESPONSES},
     summary="A round's published grades",
+    url_name="api_round_grades",
 )
 def round_grades(
     request,

@@ -237,7 +237,12 @@ def _multipart(schema: type[Schema]) -> dict:
 SiteFilters = filter_schema(WaterSiteFilterSet, "SiteFilters", exclude=("o",))
 
 
-@router.get("/sites", response={200: Page[SiteOut], **READ_ERRORS}, summary="Water sites")
+@router.get(
+    "/sites",
+    response={200: Page[SiteOut], **READ_ERRORS},
+    summary="Water sites",
+    url_name="api_site_list",
+)
 def site_list(
     request,
     filters: Query[SiteFilters],
@@ -306,7 +311,12 @@ def site_code(text: str) -> str:
     return text
 
 
-@router.get("/sites/{code}", response={200: SiteDetailOut, **READ_ERRORS}, summary="One site")
+@router.get(
+    "/sites/{code}",
+    response={200: SiteDetailOut, **READ_ERRORS},
+    summary="One site",
+    url_name="api_site_detail",
+)
 def site_detail(request, code: str):
     """A site with its position, state and open tickets. Its QR token (and the URL the label
     encodes) only for those who may print its labels and issue new ones."""
@@ -326,6 +336,7 @@ def site_detail(request, code: str):
     "/sites/{code}/patrols",
     response={200: Page[PatrolOut], **READ_ERRORS},
     summary="A site's patrols",
+    url_name="api_site_patrols",
 )
 def patrol_list(request, code: str, cursor: str | None = None, page_size: int | None = None):
     """The site's patrols, newest first."""
@@ -339,6 +350,7 @@ def patrol_list(request, code: str, cursor: str | None = None, page_size: int | 
     response={200: PatrolOut, 201: PatrolOut, **ERRORS, 507: Error},
     summary="Record a patrol",
     openapi_extra=_multipart(PatrolIn),
+    url_name="api_site_patrols",
 )
 def patrol_create(request: HttpRequest, code: str):
     """Record a patrol at the site, as its QR code's page does: the same form, the same checks

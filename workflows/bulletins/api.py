@@ -157,7 +157,12 @@ class AcknowledgeOut(Schema):
     receipts: list[ReceiptOut] = Field(description="The caller's towns' receipts")
 
 
-@router.get("/bulletins", response={200: Page[BulletinOut], **READ_ERRORS}, summary="Bulletins")
+@router.get(
+    "/bulletins",
+    response={200: Page[BulletinOut], **READ_ERRORS},
+    summary="Bulletins",
+    url_name="api_bulletin_list",
+)
 def bulletin_list(request, cursor: str | None = None, page_size: int | None = None):
     """The bulletins the caller may read, newest first: the task force's every one (drafts
     too), a town's the issued ones addressed to it."""
@@ -171,7 +176,10 @@ def _bulletin(request, pk: int) -> Bulletin:
 
 
 @router.get(
-    "/bulletins/{pk}", response={200: BulletinDetailOut, **READ_ERRORS}, summary="One bulletin"
+    "/bulletins/{pk}",
+    response={200: BulletinDetailOut, **READ_ERRORS},
+    summary="One bulletin",
+    url_name="api_bulletin_detail",
 )
 def bulletin_detail(request, pk: int):
     """The bulletin as printed (an issued one's frozen text; a draft's preview from its tickets
@@ -233,6 +241,7 @@ def _section(section: dict) -> dict:
     "/bulletins/{pk}/acknowledge",
     response={200: AcknowledgeOut, **ERRORS},
     summary="Acknowledge a bulletin's receipt",
+    url_name="api_bulletin_acknowledge",
 )
 def bulletin_acknowledge(request, pk: int):
     """The caller's towns confirm they received the bulletin (回执), as the page's button does.

@@ -80,7 +80,12 @@ class AcknowledgedOut(Schema):
     acknowledged_at: datetime.datetime
 
 
-@router.get("/notices", response={200: Page[NoticeOut], **READ_ERRORS}, summary="Notices")
+@router.get(
+    "/notices",
+    response={200: Page[NoticeOut], **READ_ERRORS},
+    summary="Notices",
+    url_name="api_notice_list",
+)
 def notice_list(request, cursor: str | None = None, page_size: int | None = None):
     """The notices the caller may read, newest first."""
     return cursor_page(notices.notice_documents(request.user), cursor=cursor, size=page_size)
@@ -93,7 +98,12 @@ def _notice(request, pk: int) -> NoticeDocument:
     return document
 
 
-@router.get("/notices/{pk}", response={200: NoticeDetailOut, **READ_ERRORS}, summary="One notice")
+@router.get(
+    "/notices/{pk}",
+    response={200: NoticeDetailOut, **READ_ERRORS},
+    summary="One notice",
+    url_name="api_notice_detail",
+)
 def notice_detail(request, pk: int):
     """The notice and what it lists in the caller's jurisdiction now."""
     document = _notice(request, pk)
@@ -125,6 +135,7 @@ def _item(kind: str, row) -> dict:
     "/notices/{pk}/acknowledge",
     response={200: AcknowledgedOut, **ERRORS},
     summary="Acknowledge a notice",
+    url_name="api_notice_acknowledge",
 )
 def notice_acknowledge(request, pk: int):
     """The caller has read the notice sent to him; again keeps the first time. 403 for a
