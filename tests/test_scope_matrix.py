@@ -76,6 +76,7 @@ from workflows.models import (
     Bulletin,
     NoticeDocument,
     NoticeKind,
+    Notification,
     Outbox,
     RectificationTicket,
     TicketEvent,
@@ -535,6 +536,16 @@ def bulletin_state(kind: str) -> Callable[[World, str], object]:
 
 def bulletin_mark(kind: str) -> Callable[[World, str], str]:
     return lambda w, t: reverse("bulletin_detail", args=[getattr(w, kind)[t].pk])
+
+
+def notice_state(w, town):
+    rows = Notification.objects.filter(document=w.notice[town]).values_list("user_id", "read_at")
+    return sorted(rows)
+
+
+def api_bulletin_mark(kind: str) -> Callable[[World, str], str]:
+    # The API's bulletin rows begin with their id, then the year: no other object's do.
+    return lambda w, t: f'"id": {getattr(w, kind)[t].pk}, "year"'
 
 
 def bulletin_items(w, town):
@@ -1043,6 +1054,68 @@ CASES: dict[str, Case] = {
         )
         for action, expect in API_TICKET_ACTIONS.items()
     },
+    "api-v1:api_site_list": Case(EVERYONE, content_type=JSON, hides="api-v1:api_site_detail"),
+    "api-v1:api_site_detail": Case(
+        SITE_VIEWERS,
+        kwargs=of("site", "code", "code"),
+        content_type=JSON,
+        mark=lambda w, t: w.site[t].code,
+    ),
+    "api-v1:api_site_patrols": Case(
+        SITE_VIEWERS, kwargs=of("site", "code", "code"), content_type=JSON
+    ),
+    "api-v1:api_site_patrols[post]": Case(
+        # An empty form: allowed patrollers get 400, a village admin may look but not patrol.
+        "tf=ok/ok hjo=ok/404 insp=ok/ok tinsp=ok/404 sw=404/404 va=403/404 nobody=404/404",
+        kwargs=of("site", "code", "code"),
+        method="POST",
+        state=site_state,
+        content_type=JSON,
+    ),
+    "api-v1:api_round_list": Case(GRADE_VIEWERS, content_type=JSON),
+    "api-v1:api_round_detail": Case(
+        GRADE_VIEWERS, kwargs=county("published_round"), content_type=JSON
+    ),
+    "api-v1:api_round_grades": Case(
+        GRADE_VIEWERS,
+        kwargs=county("published_round"),
+        content_type=JSON,
+        hides="village_grades",
+    ),
+    "api-v1:api_bulletin_list": Case(
+        EVERYONE, content_type=JSON, hides="api-v1:api_bulletin_detail"
+    ),
+    "api-v1:api_bulletin_list[draft]": Case(
+        EVERYONE, content_type=JSON, hides="api-v1:api_bulletin_detail[draft]"
+    ),
+    "api-v1:api_bulletin_detail": Case(
+        GRADED, kwargs=of("bulletin"), content_type=JSON, mark=api_bulletin_mark("bulletin")
+    ),
+    "api-v1:api_bulletin_detail[draft]": Case(
+        DRAFT,
+        kwargs=of("draft_bulletin"),
+        content_type=JSON,
+        mark=api_bulletin_mark("draft_bulletin"),
+    ),
+    "api-v1:api_bulletin_acknowledge": Case(
+        "tf=403/403 hjo=ok/404 insp=403/403 tinsp=403/404 sw=404/404 va=404/404 nobody=404/404",
+        kwargs=of("bulletin"),
+        method="POST",
+        state=bulletin_state("bulletin"),
+        content_type=JSON,
+    ),
+    "api-v1:api_notice_list": Case(EVERYONE, content_type=JSON, hides="api-v1:api_notice_detail"),
+    "api-v1:api_notice_detail": Case(
+        GRADED, kwargs=of("notice"), content_type=JSON, mark=lambda w, t: w.notice[t].number
+    ),
+    "api-v1:api_notice_acknowledge": Case(
+        # The town officer it was sent to; whoever else reads it may not (403).
+        "tf=403/403 hjo=ok/404 insp=403/403 tinsp=403/404 sw=404/404 va=404/404 nobody=404/404",
+        kwargs=of("notice"),
+        method="POST",
+        state=notice_state,
+        content_type=JSON,
+    ),
     "api-v1:toilet_list": Case(EVERYONE, content_type=JSON, hides="api-v1:toilet_detail"),
     "api-v1:toilet_new": Case(
         "tf=201/201 hjo=201/400 insp=403/403 tinsp=403/403 sw=403/403 va=201/400 nobody=403/403",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from ninja import Router
 
-from workflows.tickets.api import router as tickets
+from workflows.bulletins.api import router as bulletins_router
+from workflows.notices.api import router as notices_router
+from workflows.tickets.api import router as tickets_router
 
 router = Router()
-router.add_router("", tickets)
+router.add_router("", tickets_router)
+router.add_router("", bulletins_router)
+router.add_router("", notices_router)

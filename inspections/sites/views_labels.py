@@ -41,7 +41,7 @@ def labels_pdf(request):
     access.require(request.user, "site.labels", action=_("print QR labels"))
     town_code, site_codes = _parameters(request.GET)
     sites = _printable_sites(request.user, town_code=town_code, site_codes=site_codes)
-    base_url = _base_url(request)
+    base_url = label_base_url(request)
     pdf = cached_pdf(
         template_name="inspections/labels.html",
         key=label_sheet_key(sites=sites, base_url=base_url),
@@ -92,7 +92,7 @@ def _check_town(user, code: str) -> None:
         raise Http404(_("No such town in your jurisdiction: %(code)s") % {"code": code})
 
 
-def _base_url(request) -> str:
+def label_base_url(request) -> str:
     # Where phones reach the system; the host the office PC printed from may be an intranet
     # address no phone in a village can open (README: SITE_BASE_URL).
     configured = settings.SITE_BASE_URL

@@ -29,13 +29,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.counters import counter_take
 from core.dates import local_midnight
+from core.errors import Forbidden
 from villages import access
 from villages.models import Membership
 from workflows.models import (
@@ -572,4 +573,28 @@ def _notifications(user) -> QuerySet:
 def notifications_mark_read(*, user, document: NoticeDocument) -> int:
     return Notification.objects.filter(user=user, document=document, read_at=None).update(
         read_at=timezone.now()
+    )
+
+
+def notice_acknowledge(*, user, document: NoticeDocument) -> Notification:
+    """`user` says he has read a notice sent to him: the mark opening it on its page makes (kept
+    from the first time). Only those it was sent to (the town's officers, the workers an SLA
+    notice names) acknowledge it; whoever else may read it is refused."""
+    notification = Notification.objects.filter(user=user, document=document).first()
+    if notification is None:
+        raise Forbidden(_("This notice was not sent to you; only those it was sent to confirm it."))
+    notifications_mark_read(user=user, document=document)
+    notification.refresh_from_db(fields=["read_at"])
+    return notification
+
+
+def notice_documents(user) -> QuerySet:
+    """The notices `user` may read (NoticeDocument.visible_to), each with `sent_to_me` and
+    `read_at` (his notification's, if it was sent to him)."""
+    mine = Notification.objects.filter(user=user, document=OuterRef("pk"))
+    return (
+        NoticeDocument.objects.visible_to(user)
+        .select_related("town")
+        .defer("town__boundary")
+        .annotate(sent_to_me=Exists(mine), read_at=Subquery(mine.values("read_at")[:1]))
     )
