@@ -81,6 +81,16 @@ NOT_OURS = {"login", "logout", "set_language"}
 # Public by design: states for monitors, the same to everyone and no data of anyone
 # (workflows/health.py; tests/workflows/test_watchdog.py).
 PUBLIC = {"healthz", "worker_script", "manifest", "favicon"}
+# Open311 GeoReport v2 (workflows/open311): answered to an api_key (an access token), never to
+# the browser's session; tests/workflows/test_open311.py checks its keys' roles and jurisdictions.
+OPEN311 = {
+    "open311_services",
+    "open311_service",
+    "open311_requests",
+    "open311_request",
+    "open311_token",
+    "open311_unknown",
+}
 
 ROLES = {
     "tf": "task_force",
@@ -921,7 +931,7 @@ def project_url_names() -> tuple[set[str], list[str]]:
             module = getattr(pattern.callback, "__module__", "")
             ours = module.split(".")[0] in PROJECT_APPS
             if pattern.name:
-                if pattern.name not in NOT_OURS | PUBLIC:
+                if pattern.name not in NOT_OURS | PUBLIC | OPEN311:
                     names.add(pattern.name)
             elif ours:
                 unnamed.append(prefix + str(pattern.pattern))
