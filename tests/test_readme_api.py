@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.workflows.test_open311 import square
 from villages.models import Role
 from villages.people.tokens import token_create
 from workflows.models import RectificationTicket, TicketEvent
@@ -34,6 +35,7 @@ def api_examples() -> list[str]:
 def test_the_readme_has_examples_of_reading_and_of_an_action():
     commands = api_examples()
     assert any("/actions/" in command for command in commands)
+    assert any("/open311/v2/requests.json" in command for command in commands)
     assert all(command.startswith("curl -sf ") for command in commands)
 
 
@@ -51,6 +53,10 @@ def test_the_readme_examples_work(
         by=task_force, name="胡集镇政务平台", role=Role.TOWN_OFFICER, town=huji
     )
     shutil.copy(PHOTO, tmp_path / "after.jpg")
+    # 胡集镇's outline (a 6 km square around the README's position), as the boundary import
+    # stores one: Open311 places a complaint by it.
+    huji.boundary = square(35.13, 116.35, 3000)
+    huji.save(update_fields=["boundary"])
     environment = {"SITE": live_server.url, "TOKEN": secret, "PATH": "/usr/bin:/bin"}
 
     answers = []
@@ -67,7 +73,7 @@ def test_the_readme_examples_work(
         assert run.returncode == 0, f"{command}\n{run.stdout}\n{run.stderr}"
         answers.append(json.loads(run.stdout))
 
-    listed, detail, submitted = answers
+    listed, detail, submitted, forwarded = answers
     assert [row["number"] for row in listed["results"]] == [ticket.number]
     assert {action["name"] for action in detail["actions"]} >= {"submit"}
     assert submitted["state"] == "submitted"
@@ -76,3 +82,8 @@ def test_the_readme_examples_work(
     step = TicketEvent.objects.get(rectification=ticket, action="submit")
     (photo,) = step.photos.all()
     assert photo.original_name == "after.jpg"
+    # The hotline's complaint is a draft ticket of 胡集镇, from the hotline.
+    (request,) = forwarded
+    hotline = RectificationTicket.objects.get(number=request["service_request_id"])
+    assert (hotline.town_id, hotline.state, hotline.source_kind) == (huji.code, "draft", "hotline")
+    assert hotline.description.startswith("村口坑塘漂浮垃圾")

@@ -95,6 +95,16 @@ PUBLIC = {"healthz", "worker_script", "manifest", "favicon"}
 # django-ninja's root, which answers 404.
 PUBLIC |= {"api-v1:openapi-json", "api-v1:openapi-view", "api-v1:api-root"}
 API = "api-v1:"  # cases of the JSON API: anonymous is 401 (not the login page), JSON answers
+# Open311 GeoReport v2 (workflows/open311): answered to an api_key (an access token), never to
+# the browser's session; tests/workflows/test_open311.py checks its keys' roles and jurisdictions.
+OPEN311 = {
+    "open311_services",
+    "open311_service",
+    "open311_requests",
+    "open311_request",
+    "open311_token",
+    "open311_unknown",
+}
 
 ROLES = {
     "tf": "task_force",
@@ -1170,7 +1180,7 @@ def project_url_names() -> tuple[set[str], list[str]]:
             ours = module.split(".")[0] in PROJECT_APPS
             if pattern.name:
                 name = namespace + pattern.name  # the API's names are "api-v1:…"
-                if name not in NOT_OURS | PUBLIC:
+                if name not in NOT_OURS | PUBLIC | OPEN311:
                     names.add(name)
             elif ours:
                 unnamed.append(prefix + str(pattern.pattern))

@@ -12,4 +12,6 @@ urlpatterns = [
     path("", include("workflows.notices.urls")),
     path("", include("workflows.bulletins.urls")),
     path("", include("workflows.evidence.urls")),
+    # Open311 GeoReport v2 for the 12345 hotline and other systems (workflows/open311).
+    path("open311/v2/", include("workflows.open311.urls")),
 ]

@@ -172,6 +172,7 @@ def deduction_open_ticket(*, deduction: Deduction, by) -> RectificationTicket:
             description=description.strip(),
             source_kind=Source.ASSESSMENT,
             source=deduction,
+            category=item.dimension,
             before_photos=list(deduction.photos.all()),
         )
         deduction.ticket = ticket

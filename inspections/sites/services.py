@@ -40,6 +40,7 @@ from inspections.sites.actions import SITE_ACTIONS
 from villages import access
 from workflows.models import (
     RECTIFICATION_OPEN_STATES,
+    Category,
     EvidencePhoto,
     RectificationState,
     RectificationTicket,
@@ -285,6 +286,7 @@ def patrol_ticket_create(
         description=patrol_ticket_description(patrol),
         source_kind=Source.PATROL,
         source=patrol,
+        category=Category.SEWAGE,
         site_label=str(site)[:120],
         location=(site.lat, site.lng),
         before_photos=photos,

@@ -148,6 +148,7 @@ def test_a_deduction_opens_a_ticket_in_one_tap(assessment, checklist, inspector,
     ticket = svc.deduction_open_ticket(deduction=deduction, by=inspector)
     assert ticket.town == huji and ticket.source == deduction
     assert ticket.source_kind == "assessment"
+    assert ticket.category == "toilets"  # T1's dimension in the checklist
     assert svc.deduction_open_ticket(deduction=deduction, by=inspector) == ticket
 
 

@@ -190,6 +190,7 @@ def test_a_problem_opens_a_draft_ticket_for_the_sites_town(record, huji_site, hu
     assert ticket.state == RectificationState.DRAFT
     assert ticket.town == huji and ticket.village == huji_site.village
     assert ticket.source == patrol and ticket.source_kind == "patrol"
+    assert ticket.category == "sewage"  # a water site's problem is black-odorous water
     assert huji_site.code in ticket.site_label
     assert list(ticket.before_photos.all()) == list(patrol.photos.all())
     assert "岸边垃圾" in ticket.description or "garbage" in ticket.description

@@ -47,8 +47,9 @@ from workflows.models import (
 )
 from workflows.tickets import selectors
 
-# Findings that come to the task force as drafts and go out to the towns through a bulletin.
-FINDING_SOURCES = (Source.PATROL, Source.ASSESSMENT, Source.REPORT)
+# Findings that come to the task force as drafts and go out to the towns through a bulletin
+# (a hotline complaint forwarded through Open311 is one).
+FINDING_SOURCES = (Source.PATROL, Source.ASSESSMENT, Source.REPORT, Source.HOTLINE)
 # The candidate pools of bulletin_candidates; the first is the default.
 CANDIDATE_POOLS = ("suggested", "drafts", "ladder", "open")
 

@@ -87,6 +87,7 @@ class TicketOut(Schema):
 
 class RectificationOut(TicketOut):
     source_kind: str
+    category: str
     site_label: str
     priority: str
     deadline: date | None
@@ -177,6 +178,7 @@ def _common(request, ticket) -> dict:
 def _rectification(request, ticket) -> dict:
     fields = (
         "source_kind",
+        "category",
         "site_label",
         "priority",
         "deadline",

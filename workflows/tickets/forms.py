@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import TextField
 from villages import access
-from workflows.models import Source, ToiletTicket
+from workflows.models import Category, Source, ToiletTicket
 from workflows.tickets import selectors
 from workflows.tickets.services import FieldWork
 
@@ -306,6 +306,9 @@ class RectificationCreateForm(forms.Form):
     village = forms.ModelChoiceField(
         queryset=None, label=_("Village"), required=False, empty_label=_("(whole town)")
     )
+    category = forms.ChoiceField(
+        choices=Category.choices, initial=Category.OTHER, required=False, label=_("Category")
+    )
     site_label = TextField(label=_("Site"), max_length=120, required=False)
     description = TextField(
         label=_("Problem"),
@@ -347,6 +350,7 @@ class RectificationCreateForm(forms.Form):
         data = dict(self.cleaned_data)
         data.pop("photos")
         data["source_kind"] = Source.REPORT
+        data["category"] = data.get("category") or Category.OTHER
         return data
 
 

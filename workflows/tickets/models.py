@@ -31,6 +31,22 @@ class Source(models.TextChoices):
     BULLETIN = "bulletin", _("bulletin")
     REVISIT = "revisit", _("revisit (回头看)")
     REPORT = "report", _("report")
+    # Forwarded by the 12345 hotline platform (or any other system) through Open311's
+    # POST requests.json (workflows/open311).
+    HOTLINE = "hotline", _("12345 hotline / Open311")
+
+
+class Category(models.TextChoices):
+    """What kind of problem a rectification ticket is about: the dimensions of the county's
+    checklists (inspections.grading.models.Dimension, the same codes: a deduction's ticket takes
+    its item's dimension) and "other". Open311 offers them as its services (workflows/open311)."""
+
+    TOILETS = "toilets", _("toilet revolution (厕所革命)")
+    GARBAGE = "garbage", _("garbage management (垃圾治理)")
+    SEWAGE = "sewage", _("sewage and black-odorous water (污水与黑臭水体)")
+    APPEARANCE = "appearance", _("village appearance (村容村貌)")
+    MAINTENANCE = "maintenance", _("long-term maintenance (长效管护)")
+    OTHER = "other", _("other")
 
 
 class TicketBase(ConcurrentTransitionMixin, models.Model):
@@ -163,6 +179,9 @@ class RectificationTicket(TicketBase):
     # NULL, not "": GenericForeignKey writes None when a ticket has no source object.
     source_id = models.CharField(max_length=40, null=True, blank=True)  # noqa: DJ001
     source = GenericForeignKey("source_type", "source_id")
+    category = models.CharField(
+        _("category"), max_length=12, choices=Category.choices, default=Category.OTHER
+    )
     site_label = models.CharField(_("site"), max_length=120, blank=True)
     priority = models.CharField(
         _("priority"), max_length=8, choices=Priority.choices, default=Priority.NORMAL

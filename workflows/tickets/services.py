@@ -25,6 +25,7 @@ from core.errors import ApplicationError, Forbidden
 from villages import access
 from villages.models import Household, Town, Village
 from workflows.models import (
+    Category,
     EvidencePhoto,
     RectificationState,
     RectificationTicket,
@@ -174,6 +175,7 @@ def rectification_create(
     village: Village | None = None,
     source_kind: str = Source.REPORT,
     source=None,
+    category: str = Category.OTHER,
     site_label: str = "",
     location: tuple[float, float] | None = None,
     before_photos: Sequence[EvidencePhoto] = (),
@@ -190,6 +192,8 @@ def rectification_create(
     description = _require_text(description, _("Describe the problem."))
     if village is not None and village.town_id != town.code:
         raise ApplicationError(_("The village does not belong to the town."))
+    if category not in Category.values:
+        raise ApplicationError(_("Choose what kind of problem it is."))
     with transaction.atomic():
         ticket = RectificationTicket(
             town=town,
@@ -197,6 +201,7 @@ def rectification_create(
             description=description,
             source_kind=source_kind,
             source=source,
+            category=category,
             site_label=site_label,
             location_lat=location[0] if location else None,
             location_lng=location[1] if location else None,
