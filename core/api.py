@@ -156,7 +156,7 @@ def _decode(cursor: str, cast) -> object:
     try:
         padded = cursor.encode("ascii") + b"=" * (-len(cursor) % 4)
         text = base64.b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
-        if not text:
+        if not text or "\x00" in text:  # PostgreSQL refuses NUL in a query
             raise ValueError(cursor)
         value = cast(text)
     except (ValueError, UnicodeError, binascii.Error):

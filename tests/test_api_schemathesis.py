@@ -13,6 +13,8 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.checks import not_a_server_error
@@ -53,6 +55,18 @@ def county_secret(task_force, huji, huji_village, inspector, deadline, settings,
         by=task_force, name="schemathesis", role=Role.TASK_FORCE, rate_per_minute=6000
     )
     return secret
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Django's test client keeps the test's database connection across requests; a WSGI call
+    would close it at the request's end (close_old_connections: inside the test's transaction
+    the connection looks unusable), losing the test's rows on PostgreSQL."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

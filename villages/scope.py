@@ -76,6 +76,9 @@ def scope_from(grants: list[tuple[str, str | None, str | None]]) -> Scope:
 
 def get_visible_or_404(queryset, user, **lookup):
     """The object if `user` may see it; 404 otherwise, whether it is missing or out of scope."""
+    if any("\x00" in value for value in lookup.values() if isinstance(value, str)):
+        # No key holds NUL, and PostgreSQL refuses it in a query: not found, not a 500.
+        raise Http404(_("Not found, or outside your jurisdiction."))
     try:
         return queryset.visible_to(user).get(**lookup)
     except queryset.model.DoesNotExist:

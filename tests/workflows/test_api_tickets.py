@@ -276,3 +276,22 @@ def test_toilet_tickets_reported_and_accepted_through_the_api(
         **bearer(town_token),
     )
     assert refused.status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_photo_urls_open_with_the_same_token_and_its_scope(
+    client, town_token, assigned, jishu_assigned, make_photo, inspector
+):
+    detail = client.get(f"/api/v1/tickets/{assigned.number}", **bearer(town_token)).json()
+    url = detail["before_photos"][0]["url"].removeprefix("http://testserver")
+    photo = client.get(url, **bearer(town_token))
+    assert photo.status_code == 200
+    assert photo["Content-Type"] == "image/jpeg"
+    assert b"".join(photo.streaming_content)[:2] == b"\xff\xd8"
+    # Without the token it is the login, as for any page; a wrong token is 401.
+    assert client.get(url).status_code == 302
+    assert client.get(url, **bearer("rjt_" + "y" * 43)).status_code == 401
+    # Another town's photo does not exist for this token.
+    other = make_photo(inspector)
+    jishu_assigned.before_photos.add(other)
+    assert client.get(other.display_url, **bearer(town_token)).status_code == 404

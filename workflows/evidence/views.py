@@ -1,4 +1,5 @@
-"""An evidence photo's display copy, print copy or thumbnail, behind the login.
+"""An evidence photo's display copy, print copy or thumbnail, behind the login (or an access
+token's `Authorization: Bearer`, for the photo URLs the API gives).
 
 Served only to a signed-in user who may see something holding the photo (a ticket, a step of a
 ticket's or toilet job's timeline, a patrol, a deduction, a bulletin: workflows.evidence.holders),
@@ -20,13 +21,13 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from villages.people.api_auth import login_or_token_required
 from villages.scope import get_visible_or_404
 from workflows.models import EvidencePhoto
 
@@ -42,7 +43,7 @@ VARIANTS = tuple(COLUMNS)
 CONTENT_TYPE = "image/jpeg"  # the pipeline stores every copy as JPEG
 
 
-@login_required
+@login_or_token_required  # the API's photo URLs work with the caller's token
 @require_safe
 def photo_file(request, pk: int, variant: str):
     if variant not in VARIANTS:
