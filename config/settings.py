@@ -1,7 +1,8 @@
 """One settings file, driven by the environment (see README.md § Configuration).
 
 Default: SQLite file + django-q2 ORM broker + local media — the embedded setup `make demo` uses.
-DATABASE_URL switches to PostgreSQL, REDIS_URL switches the django-q2 broker and the cache to Redis.
+DATABASE_URL switches to PostgreSQL, REDIS_URL switches the django-q2 broker and the cache to Redis,
+MEDIA_S3_BUCKET puts the photos on S3-compatible object storage.
 """
 
 from __future__ import annotations
@@ -310,8 +311,72 @@ STORAGES = {
 # source folders; production serves the collected, hashed files from STATIC_ROOT.
 WHITENOISE_AUTOREFRESH = DEBUG
 WHITENOISE_USE_FINDERS = DEBUG
-if os.environ.get("MEDIA_STORAGE_BACKEND"):
-    # e.g. storages.backends.s3.S3Storage (pip install django-storages[s3]) with its own env.
+
+
+def media_s3_storage(env) -> dict:
+    """The photos' storage on S3 or an S3-compatible server (MinIO, 阿里云 OSS, 腾讯云 COS, 华为云
+    OBS) from MEDIA_S3_* in `env` (README § Scaling out), for STORAGES["default"]: a private
+    bucket, every photo URL signed and expiring (workflows.evidence.views redirects to it)."""
+    from botocore.config import Config  # django-storages[s3]'s boto3, only when asked for
+
+    endpoint = env.get("MEDIA_S3_ENDPOINT_URL", "").strip()
+    options = {
+        "bucket_name": env["MEDIA_S3_BUCKET"],
+        "endpoint_url": endpoint or None,  # None: AWS itself
+        "region_name": env.get("MEDIA_S3_REGION", "").strip() or None,
+        "querystring_auth": True,  # the bucket is private: a URL without a signature is 403
+        "querystring_expire": int(env.get("MEDIA_S3_URL_EXPIRE", "").strip() or 300),
+        "default_acl": None,  # the bucket's own (private), never public-read
+        # A photo of a household's home must not stay in a shared office PC's cache after
+        # logout, as for the app's own answers (villages.middleware.PrivateResponseMiddleware).
+        "object_parameters": {"CacheControl": "private, no-store"},
+        # Names are random (workflows.evidence.models.copy_upload_to): no HEAD before each PUT
+        # to find a free one. Storage's default, stated because the pipeline relies on it.
+        "file_overwrite": True,
+        # django-storages reads its addressing_style and signature_version options only when it
+        # makes this Config itself, so they are set here.
+        "client_config": Config(
+            s3={"addressing_style": media_s3_addressing_style(env)},
+            # Signature V4 (X-Amz-Expires, at most 7 days): what every current server accepts;
+            # botocore would otherwise sign these URLs with the legacy V2 (Expires=…).
+            signature_version="s3v4",
+            # A storage that does not answer fails the request in seconds (503, nothing
+            # saved: villages.middleware), not after botocore's default 60 s × 5 attempts.
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"max_attempts": 3, "mode": "standard"},
+        ),
+    }
+    # Without them, boto3's own chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance role.
+    if env.get("MEDIA_S3_ACCESS_KEY_ID"):
+        options["access_key"] = env["MEDIA_S3_ACCESS_KEY_ID"]
+        options["secret_key"] = env.get("MEDIA_S3_SECRET_ACCESS_KEY", "")
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+def media_s3_addressing_style(env) -> str:
+    """MinIO answers path-style URLs (host/bucket/key) out of the box; OSS and COS want
+    virtual-hosted ones (bucket.host/key): MEDIA_S3_ADDRESSING_STYLE=virtual. AWS: botocore's."""
+    chosen = env.get("MEDIA_S3_ADDRESSING_STYLE", "").strip()
+    return chosen or ("path" if env.get("MEDIA_S3_ENDPOINT_URL", "").strip() else "auto")
+
+
+def media_s3_origin(env) -> str:
+    """Where browsers fetch signed photo URLs from, for the Content-Security-Policy's img-src:
+    the endpoint (path-style) or the bucket's host on it (virtual-hosted). "" for AWS itself
+    without an endpoint (set CSP_IMG_SOURCES then)."""
+    parts = urlsplit(env.get("MEDIA_S3_ENDPOINT_URL", "").strip())
+    if not parts.scheme or not parts.netloc:
+        return ""
+    if media_s3_addressing_style(env) == "virtual":
+        return f"{parts.scheme}://{env['MEDIA_S3_BUCKET']}.{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+if os.environ.get("MEDIA_S3_BUCKET"):
+    STORAGES["default"] = media_s3_storage(os.environ)
+elif os.environ.get("MEDIA_STORAGE_BACKEND"):
+    # Any other storage class, configured by its own settings (a dotted path).
     STORAGES["default"] = {"BACKEND": os.environ["MEDIA_STORAGE_BACKEND"]}
 # Evidence photos are served behind the login (workflows.evidence.views), never as public media.
 # Behind nginx, e.g. "/protected-media/": the app answers with X-Accel-Redirect to that prefix
@@ -405,6 +470,8 @@ def tile_source(url: str) -> str:
 # server and CSP_IMG_SOURCES (e.g. the object storage that serves signed photo URLs); blob: for
 # the preview of a photo about to be uploaded.
 CSP_IMG_SOURCES = env_list("CSP_IMG_SOURCES")
+if os.environ.get("MEDIA_S3_BUCKET") and media_s3_origin(os.environ):
+    CSP_IMG_SOURCES.append(media_s3_origin(os.environ))
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",

@@ -9,6 +9,9 @@ someone else changed it meanwhile). Nothing in core knows a model.
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 class ApplicationError(Exception):
@@ -54,14 +57,27 @@ _PG_DISK_FULL = "53100"
 
 def is_storage_full(error: BaseException) -> bool:
     """Whether `error` (or what caused it) means the disk or the database is out of space."""
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.errno in _FULL_ERRNOS:
+            return True
+        if getattr(cause, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if "database or disk is full" in str(cause):
+            return True
+    return False
+
+
+def is_object_storage_down(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is object storage (S3, MEDIA_S3_BUCKET) failing a
+    request: not answering, timing out, or answering with an error (503 SlowDown, a bucket
+    gone, keys refused). Only boto3 raises these, so only the S3 storage."""
+    return any(isinstance(cause, BotoCoreError | ClientError) for cause in _causes(error))
+
+
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    """`error` and what caused it, outermost first (each once: a chain may loop)."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
-            return True
-        if getattr(error, "sqlstate", None) == _PG_DISK_FULL:
-            return True
-        if "database or disk is full" in str(error):
-            return True
+        yield error
         error = error.__cause__ or error.__context__
-    return False

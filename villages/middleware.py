@@ -11,7 +11,7 @@ from django.template import loader
 from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from core.errors import is_storage_full
+from core.errors import is_object_storage_down, is_storage_full
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ class StorageFullMiddleware:
     """A full disk or database anywhere a page did not expect it: 507 with a page that says so,
     not the generic 500 (the pages that store photos keep the user's input themselves:
     workflows.evidence.services.evidence_record). The database gone away (restarting, the
-    connection cut): 503 with Retry-After — in both cases the request's transaction rolled back
-    and its photo files were deleted, so the page can say that nothing half-written is left."""
+    connection cut), or the photos' object storage failing (MEDIA_S3_BUCKET): 503 with
+    Retry-After — in every case the request's transaction rolled back and its photo files were
+    deleted, so the page can say that nothing half-written is left."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -119,10 +120,17 @@ class StorageFullMiddleware:
             return _static_page("507.html", status=507)
         if isinstance(exception, OperationalError | InterfaceError):
             logger.error("Database unavailable at %s", request.path, exc_info=exception)
-            response = _static_page("503.html", status=503)
-            response["Retry-After"] = "30"
-            return response
+            return _unavailable("503.html")
+        if is_object_storage_down(exception):
+            logger.error("Object storage unavailable at %s", request.path, exc_info=exception)
+            return _unavailable("503_storage.html")
         return None
+
+
+def _unavailable(template: str) -> HttpResponse:
+    response = _static_page(template, status=503)
+    response["Retry-After"] = "30"
+    return response
 
 
 def _static_page(template: str, *, status: int) -> HttpResponse:

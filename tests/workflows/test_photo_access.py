@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.files.storage import InMemoryStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.shortcuts import resolve_url
@@ -382,32 +381,8 @@ def test_pdfs_embed_photos_by_their_url_and_nothing_else_from_media(with_origina
             fetcher.fetch(BASE_URL + path)
 
 
-# --- object storage ---------------------------------------------------------------------------
-
-
-class SignedStorage(InMemoryStorage):
-    """Stands in for S3 with AWS_QUERYSTRING_AUTH: every URL is signed and expires."""
-
-    def url(self, name):
-        return f"https://oss.example.com/renju/{name}?Expires=1700000000&Signature=test"
-
-
-def test_with_object_storage_the_answer_is_a_redirect_to_a_signed_url(
-    client, settings, inspector, huji, huji_village, hj_officer, other_officer
-):
-    settings.STORAGES = settings.STORAGES | {"default": {"BACKEND": f"{__name__}.SignedStorage"}}
-    photo = real_photo(inspector)
-    _huji_ticket(inspector, huji, huji_village, [photo])
-    client.force_login(hj_officer)
-
-    response = client.get(photo.display_url)
-
-    assert response.status_code == 302
-    assert response["Location"] == default_storage.url(photo.display.name)
-    assert "Signature=" in response["Location"]
-    assert "no-store" in response["Cache-Control"]
-    client.force_login(other_officer)
-    assert client.get(photo.display_url).status_code == 404
+# Object storage (a redirect to a signed URL): tests/workflows/test_s3_storage.py, against a
+# real S3 server.
 
 
 # --- cost -------------------------------------------------------------------------------------

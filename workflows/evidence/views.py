@@ -8,11 +8,12 @@ else gets 404, as for a photo that does not exist. Originals (which keep GPS) ha
 The print copy is what PDFs embed (core.pdf reads it through `stored_name`, without HTTP); a
 photo stored before print copies existed answers its print URL with the display copy.
 
-How the bytes go out (README § Production):
+How the bytes go out (README § Production, § Scaling out):
+- object storage (`MEDIA_S3_BUCKET`, or another `MEDIA_STORAGE_BACKEND`): a redirect to the
+  storage's URL, for S3 one signed for MEDIA_S3_URL_EXPIRE seconds (config.settings.
+  media_s3_storage); whatever MEDIA_ACCEL_REDIRECT says, as there is no local file to send;
 - `MEDIA_ACCEL_REDIRECT` set (nginx): an empty answer with `X-Accel-Redirect: <prefix><name>`;
   nginx sends the file from an `internal` location, so no worker is held while it goes out;
-- object storage (`MEDIA_STORAGE_BACKEND`): a redirect to the storage's URL, for S3 a signed one
-  that expires (django-storages' AWS_QUERYSTRING_AUTH, AWS_QUERYSTRING_EXPIRE);
 - otherwise (the embedded setup, tests): streamed from the default storage.
 """
 
@@ -59,13 +60,13 @@ def photo_file(request, pk: int, variant: str):
 
 
 def _file_response(name: str) -> HttpResponse:
+    if not isinstance(default_storage, FileSystemStorage):
+        return HttpResponseRedirect(default_storage.url(name))
     prefix = settings.MEDIA_ACCEL_REDIRECT
     if prefix:
         response = HttpResponse(content_type=CONTENT_TYPE)
         response["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{quote(name)}"
         return response
-    if not isinstance(default_storage, FileSystemStorage):
-        return HttpResponseRedirect(default_storage.url(name))
     try:
         file = default_storage.open(name, "rb")
     except FileNotFoundError:
