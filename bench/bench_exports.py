@@ -13,6 +13,10 @@ Also measured: the same ledger as a StreamingHttpResponse that makes the workboo
 response is read (a write-only workbook is only a file once saved whole, so the first byte
 waits for it either way) against the FileResponse over a temporary file the view returns.
 
+Targets: at 100,000 rows ≤ 10 s wall (issue 19); at every size the view's wall and CPU time
+≤ 1.25× the floor's (the bench's own: the ledger is the floor plus a query and cell styles), and
+the peak memory at 100,000 rows ≤ 1.25× that at 10,000 (flat: streamed).
+
 BENCH_EXPORT_ROWS=10000 runs the small size only (e.g. on a slow machine).
 """
 
@@ -26,7 +30,7 @@ import tracemalloc
 from datetime import timedelta
 from decimal import Decimal
 
-from common import record, short_count, users
+from common import record, short_count, timed, users
 from django.core.management import call_command
 from django.http import StreamingHttpResponse
 from django.test import Client
@@ -41,6 +45,8 @@ SIZES = [int(n) for n in os.environ.get("BENCH_EXPORT_ROWS", "10000,100000").spl
 HOUSEHOLDS = 2000
 BATCH = 5000
 TARGET_SECONDS_100K = 10
+TARGET_RATIO = 1.25
+FLAT_RATIO = 1.25  # peak memory at the largest size against the smallest
 # Every state: the list's default shows the open ones only.
 ALL_STATES = {"state": ToiletState.values}
 CONSTANT_ROW = [
@@ -85,7 +91,7 @@ def measure(client: Client, rows: int) -> None:
     label = short_count(rows)
     print(
         f"{label} rows: view {view['wall']:.2f} s wall, {view['cpu']:.2f} s CPU, "
-        f"{view['bytes'] / 2**20:.1f} MB file; floor (write-only workbook of constants) "
+        f"{view['result'] / 2**20:.1f} MB file; floor (write-only workbook of constants) "
         f"{floor['wall']:.2f} s wall, {floor['cpu']:.2f} s CPU; CPU ratio "
         f"{view['cpu'] / floor['cpu']:.2f}x; peak Python memory {peak_mb:.1f} MB"
     )
@@ -93,41 +99,34 @@ def measure(client: Client, rows: int) -> None:
         f"{label} rows, StreamingHttpResponse: first byte after {streamed['first']:.2f} s, "
         f"all after {streamed['wall']:.2f} s (FileResponse: all after {view['wall']:.2f} s)"
     )
-    if rows >= 100_000:
-        met = "met" if view["wall"] <= TARGET_SECONDS_100K else "NOT met"
-        print(f"target ≤ {TARGET_SECONDS_100K} s at 100k rows: {met}")
-    # CPU seconds: the machine is shared, and wall time there measures the neighbours too.
-    record(
-        benchmark=__name__,
-        measured=f"toilet ledger, {label} rows, CPU",
-        value=view["cpu"],
-        unit="s",
-        floor="write-only workbook of constants",
-        floor_value=floor["cpu"],
-        note=f"{view['wall']:.2f} s wall; file {view['bytes'] / 2**20:.1f} MB",
-    )
-    record(
-        benchmark=__name__,
-        measured=f"toilet ledger peak memory, {label} rows",
-        value=peak_mb,
-        unit="MB",
-        floor="the same at 10k rows" if rows > SIZES[0] else "itself",
-        floor_value=_first_peak.setdefault("mb", peak_mb),
-        note="tracemalloc peak (Python objects); flat = streamed",
-    )
+    for clock in ("wall", "cpu"):
+        record(
+            benchmark=__name__,
+            measured=f"toilet ledger, {label} rows, {clock}",
+            value=view[clock],
+            unit="s",
+            floor=f"write-only workbook of constants, {clock}",
+            floor_value=floor[clock],
+            target=TARGET_RATIO,
+            # The absolute bar is on the time a user waits, at the issue's size.
+            limit=TARGET_SECONDS_100K if clock == "wall" and rows >= 100_000 else None,
+            note=f"file {view['result'] / 2**20:.1f} MB; wall time shares the machine",
+        )
+    first = _first_peak.setdefault("mb", (rows, peak_mb))
+    if rows > first[0]:
+        record(
+            benchmark=__name__,
+            measured=f"toilet ledger peak memory, {label} rows",
+            value=peak_mb,
+            unit="MB",
+            floor=f"the same at {short_count(first[0])} rows",
+            floor_value=first[1],
+            target=FLAT_RATIO,
+            note="tracemalloc peak (Python objects); flat = streamed",
+        )
 
 
-_first_peak: dict[str, float] = {}
-
-
-def timed(operation) -> dict:
-    started, cpu = time.perf_counter(), time.process_time()
-    result = operation()
-    return {
-        "wall": time.perf_counter() - started,
-        "cpu": time.process_time() - cpu,
-        "bytes": result or 0,
-    }
+_first_peak: dict[str, tuple[int, float]] = {}
 
 
 def drain(response) -> int:

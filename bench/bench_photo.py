@@ -1,13 +1,20 @@
-"""The evidence-photo pipeline on a 12-megapixel phone JPEG, against the floor of decoding it.
+"""The evidence-photo pipeline on a 12-megapixel phone JPEG, against the floor of taking in the
+same photo: upload + decode + encode.
 
 Photo: 4000×3000, gradients and noise so it compresses like a real photo (~3 MB at quality 90),
 EXIF orientation 6 (a phone held upright), GPS, capture time, camera — stored on disk like an
 upload Django spooled to a temporary file.
 
-Floor: Pillow opening that file and decoding it in JPEG draft mode into the 1600 px box (open,
-draft, load): libjpeg then decodes at 1/2 scale (2000×1500), which any pipeline producing a
-1600 px copy must at least pay. The pipeline adds turning it upright, the last 2000 → 1600
-resize, two JPEG encodes, the SHA-256, two file writes and the row.
+Floor: the upload read whole from that file, decoded by Pillow in JPEG draft mode into the
+1600 px box (libjpeg decodes at 1/2 scale, 2000×1500, which any pipeline producing a 1600 px copy
+must at least pay), that picture encoded once as a JPEG at the pipeline's quality and the JPEG
+written to a file: the least any pipeline that keeps a re-encoded copy of a photo pays. The
+pipeline adds the checks, the EXIF reading, turning it upright, the last 2000 → 1600 resize, the
+print copy and the thumbnail (two more, smaller encodes), the SHA-256, the other file writes and
+the row. (Until 2026-12 the floor was the decode alone, which never encodes a pixel.)
+
+Targets: the pipeline ≤ 1.5× the floor, warm and on a process's first photo alike; its peak
+memory ≤ 100 MB above where it started.
 
 Each measurement runs in a fresh subprocess. Pillow's pixel buffers are allocated in C, where
 tracemalloc does not look, so peak memory is the process's resident high-water mark: reset
@@ -22,9 +29,9 @@ the runs after it in the same process, as in a long-lived web worker. The ratio 
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -33,15 +40,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import record
+from common import peak_since, record, start_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 7  # subprocesses per kind
 WARM_RUNS = 3  # further timed runs in each
 SIZE = (4000, 3000)
 DISPLAY_BOX = (1600, 1200)  # the pipeline's draft box for a 4:3 photo: 1600 px long side
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.5  # warm and first run alike
 TARGET_PEAK_MB = 100
+FLOOR = "upload + decode + encode"
 
 
 def run() -> None:
@@ -71,16 +79,15 @@ def report(results: dict[str, list[dict]]) -> None:
     print(
         f"ratio pipeline/floor {ratio:.2f}x warm, {first_ratio:.2f}x first run "
         f"(target ≤ {TARGET_RATIO}x: {verdict(ratio <= TARGET_RATIO)}); peak {pipeline[2]:.1f} MB "
-        f"(target < {TARGET_PEAK_MB} MB: {verdict(pipeline[2] < TARGET_PEAK_MB)})"
+        f"(target ≤ {TARGET_PEAK_MB} MB: {verdict(pipeline[2] <= TARGET_PEAK_MB)})"
     )
     # (warm, first, peak) of the pipeline beside the same figures of the floor.
-    peak_target = f"target < {TARGET_PEAK_MB} MB: {verdict(pipeline[2] < TARGET_PEAK_MB)}"
     rows = (
-        ("pipeline, warm", "ms", "warm", TARGET_RATIO, "warm: as in a long-lived worker"),
-        ("pipeline, first run", "ms", "first run", None, "first run in a fresh process"),
-        ("pipeline, peak memory", "MB", "peak", None, peak_target),
+        ("pipeline, warm", "ms", "warm", TARGET_RATIO, None, "warm: as in a long-lived worker"),
+        ("pipeline, first run", "ms", "first run", TARGET_RATIO, None, "first in a process"),
+        ("pipeline, peak memory", "MB", "peak", None, TARGET_PEAK_MB, "VmHWM above the start"),
     )
-    for (measured, unit, floor_figure, target, note), mine, floors in zip(
+    for (measured, unit, floor_figure, target, limit, note), mine, floors in zip(
         rows, pipeline, floor, strict=True
     ):
         record(
@@ -88,10 +95,11 @@ def report(results: dict[str, list[dict]]) -> None:
             measured=measured,
             value=mine,
             unit=unit,
-            floor=f"decode to 1600 px, {floor_figure}",
+            floor=f"{FLOOR}, {floor_figure}",
             floor_value=floors,
             target=target,
-            note=f"12 MP phone JPEG; {note}; floor: Pillow draft decode",
+            limit=limit,
+            note=f"12 MP phone JPEG; {note}; floor: read, draft decode to 1600 px, one JPEG",
         )
 
 
@@ -183,33 +191,19 @@ def pipeline(photo: Path) -> None:
 
 
 def floor(photo: Path) -> None:
+    """Upload + decode + encode: the file read whole (as the upload is), decoded into the
+    1600 px box in draft mode, encoded once at the pipeline's JPEG quality and written."""
     from PIL import Image
 
-    with photo.open("rb") as handle, Image.open(handle) as image:
+    from workflows.evidence.services import JPEG_QUALITY
+
+    upload = io.BytesIO(photo.read_bytes())
+    with Image.open(upload) as image:
         image.draft("RGB", DISPLAY_BOX)
         image.load()
-
-
-def start_peak() -> tuple[str, int]:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-        return "proc", proc_status_bytes("VmRSS")
-    except OSError:
-        return "rusage", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def peak_since(baseline: tuple[str, int]) -> int:
-    how, start = baseline
-    if how == "proc":
-        return proc_status_bytes("VmHWM") - start
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - start
-
-
-def proc_status_bytes(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise LookupError(field)
+        encoded = io.BytesIO()
+        image.save(encoded, "JPEG", quality=JPEG_QUALITY)
+    photo.with_name(f"floor-{os.getpid()}.jpg").write_bytes(encoded.getvalue())
 
 
 if __name__ == "__main__":

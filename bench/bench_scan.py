@@ -8,7 +8,14 @@ multipart body. A POST goes 50 m from its site, so it is accepted, answered 303 
 The scan page's named floor is the layout-only page: base.html and nothing else, for the same
 logged-in user through the same middleware (its navigation, unread counts and the user's
 permissions are what every page of the site pays before it shows anything of its own); the
-target is scan GET p50 ≤ 1.5× that page's p50 and ≤ 12 server CPU-ms per request.
+target is scan GET p50 ≤ 1.5× that page's p50 and ≤ 12 server CPU-ms per request (issue 19).
+The upload floor takes in the same photos as the pipeline must at least: it decodes each one and
+encodes it once (bench/floor_views.py), so the patrol POST's ratio is what the checks, the
+thumbnails, the files and the rows cost on top of pixels any pipeline touches.
+
+The bench's own targets for the other rows: scan GET p99 ≤ 2× the layout page's p99, ≤ 3× the
+minimal view's p50 and p99, CPU ≤ 2× the layout page's; patrol POST ≤ 2× the upload floor at p50
+and p99.
 
 CPU-ms per request: the CPU time (user + system, from /proc) the gunicorn workers spent during
 a kind's measured slices, divided by the requests answered in them — the server's work alone,
@@ -66,7 +73,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from common import record
+from common import record, water_site
 
 ROOT = Path(__file__).resolve().parent.parent
 INSPECTORS = 20
@@ -89,6 +96,10 @@ CSRF_FIELD = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 # at most 12 ms of server CPU a request.
 SCAN_TARGET = 1.5
 SCAN_CPU_MS = 12.0
+SCAN_P99_TARGET = 2.0
+MINIMAL_TARGET = 3.0  # scan GET against the logged-in minimal view, p50 and p99
+CPU_TARGET = 2.0  # scan GET's server CPU against the layout page's
+POST_TARGET = 2.0  # patrol POST against the upload floor, p50 and p99
 ERRORLIST = re.compile(rb'class="errorlist[^"]*">(.{0,300})', re.S)
 
 
@@ -418,27 +429,28 @@ def record_rows(phases: dict[str, Phase], errors: int) -> None:
     kind = f"gthread ×{THREADS}" if THREADS > 1 else "sync"
     setup = f"{INSPECTORS} inspectors, gunicorn {WORKERS} {kind} workers"
     pairs = (
-        ("scan GET", "layout GET", "layout-only page", "", SCAN_TARGET),
-        ("scan GET", "floor GET", "logged-in minimal view", "", None),
+        ("scan GET", "layout GET", "layout-only page", "", (SCAN_TARGET, SCAN_P99_TARGET)),
+        ("scan GET", "floor GET", "logged-in minimal view", "", (MINIMAL_TARGET,) * 2),
         (
             "patrol POST",
             "upload floor POST",
-            "minimal upload view",
+            "upload + decode + encode",
             "; 3 photos (the floor's too)",
-            None,
+            (POST_TARGET,) * 2,
         ),
     )
-    for page, floor, floor_name, body, target in pairs:
+    for page, floor, floor_name, body, targets in pairs:
         rate = len(phases[page].latencies_ms) / phases[page].seconds
-        for p in (50, 99):
+        for p, target in zip((50, 99), targets, strict=True):
             record(
                 benchmark=__name__,
-                measured=f"{page} p{p}",
+                # Named by the floor too: the scan page has two.
+                measured=f"{page} p{p}" + (", minimal" if floor == "floor GET" else ""),
                 value=phases[page].percentile(p),
                 unit="ms",
                 floor=f"{floor_name} p{p}",
                 floor_value=phases[floor].percentile(p),
-                target=target if p == 50 else None,
+                target=target,
                 note=f"{setup}; {rate:.1f} req/s; {errors} errors in all{body}",
             )
     scan, layout = phases["scan GET"], phases["layout GET"]
@@ -449,7 +461,9 @@ def record_rows(phases: dict[str, Phase], errors: int) -> None:
         unit="ms",
         floor="layout-only page CPU per request",
         floor_value=layout.cpu_ms_per_request,
-        note=f"{setup}; server CPU (gunicorn workers) only; target ≤ {SCAN_CPU_MS:g} CPU-ms",
+        target=CPU_TARGET,
+        limit=SCAN_CPU_MS,
+        note=f"{setup}; server CPU (gunicorn workers) only",
     )
 
 
@@ -648,7 +662,7 @@ def create_sites(rng: random.Random) -> list:
     for n in range(1, SITES + 1):
         village, town, name = rng.choice(villages)
         sites.append(
-            WaterSite(
+            water_site(
                 code=f"JX-HC-{n:04d}",
                 name=f"{name}坑塘{n}",
                 town_id=town,
@@ -657,12 +671,6 @@ def create_sites(rng: random.Random) -> list:
                 area_m2=rng.randint(300, 20_000),
                 lat=rng.uniform(*COUNTY_BOX[0]),
                 lng=rng.uniform(*COUNTY_BOX[1]),
-                county_person="王县长",
-                county_phone="0537-8721000",
-                town_person="李镇长",
-                town_phone="13800000001",
-                village_person="张书记",
-                village_phone="13800000002",
                 state=rng.choice(states),
             )
         )

@@ -3,7 +3,8 @@
 Measured in-process through Django's test client (server time: URL routing, middleware, queries,
 template), median of repeated requests, for a town officer's inbox (his open tickets by deadline,
 the default view) and the task force's county list. Floor: a minimal view rendering the same
-template with 50 constant in-memory rows and no query. Target: ≤ 3× the floor.
+template with 50 constant in-memory rows and no query. Target: ≤ 3× the floor; a search also
+≤ 150 ms (any term), and ≤ 60 ms when it matches under 1 % of the tickets (issue 19).
 
 Set BENCH_TICKETS to use fewer rows (e.g. 100000) on a slow machine.
 """
@@ -12,26 +13,25 @@ from __future__ import annotations
 
 import os
 import random
-import statistics
 import time
 from datetime import timedelta
 
-from common import record, short_count
+from common import analyze, median_ms, record, short_count
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection, reset_queries
+from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from villages.models import Membership, Role, Town, Village
-from workflows.jobs import optimize_database
 from workflows.models import RectificationTicket
 
 TOTAL = int(os.environ.get("BENCH_TICKETS", "1000000"))
 BATCH = 10_000
 REPEAT = 15
 TARGET = 3
+SEARCH_MS, RARE_SEARCH_MS = 150, 60  # any term; a term of under 1 % of the tickets
 RARE, RARE_SHARE = "村口违建未拆除", 0.005  # a word of few tickets, for the search's figures
 NUMBER = f"ZG-{timezone.localdate().year}-0012345"  # the 12,345th ticket
 STATES = (
@@ -58,21 +58,47 @@ def run() -> None:
     started = time.perf_counter()
     generate(TOTAL)
     print(f"generated {TOTAL:,} tickets in {time.perf_counter() - started:.0f} s")
-    optimize_database()  # what the nightly job leaves behind on SQLite (ANALYZE)
+    # What the nightly job (SQLite: ANALYZE) or autovacuum (PostgreSQL: VACUUM ANALYZE) leaves
+    # behind: a county's database is not measured in the minute after a million inserts.
+    analyze()
     officer, county = users()
-    floor = median_ms(lambda: render_floor(officer))
-    for label, short, user, params in [
-        ("town officer inbox (default)", "town inbox", officer, {}),
-        ("town officer, overdue only", "overdue inbox", officer, {"overdue": "on"}),
-        ("task force county list", "county list", county, {}),
+    floor = median_ms(lambda: render_floor(officer), REPEAT)
+    for label, short, user, params, limit in [
+        ("town officer inbox (default)", "town inbox", officer, {}, None),
+        ("town officer, overdue only", "overdue inbox", officer, {"overdue": "on"}, None),
+        ("task force county list", "county list", county, {}, None),
         # Searches (the bigram index): a word in a third of the tickets, one in 0.5 %, a whole
-        # ticket number, a part of one, a town's name. Targets: ≤ 150 ms any term, ≤ 60 ms under
-        # 1 % of the tickets.
-        ("task force, search 垃圾 (1/3 of tickets)", "search 垃圾", county, {"q": "垃圾"}),
-        ("task force, search 违建 (0.5 % of tickets)", "search 违建", county, {"q": "违建"}),
-        ("task force, search a ticket number", "search number", county, {"q": NUMBER}),
-        ("task force, search a number's part", "search 0012345", county, {"q": "0012345"}),
-        ("town officer, search 坑塘 in his town", "town search", officer, {"q": "坑塘"}),
+        # ticket number, a part of one (1 ticket and the few whose number holds it), a word of
+        # a third of a town's tickets.
+        (
+            "task force, search 垃圾 (1/3 of tickets)",
+            "search 垃圾",
+            county,
+            {"q": "垃圾"},
+            SEARCH_MS,
+        ),
+        (
+            "task force, search 违建 (0.5 % of tickets)",
+            "search 违建",
+            county,
+            {"q": "违建"},
+            RARE_SEARCH_MS,
+        ),
+        (
+            "task force, search a ticket number",
+            "search number",
+            county,
+            {"q": NUMBER},
+            RARE_SEARCH_MS,
+        ),
+        (
+            "task force, search a number's part",
+            "search 0012345",
+            county,
+            {"q": "0012345"},
+            RARE_SEARCH_MS,
+        ),
+        ("town officer, search 坑塘 in his town", "town search", officer, {"q": "坑塘"}, SEARCH_MS),
     ]:
         client = Client()
         client.force_login(user)
@@ -81,10 +107,11 @@ def run() -> None:
             response = client.get("/tickets/", params)
         assert response.status_code == 200, (label, response.status_code)
         query_count = len(queries)  # read now: the capture is a view on the connection's log
-        ms = median_ms(lambda c=client, p=params: c.get("/tickets/", p))
+        ms = median_ms(lambda c=client, p=params: c.get("/tickets/", p), REPEAT)
+        absolute = f", ≤ {limit} ms" if limit else ""
         print(
             f"{label}: {ms:.1f} ms/page, {query_count} queries; floor {floor:.1f} ms; "
-            f"ratio {ms / floor:.2f}x (target ≤ {TARGET}x)"
+            f"ratio {ms / floor:.2f}x (target ≤ {TARGET}x{absolute})"
         )
         record(
             benchmark=__name__,
@@ -94,6 +121,7 @@ def run() -> None:
             floor="template, 50 rows, no query",
             floor_value=floor,
             target=TARGET,
+            limit=limit,
             queries=query_count,
             note=label,
         )
@@ -127,16 +155,6 @@ def export_100k() -> None:
         f"peak Python memory {peaks[5_000]:.1f} MB for 5,000 rows, "
         f"{peaks[20_000]:.1f} MB for 20,000 rows"
     )
-
-
-def median_ms(fn) -> float:
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    reset_queries()
-    return statistics.median(times)
 
 
 def generate(total: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
@@ -70,7 +71,20 @@ def layout_floor(request):
 
 @login_required
 def upload_floor(request):
-    """The least a patrol POST costs: the above plus receiving the multipart body. The CSRF
-    middleware already parsed it (it reads the token field); the view touches every file."""
-    size = sum(upload.size for upload in request.FILES.getlist("photos"))
+    """The least a patrol POST with photos costs: the above plus receiving the multipart body
+    (the CSRF middleware already parsed it: it reads the token field) and taking in each photo as
+    any pipeline that keeps a re-encoded copy must — decoded in JPEG draft mode into the 1600 px
+    box and encoded once at the pipeline's quality. Nothing is written or stored."""
+    from PIL import Image
+
+    from workflows.evidence.services import DISPLAY_MAX_PX, JPEG_QUALITY
+
+    size = 0
+    for upload in request.FILES.getlist("photos"):
+        with Image.open(upload) as image:
+            image.draft("RGB", (DISPLAY_MAX_PX, DISPLAY_MAX_PX))
+            image.load()
+            encoded = io.BytesIO()
+            image.save(encoded, "JPEG", quality=JPEG_QUALITY)
+        size += encoded.tell()
     return HttpResponse(f"ok {size}")

@@ -209,10 +209,15 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Cache ------------------------------------------------------------------------------------
-# Parts of pages (the scan page's, inspections/sites/scan_page.py) and the patrol policy. Parts
-# are keyed by the version of the rows they show, read with the page's own query, so a cache of
-# each process's own (no REDIS_URL: one per gunicorn worker) never serves an outdated part; with
-# REDIS_URL the web processes share one, and the policy's invalidation reaches all at once.
+# Parts of pages (the scan page's, inspections/sites/scan_page.py; the field home's list) and the
+# patrol policy, shared by every web process: Redis with REDIS_URL, else files under DATA_DIR.
+# Not a memory cache of each process's own: with 4 gunicorn workers each rendered every site's
+# parts itself. Measured (bench_scan, 133 sites, PostgreSQL, 2026-12-06): with per-process
+# caches 71–74 % of scans missed all three parts (each miss costs the parts' queries and
+# templates) and the scan page's p50 was 1.54–1.62× the layout page's; with these files 32–34 %
+# (mostly each site's first scan) and 1.22–1.41×. Parts are keyed by the version of the rows
+# they show, so no process serves an outdated one; the policy's invalidation reaches every
+# process at once.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -224,9 +229,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            # A county's sites × parts × 2 languages, a few KB each: ~15 MB at most per process.
-            "OPTIONS": {"MAX_ENTRIES": 3000},
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": DATA_DIR / "cache" / "parts",
+            # A county's sites × 3 parts × 2 languages, a few KB each; past it a third go. Each
+            # write lists the folder (Django's culling), so not many more.
+            "OPTIONS": {"MAX_ENTRIES": 10000},
         }
     }
 

@@ -72,6 +72,20 @@ def test_ratio_and_target():
     assert row(floor_value=math.nan, target=2).target_met is None
 
 
+def test_a_row_passes_when_each_of_its_targets_is_met():
+    assert row(target=6).verdict == "PASS"  # 300 ms, 6x
+    assert row(target=5).verdict == "FAIL"
+    assert row(limit=300).verdict == "PASS"
+    assert row(limit=299).verdict == "FAIL"
+    assert row(target=6, limit=300).verdict == "PASS"
+    assert row(target=6, limit=150).verdict == "FAIL"  # the ratio met, the absolute bar not
+    assert row(target=5, limit=1000).verdict == "FAIL"
+    assert row().verdict == ""  # no target
+    # A ratio target without a floor cannot be judged, even when the absolute bar is met.
+    assert row(floor_value=math.nan, target=2, limit=1000).verdict == ""
+    assert row(floor_value=math.nan, target=2, limit=100).verdict == "FAIL"
+
+
 def test_short_count():
     assert [common.short_count(n) for n in (1_000_000, 100_000, 5_000, 2_500, 133, 999_999)] == [
         "1M",
@@ -98,18 +112,32 @@ def test_table_has_a_line_per_row_with_figures_ratio_and_target():
         row(measured="first import, 572 rows", value=1234.4, floor_value=617.2, target=3),
         row(measured="overdue job", value=5.0, floor_value=2.5, benchmark="bench_overdue"),
     ]
-    header, columns, rule, *lines = table_lines(results)
+    header, columns, rule, *lines, tally = table_lines(results)
     assert header == "benchmarks, 2026-11-26T10:00:00+08:00, sqlite, 2 CPUs"
     assert columns.split() == [
-        "benchmark", "measured", "value", "floor", "floor", "value", "ratio", "target",
+        "benchmark", "measured", "value", "floor", "floor", "value", "ratio", "target", "verdict",
     ]  # fmt: skip
     assert set(rule) == {"-", " "}
     assert len(lines) == 3
     assert lines[0].split("  ")[0] == "scan"  # bench_ is left out
     assert "300 ms" in lines[0] and "50.0 ms" in lines[0] and "6.00x" in lines[0]
-    assert lines[0].endswith("≤ 3x OVER")
-    assert "1,234 ms" in lines[1] and "617 ms" in lines[1] and lines[1].endswith("≤ 3x ok")
-    assert "5.00 ms" in lines[2] and "2.50 ms" in lines[2] and lines[2].endswith("2.00x")
+    assert lines[0].split()[-3:] == ["≤", "3x", "FAIL"]
+    assert "1,234 ms" in lines[1] and "617 ms" in lines[1] and lines[1].endswith("≤ 3x    PASS")
+    assert "5.00 ms" in lines[2] and "2.50 ms" in lines[2] and lines[2].endswith("2.00x  none")
+    assert tally == "targets: 1 PASS, 1 FAIL, 1 not judged (scan: scan GET p50)"
+
+
+def test_the_target_column_shows_the_ratio_and_the_absolute_bar():
+    results = [
+        row(measured="county dashboard", value=120, floor_value=400, target=1.5, limit=150),
+        row(measured="town dashboard", value=90, floor_value=400, target=1.5, limit=75),
+        row(measured="peak memory", value=27, unit="MB", floor_value=20, limit=100),
+    ]
+    _header, _columns, _rule, *lines, tally = table_lines(results)
+    assert lines[0].endswith("≤ 1.5x, ≤ 150 ms  PASS")
+    assert lines[1].endswith("≤ 1.5x, ≤ 75 ms   FAIL")
+    assert lines[2].endswith("≤ 100 MB          PASS")
+    assert tally == "targets: 2 PASS, 1 FAIL (scan: town dashboard)"
 
 
 def test_table_columns_line_up_with_chinese_labels_and_fit_120_columns():
@@ -121,7 +149,7 @@ def test_table_columns_line_up_with_chinese_labels_and_fit_120_columns():
     ]
     lines = table_lines(results)
     assert max(columns(line) for line in lines) <= 120
-    data = lines[3:]
+    data = lines[3:-1]  # the last line tallies the verdicts
     assert "…" in data[1]
     # The ratio column is right-aligned: every row's ratio ends at the same display column.
     ends = {
@@ -147,7 +175,7 @@ def test_a_benchmark_that_raises_is_failed_and_the_others_still_run(capsys):
     assert [(r.benchmark, r.measured) for r in results] == [
         ("bench_ok", "m"),
         ("bench_broken", "m"),  # recorded before it raised
-        ("bench_broken", "FAILED"),
+        ("bench_broken", "CRASHED"),
         ("bench_after", "m"),
     ]
     assert results[2].error == "RuntimeError: bench_broken: 3 errors\nserver log follows"
@@ -156,9 +184,15 @@ def test_a_benchmark_that_raises_is_failed_and_the_others_still_run(capsys):
     assert run.exit_status([results[0], results[3]]) == 0
 
     lines = table_lines(results)
-    failed = next(line for line in lines if "FAILED:" in line and line.startswith("broken"))
-    assert failed.split() == ["broken", "FAILED:", "RuntimeError:", "bench_broken:", "3", "errors"]
-    assert lines[-1] == "FAILED: bench_broken (tracebacks above)"
+    failed = next(line for line in lines if "CRASHED:" in line and line.startswith("broken"))
+    assert failed.split() == ["broken", "CRASHED:", "RuntimeError:", "bench_broken:", "3", "errors"]
+    assert lines[-1] == "CRASHED: bench_broken (tracebacks above)"
+
+
+def test_a_missed_target_does_not_change_the_exit_status():
+    missed = row(target=3)  # 6x
+    assert missed.verdict == "FAIL"
+    assert run.exit_status([missed]) == 0
 
 
 def test_summary_files_hold_every_row_and_the_machine(tmp_path):
@@ -171,7 +205,8 @@ def test_summary_files_hold_every_row_and_the_machine(tmp_path):
 
     document = json.loads(json_path.read_text())
     assert {key: document[key] for key in META} == META
-    assert document["failed"] == ["bench_load"]
+    assert document["crashed"] == ["bench_load"]
+    assert document["failed_targets"] == ["scan GET p50"]
     scan, load = document["results"]
     assert scan == {
         "benchmark": "bench_scan",
@@ -183,19 +218,22 @@ def test_summary_files_hold_every_row_and_the_machine(tmp_path):
         "ratio": 6.0,
         "target": 3,
         "target_met": False,
+        "limit": None,
+        "limit_met": None,
+        "verdict": "FAIL",
         "queries": 7,
         "note": "20 inspectors | 4 workers",
         "error": "",
     }
-    assert (load["measured"], load["value"], load["ratio"]) == ("FAILED", None, None)
+    assert (load["measured"], load["value"], load["ratio"]) == ("CRASHED", None, None)
     assert load["error"] == "RuntimeError: 2 errors\nmore"
 
     lines = markdown_path.read_text().splitlines()
     assert lines[0] == "# Benchmarks, 2026-11-26T10:00:00+08:00, sqlite, 2 CPUs"
     assert lines[2].startswith("| benchmark | measured | value | floor | floor value | ratio |")
     assert lines[4] == (
-        "| bench_scan | scan GET p50 | 300 ms | logged-in view p50 | 50.0 ms | 6.00x | ≤ 3x OVER "
+        "| bench_scan | scan GET p50 | 300 ms | logged-in view p50 | 50.0 ms | 6.00x | ≤ 3x | FAIL "
         "| 7 | 20 inspectors \\| 4 workers |"
     )
-    assert lines[5] == "| bench_load | FAILED |  |  |  |  |  |  | RuntimeError: 2 errors |"
+    assert lines[5] == "| bench_load | CRASHED |  |  |  |  |  |  |  | RuntimeError: 2 errors |"
     assert len(lines) == 6

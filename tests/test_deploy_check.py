@@ -235,3 +235,29 @@ def test_redis_url_switches_the_task_queue_to_redis(tmp_path):
     assert "orm" not in q_cluster
     # A task may run `timeout` seconds; a retry before that would run it twice.
     assert q_cluster["retry"] > q_cluster["timeout"]
+
+
+CACHE_SCRIPT = """
+import sys
+import django
+django.setup()
+from django.core.cache import cache
+if sys.argv[1] == "set":
+    cache.set("scan:part", "from another process", 60)
+else:
+    print(cache.get("scan:part"))
+"""
+
+
+def test_without_redis_url_the_web_processes_share_one_cache_under_data_dir(tmp_path):
+    # The scan page's parts are rendered once for every gunicorn worker, not once in each
+    # (bench_scan: per-process caches missed all three parts of 3 scans in 4).
+    env = production_env(tmp_path, DJANGO_SETTINGS_MODULE="config.settings")
+
+    made = run(["-c", CACHE_SCRIPT, "set"], env)
+    read = run(["-c", CACHE_SCRIPT, "get"], env)
+
+    assert made.returncode == 0, made.stderr
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "from another process"
+    assert list((tmp_path / "cache" / "parts").glob("*.djcache"))

@@ -337,8 +337,8 @@ class PatrolPolicy(models.Model):
     @classmethod
     def cached(cls) -> PatrolPolicy:
         """The policy for pages that show it (the scan page's distance hints), without a query
-        on every view. Saving it deletes the cached copy; a cache of each process's own (no
-        REDIS_URL) shows another process's change after POLICY_CACHE_SECONDS at most."""
+        on every view. Saving it deletes the cached copy, which every process shares (settings.
+        CACHES: Redis, or files under DATA_DIR)."""
         policy = cache.get(POLICY_CACHE_KEY)
         if policy is None:
             policy = cls.current()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
@@ -128,3 +129,79 @@ def test_a_control_character_typed_into_a_form_is_refused_with_a_message(
     assert response.status_code == 400
     assert "U+001B" in response.content.decode()
     assert not RectificationTicket.objects.exists()
+
+
+# --- core.xlsx writes the data rows itself: the same file as openpyxl's own writing -----------
+
+ODD_ROWS = [
+    [
+        "ZG-2026-0000001",
+        HOSTILE,
+        "  前后有空格 ",
+        "一行\r\n另一行\t",
+        "河道\x0b垃圾\x1b堆放",
+        "",
+        "<b>&amp;</b> \"'",
+        "长" * 40_000,
+        7,
+        -3,
+        Decimal("2.50"),
+        0.1,
+        date(2026, 2, 28),
+        datetime(2026, 2, 28, 9, 30, 15),
+        None,
+        "末",
+    ],
+    # A bool and an Excel error's text: the rows openpyxl writes itself.
+    [True, "#N/A", None, "=", 1.5e300, date(1900, 3, 1), datetime(1999, 12, 31, 23, 59, 59)],
+    [float("nan"), "一列"],
+    [],
+]
+
+
+def cells(sheet, first_row: int) -> list[list[tuple]]:
+    """Every cell from `first_row` down: (coordinate, value, data type, number format)."""
+    return [
+        [(cell.coordinate, cell.value, cell.data_type, cell.number_format) for cell in row]
+        for row in sheet.iter_rows(min_row=first_row, max_col=17)
+    ]
+
+
+def test_the_data_rows_are_the_cells_openpyxl_would_write(monkeypatch):
+    from lxml import etree
+    from openpyxl import Workbook
+
+    from core import xlsx
+    from core.xlsx import Column, ledger_write, safe_row
+
+    made = []  # the rows written by core.xlsx itself, as XML
+    monkeypatch.setattr(xlsx.etree, "fromstring", lambda xml: made.append(xml) or etree.XML(xml))
+    columns = [Column(lambda n=n: f"列{n}", f"f{n}") for n in range(17)]
+    with ledger_write(title="台账", columns=columns, rows=iter(ODD_ROWS)) as handle:
+        written = load_workbook(io.BytesIO(handle.read())).worksheets[0]
+    assert [xml[:11] for xml in made] == ['<row r="3">', '<row r="6">']
+
+    reference = Workbook(write_only=True)
+    sheet = reference.create_sheet()
+    for row in ODD_ROWS:
+        sheet.append(safe_row(sheet, row))
+    buffer = io.BytesIO()
+    reference.save(buffer)
+    expected = load_workbook(buffer).worksheets[0]
+
+    # Coordinates differ by the title and header rows above the data.
+    def shifted(rows):
+        return [[(value, kind, fmt) for _coordinate, value, kind, fmt in row] for row in rows]
+
+    assert shifted(cells(written, 3)) == shifted(cells(expected, 1))
+    first = [cell.value for cell in written[3]]
+    assert first[1] == HOSTILE and written["B3"].data_type == "s"  # text, not a formula
+    assert first[3] == "一行\r\n另一行\t" and first[2] == "  前后有空格 "
+    assert first[4] == "河道垃圾堆放" and len(first[7]) == 32_767
+    assert first[12:14] == [datetime(2026, 2, 28), datetime(2026, 2, 28, 9, 30, 15)]
+    assert (written["M3"].number_format, written["N3"].number_format) == (
+        "yyyy-mm-dd",
+        "yyyy-mm-dd h:mm:ss",
+    )
+    assert written.max_row == 2 + len(ODD_ROWS) - 1  # the empty last row adds none
+    assert written.auto_filter.ref == "A2:Q6"
