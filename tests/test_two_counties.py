@@ -30,11 +30,14 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
+from inspections.models import WaterSite
 from tests.factories import make_household, make_user, membership
 from tests.inspections.conftest import make_patrol, make_site
 from tests.test_scope_matrix import (
@@ -379,3 +382,51 @@ def test_a_county_wide_grant_covers_its_county_only(worlds):
         assert access.allows(user, "ticket.close", own)
         assert not access.allows(user, "ticket.close", other)
         assert not access.allows(user, "ticket.view", other)
+
+
+# --- the registers' imports -------------------------------------------------------------------
+
+SITE_HEADER = (
+    "编号,名称,乡镇,行政村,类型,面积(m²),经度,纬度,坐标系,级别,治理措施,县级责任人,县级电话,"
+    "镇级责任人,镇级电话,村级责任人,村级电话,巡查频次,状态"
+)
+
+
+def _preview(client, kind: str, text: str):
+    upload = SimpleUploadedFile("清单.csv", text.encode())
+    return client.post(reverse("import_preview", args=[kind]), {"file": upload})
+
+
+def _site_row(code: str, town: str) -> str:
+    return (
+        f"{code},{town}坑塘,{town},,坑塘,2400,105.0900,31.0950,WGS84,县级,清淤疏浚,王立新,"
+        "0816-5221000,李建华,13800000101,张守义,13800000102,1,治理中"
+    )
+
+
+@pytest.mark.django_db
+def test_a_countys_imports_find_its_own_places_only(client, worlds):
+    """三台县's task force imports households and water sites into 三台县: 金乡县's villages
+    and towns are unknown to his import, and a site code of 金乡县 is not his to update."""
+    client.force_login(worlds.users["santai_tf"])
+    households, sites = Household.objects.count(), WaterSite.objects.count()
+    other_village, own_village = worlds.jinxiang.village["huji"], worlds.santai.village["huji"]
+    ledger = "村代码,户号,户主姓名\n{code},SANTAI-001,王建国\n"
+    by_name = "乡镇,村,户号,户主姓名\n胡集镇,{village},SANTAI-002,李四\n"
+
+    refused = [
+        _preview(client, "households", ledger.format(code=other_village.code)),
+        _preview(client, "households", by_name.format(village=other_village.short_name)),
+        _preview(client, "sites", f"{SITE_HEADER}\n{_site_row('HJ-POND-1', '潼川镇')}\n"),
+        _preview(client, "sites", f"{SITE_HEADER}\n{_site_row('SANTAI-1', '胡集镇')}\n"),
+    ]
+
+    assert [response.status_code for response in refused] == [400] * 4
+    assert "HJ-POND-1" in refused[2].content.decode()
+    assert (Household.objects.count(), WaterSite.objects.count()) == (households, sites)
+    # The same files with 三台县's own places preview (a dry run: nothing stored either).
+    own = [
+        _preview(client, "households", ledger.format(code=own_village.code)),
+        _preview(client, "sites", f"{SITE_HEADER}\n{_site_row('SANTAI-1', '潼川镇')}\n"),
+    ]
+    assert [response.status_code for response in own] == [200, 200]
