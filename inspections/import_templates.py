@@ -160,12 +160,12 @@ def checklist_template() -> ImportTemplate:
     )
 
 
-def water_sites_run(path: Path) -> ImportCounts:
-    summary = sites.water_sites_import(path=path)
+def water_sites_run(path: Path, user=None) -> ImportCounts:
+    summary = sites.water_sites_import(path=path, user=user)
     return ImportCounts(summary.created, summary.updated, summary.unchanged)
 
 
-def checklist_run(path: Path) -> ImportCounts:
+def checklist_run(path: Path, user=None) -> ImportCounts:
     """A new version of the county's checklist (checklists.DEFAULT_NAME), its items counted as
     created; a file equal to the latest version creates nothing and counts them unchanged."""
     summary = checklists.checklist_import(path=path, name=checklists.DEFAULT_NAME)

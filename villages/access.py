@@ -15,7 +15,9 @@ by permission name ("ticket.close", "site.delist", "bulletin.issue"):
 
 A permission marked `county` holds only with a county-wide membership (the task force's rounds,
 bulletins and job runs): a town-level grant of the same role would not do. A jurisdiction is
-the union of a user's memberships (see `villages.scope.Scope`).
+the union of a user's memberships (see `villages.scope.Scope`); every membership names its
+county, and a county-wide one reaches that county only (the tenant). A superuser (Django admin)
+acts as the task force of every county in the database.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from villages.scope import NO_SCOPE, Scope, scope_from
+from villages.scope import NO_SCOPE, Scope, county_lookup, scope_from
 
 
 class Role(models.TextChoices):
@@ -57,7 +59,7 @@ MEMBERSHIP_JURISDICTION: dict[Role, tuple[str, Q]] = {
     TF: ("membership_task_force_county_wide", Q(town__isnull=True, village__isnull=True)),
 }
 
-# A superuser (Django admin) acts as the county task force.
+# A superuser (Django admin) acts as the task force of every county (villages.scope: everywhere).
 SUPERUSER_ROLE = TF
 # A county's first account, made at go-live (manage.py init_county): it adds everyone else.
 FIRST_ACCOUNT_ROLE = TF
@@ -174,16 +176,19 @@ def jurisdiction_hint(role: str) -> str:
 
 
 def may_grant(user, membership) -> bool:
-    """`user` may give (or take away) `membership` (saved or not; its role, town_id, village):
-    he holds people.manage through a role ranked at least as high as the membership's, with a
-    jurisdiction that covers the membership's — a county-wide membership needs a county-wide
-    grant; a village is covered by its town, or by itself or its administrative village."""
+    """`user` may give (or take away) `membership` (saved or not; its role, county_id, town_id,
+    village): he holds people.manage through a role ranked at least as high as the
+    membership's, with a jurisdiction that covers the membership's — a county-wide membership
+    needs a county-wide grant in its county; a village is covered by its town, or by itself or
+    its administrative village."""
     rank = ROLE_RANK[Role(membership.role)]
-    for role, town, village in scope(user, "people.manage").grants:
+    for role, county, town, village in scope(user, "people.manage").grants:
         if ROLE_RANK[Role(role)] < rank:
             continue
         if town is None and village is None:
-            return True
+            if county is None or county == membership.county_id:
+                return True
+            continue
         if membership.village_id:
             place = membership.village
             if town == place.town_id or village in {place.pk, place.parent_id} - {None}:
@@ -195,7 +200,7 @@ def may_grant(user, membership) -> bool:
 
 def grantable_roles(user) -> list[Role]:
     """The roles `user` may give somewhere, in the order of `Role`."""
-    held = [ROLE_RANK[Role(role)] for role, _t, _v in scope(user, "people.manage").grants]
+    held = [ROLE_RANK[Role(role)] for role, *_place in scope(user, "people.manage").grants]
     top = max(held, default=0)
     return [role for role in Role if ROLE_RANK[role] <= top]
 
@@ -220,9 +225,10 @@ def scope_of(user) -> Scope:
     if cached is not None:
         return cached
     if user.is_superuser:
-        grants = [(SUPERUSER_ROLE, None, None)]
+        # A superuser acts everywhere: every county of the deployment (no county named).
+        grants = [(SUPERUSER_ROLE, None, None, None)]
     else:
-        grants = list(user.memberships.values_list("role", "town_id", "village_id"))
+        grants = list(user.memberships.values_list("role", "county_id", "town_id", "village_id"))
     user._renju_scope = scope_from(grants)
     return user._renju_scope
 
@@ -237,8 +243,8 @@ def scope(user, perm: str) -> Scope:
     """Where `user` holds `perm`: the part of his jurisdiction from the roles that carry it."""
     permission = PERMISSIONS[perm]
     granted = scope_of(user).for_roles(*permission.roles)
-    if permission.county and not granted.county_wide:
-        return NO_SCOPE
+    if permission.county:
+        return granted.county_only() if granted.county_wide else NO_SCOPE
     return granted
 
 
@@ -246,14 +252,24 @@ def allows(user, perm: str, obj=None) -> bool:
     """`user` holds `perm` somewhere, or, given `obj`, where `obj` is (its town, village, or
     the village's administrative village)."""
     granted = scope(user, perm)
-    if obj is None or granted.county_wide:
+    if obj is None:
         return not granted.is_empty
     return covers(granted, obj)
 
 
 def covers(granted: Scope, obj) -> bool:
-    """`granted` reaches `obj`: a village, or anything with a town and a village."""
-    return obj.town_id in granted.town_codes or bool(_village_codes(obj) & granted.village_codes)
+    """`granted` reaches `obj`: a village, or anything with a town and a village (a county-wide
+    grant reaches its county's towns only)."""
+    if granted.covers_town(obj.town_id):
+        return True
+    return bool(_village_codes(obj) & granted.village_codes)
+
+
+def county_code(user, perm: str) -> str | None:
+    """The county where `user` holds `perm` county-wide, when there is exactly one (the county
+    a county-wide membership he gives is made in); None otherwise."""
+    counties = scope(user, perm).county_codes
+    return next(iter(counties)) if len(counties) == 1 else None
 
 
 def _village_codes(obj) -> set[str]:
@@ -285,7 +301,8 @@ def require(user, perm: str, *, action: str) -> Scope:
 
 
 def holders(perm: str) -> Q:
-    """Memberships that carry `perm` (for "who may this ticket be dispatched to")."""
+    """Memberships that carry `perm` (for "who may this ticket be dispatched to"); the caller
+    narrows them to the place (a county-wide membership reaches only its own county)."""
     permission = PERMISSIONS[perm]
     condition = Q(role__in=permission.roles)
     if permission.county:
@@ -304,15 +321,18 @@ class ScopedQuerySet(models.QuerySet):
         perm: str | None = None,
         town: str | None = None,
         village: str | Iterable[str] = (),
+        county: str | None = None,
     ):
         """Rows inside the part of `user`'s jurisdiction that carries `perm` (his whole
         jurisdiction without one: the geography every role works in); `town` and `village` are
-        the lookups from this model to a town code and to village codes."""
+        the lookups from this model to a town code and to village codes, `county` to its county
+        code (by default the town's: villages.scope.county_lookup)."""
         granted = scope(user, perm) if perm else scope_of(user)
-        condition = granted.q(town=town, village=village)
+        condition = granted.q(town=town, village=village, county=county)
         if condition is None:
             return self.none()
-        if condition and _crosses_many(self.model, town, village):
+        county = county or county_lookup(town)
+        if condition and _crosses_many(self.model, town, village, county):
             # A path across a to-many relation (town → villages) goes into a subquery, not a
             # join: a join repeats rows, and a later annotate(Count("villages")) would reuse the
             # filtered join and count only the villages in scope (a village admin's town showed
@@ -336,8 +356,9 @@ class ScopedQuerySet(models.QuerySet):
         return self.scoped(user, perm=perm, town=town, village=village).filter(**{field: user.pk})
 
 
-def _crosses_many(model, town, village) -> bool:
+def _crosses_many(model, town, village, county=None) -> bool:
     paths = [town] if town else []
+    paths += [county] if county else []
     paths += [village] if isinstance(village, str) else list(village)
     for path in paths:
         current = model

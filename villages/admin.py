@@ -19,7 +19,7 @@ Action, Via = MembershipChange.Action, MembershipChange.Via
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ["role", "town", "village"]
+    fields = ["role", "county", "town", "village"]
     raw_id_fields = ["village"]  # a select of every village of the county would be unusable
 
 
@@ -69,11 +69,11 @@ class PeopleUserAdmin(UserAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "role", "town", "village"]
-    list_filter = ["role", "town"]
+    list_display = ["user", "role", "county", "town", "village"]
+    list_filter = ["role", "county", "town"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     raw_id_fields = ["user", "village"]
-    list_select_related = ["user", "town", "village"]
+    list_select_related = ["user", "county", "town", "village"]
 
     def save_model(self, request, obj, form, change):
         old_user = Membership.objects.filter(pk=obj.pk).values_list("user", flat=True).first()

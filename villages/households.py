@@ -165,12 +165,14 @@ class HouseholdImportSummary:
 # --- reading -------------------------------------------------------------------------------
 
 
-def households_import(*, path: Path, progress=None) -> HouseholdImportSummary:
+def households_import(*, path: Path, progress=None, user=None) -> HouseholdImportSummary:
     """Raises HouseholdImportError, with nothing written, if any row is bad. `progress`, if
-    given, is a tqdm-like bar: its total is set to the row count."""
+    given, is a tqdm-like bar: its total is set to the row count. With `user` (the import
+    page), a row's village must lie where he imports (his county); the command line (None)
+    answers to whoever runs the server and finds villages everywhere."""
     problems = Problems(error=HouseholdImportError)
     rows, columns = parse_ledger(read_table(path, error=HouseholdImportError), problems)
-    resolve_villages(rows, problems)
+    resolve_villages(rows, problems, user=user)
     check_duplicates(rows, problems)
     problems.raise_if_any()
     if progress is not None:
@@ -398,12 +400,13 @@ def column_label(name: str) -> str:
 # --- villages and duplicates ---------------------------------------------------------------
 
 
-def resolve_villages(rows: list[HouseholdRow], problems: Problems) -> None:
+def resolve_villages(rows: list[HouseholdRow], problems: Problems, *, user=None) -> None:
     """Sets each row's village_code to a stored village's, or to "" with a problem reported.
-    Two queries however long the file."""
-    towns = match_towns({r.town_name for r in rows if r.town_name})
+    Two queries however long the file; only places where `user` imports (see import_places)."""
+    towns = match_towns({r.town_name for r in rows if r.town_name}, user=user)
     town_ids = {t.code for matches in towns.values() for t in matches}
-    villages = load_villages({r.village_code for r in rows if r.village_code}, town_ids)
+    codes = {r.village_code for r in rows if r.village_code}
+    villages = load_villages(codes, town_ids, user=user)
     by_name = villages_by_name(villages.values())
     for row in rows:
         try:
@@ -413,10 +416,20 @@ def resolve_villages(rows: list[HouseholdRow], problems: Problems) -> None:
             problems.add(row.line, str(exc))
 
 
-def load_villages(codes: set[str], town_ids: set[str]) -> dict[str, Village]:
+def import_places(queryset, user, *, town: str):
+    """The towns or villages (`town`: the lookup to a town code) where `user` imports registers
+    (imports.run: his county; another county's codes and names are unknown to him); the
+    command line (None) imports everywhere."""
+    if user is None:
+        return queryset
+    return queryset.scoped(user, perm="imports.run", town=town)
+
+
+def load_villages(codes: set[str], town_ids: set[str], *, user=None) -> dict[str, Village]:
     """The villages with these codes or in these towns, by code, with their town's name."""
     villages = (
-        Village.objects.filter(Q(code__in=codes) | Q(town__in=town_ids))
+        import_places(Village.objects, user, town="town_id")
+        .filter(Q(code__in=codes) | Q(town__in=town_ids))
         # Not the boundaries: a village's GeoJSON outweighs everything the import needs.
         .select_related("town")
         .only("code", "name", "town__name")
@@ -424,11 +437,11 @@ def load_villages(codes: set[str], town_ids: set[str]) -> dict[str, Village]:
     return {v.code: v for v in villages}
 
 
-def match_towns(names: set[str]) -> dict[str, list[Town]]:
+def match_towns(names: set[str], *, user=None) -> dict[str, list[Town]]:
     if not names:
         return {}
     matches = defaultdict(list)
-    for town in Town.objects.only("code", "name"):
+    for town in import_places(Town.objects, user, town="code").only("code", "name"):
         for form in town_forms(town.name) & names:
             matches[form].append(town)
     return matches

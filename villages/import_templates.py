@@ -79,15 +79,16 @@ class ImportCounts:
 
 
 TEMPLATES: dict[str, Callable[[], ImportTemplate]] = {}
-# The kinds the import page runs: the import service, called with the file's path. It raises
-# core.tables.TableImportError (one message per bad line) with nothing written.
-IMPORTS: dict[str, Callable[[Path], ImportCounts]] = {}
+# The kinds the import page runs: the import service, called with the file's path and the user
+# importing (None: the command line). It raises core.tables.TableImportError (one message per
+# bad line) with nothing written.
+IMPORTS: dict[str, Callable[..., ImportCounts]] = {}
 
 
 def template_register(
     kind: str,
     build: Callable[[], ImportTemplate],
-    run: Callable[[Path], ImportCounts] | None = None,
+    run: Callable[..., ImportCounts] | None = None,
 ) -> None:
     """Add a kind of template: `build` is called when one is written, in the language active
     then (a registry of functions, so the texts are translated for the one who asks); `run`,
@@ -447,7 +448,7 @@ def staff_template() -> ImportTemplate:
     )
 
 
-def divisions_run(path: Path) -> ImportCounts:
+def divisions_run(path: Path, user=None) -> ImportCounts:
     summary = imports.divisions_import(path=path)
     return ImportCounts(
         created=sum(summary.created.values()),
@@ -456,8 +457,8 @@ def divisions_run(path: Path) -> ImportCounts:
     )
 
 
-def households_run(path: Path) -> ImportCounts:
-    summary = households.households_import(path=path)
+def households_run(path: Path, user=None) -> ImportCounts:
+    summary = households.households_import(path=path, user=user)
     return ImportCounts(summary.created, summary.updated, summary.unchanged)
 
 

@@ -78,7 +78,7 @@ def import_preview(request, kind: str):
     _forget(request)
     token = secrets.token_urlsafe(24)
     file = _store(token, form.cleaned_data["file"])
-    counts, errors, status = _attempt(lambda: _dry_run(run, file))
+    counts, errors, status = _attempt(lambda: _dry_run(run, file, request.user))
     if errors:
         shutil.rmtree(file.parent, ignore_errors=True)
         return _list(request, {"errors": errors, "failed": kind}, status=status)
@@ -103,7 +103,7 @@ def import_confirm(request, kind: str):
         errors = [_("This preview has expired or was replaced: upload the file again.")]
         return _list(request, {"errors": errors, "failed": kind}, status=400)
     try:
-        counts, errors, status = _attempt(lambda: run(file))
+        counts, errors, status = _attempt(lambda: run(file, request.user))
     finally:
         _forget(request)
     if errors:
@@ -177,12 +177,12 @@ def _attempt(call) -> tuple[ImportCounts | None, list[str], int]:
         return None, [error.message], error.status
 
 
-def _dry_run(run, file: Path) -> ImportCounts:
+def _dry_run(run, file: Path, user) -> ImportCounts:
     """What the import would do: it runs, its counts are taken, and all it wrote is undone."""
     counts = None
     try:
         with transaction.atomic():
-            counts = run(file)
+            counts = run(file, user)
             raise _Rollback
     except _Rollback:
         pass

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Left
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
@@ -82,6 +84,15 @@ class Town(Geography):
         verbose_name = _("town")
         verbose_name_plural = _("towns")
         ordering = ["code"]
+        constraints = [
+            # Codes nest (villages.imports.PARENT_PREFIX): the county of a town is told by its
+            # code's first 6 digits, which lets villages.scope place any object in its county
+            # without a query, and Membership check that a town's membership names its county.
+            models.CheckConstraint(
+                condition=Exact(Left("code", 6), Left("county_id", 6)),
+                name="town_code_in_county",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -146,6 +157,11 @@ class Village(Geography):
                 condition=Q(level="administrative", parent__isnull=True)
                 | Q(level="natural", parent__isnull=False),
                 name="village_natural_has_parent",
+            ),
+            # A village's code starts with its town's county digits (see town_code_in_county).
+            models.CheckConstraint(
+                condition=Exact(Left("code", 6), Left("town_id", 6)),
+                name="village_code_in_county",
             ),
         ]
 
@@ -258,8 +274,10 @@ class Household(models.Model):
 
 
 class Membership(models.Model):
-    """What a user may do (role) and where (jurisdiction). No town and no village means the
-    whole county. A user may hold several memberships; their scopes add up."""
+    """What a user may do (role) and where (jurisdiction). Every membership names its county (the
+    tenant: villages.scope); no town and no village means that whole county, and a town's or a
+    village's membership names the county they lie in (services.membership_for; the
+    membership_county_* constraints). A user may hold several memberships; their scopes add up."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -268,6 +286,9 @@ class Membership(models.Model):
         verbose_name=_("user"),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("county")
+    )
     town = models.ForeignKey(
         Town, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("town")
     )
@@ -282,7 +303,7 @@ class Membership(models.Model):
             # NULL never equals NULL in a unique index, hence one partial constraint per kind
             # of jurisdiction (nulls_distinct=False is PostgreSQL-only).
             models.UniqueConstraint(
-                fields=["user", "role"],
+                fields=["user", "role", "county"],
                 condition=Q(town__isnull=True, village__isnull=True),
                 name="membership_unique_county",
             ),
@@ -305,10 +326,24 @@ class Membership(models.Model):
                 condition=Q(town__isnull=True) | Q(village__isnull=True),
                 name="membership_one_jurisdiction",
             ),
+            # A town's or a village's membership names their county: codes nest, and the
+            # town_code_in_county and village_code_in_county constraints tie a code's first 6
+            # digits to its county, so comparing them here compares the counties.
+            models.CheckConstraint(
+                condition=Q(town__isnull=True) | Exact(Left("town_id", 6), Left("county_id", 6)),
+                name="membership_county_of_town",
+                violation_error_message=_("The town lies in another county."),
+            ),
+            models.CheckConstraint(
+                condition=Q(village__isnull=True)
+                | Exact(Left("village_id", 6), Left("county_id", 6)),
+                name="membership_county_of_village",
+                violation_error_message=_("The village lies in another county."),
+            ),
         ]
 
     def __str__(self) -> str:
-        where = self.village or self.town or _("whole county")
+        where = self.village or self.town or self.county
         return f"{self.user} · {self.get_role_display()} · {where}"
 
 

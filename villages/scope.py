@@ -1,7 +1,9 @@
 """Where a user may act: a jurisdiction as a value, and the 404 for objects outside it.
 
-A user's Scope is the union of their memberships: county-wide (a membership naming no town and
-no village), some towns, some villages. Which roles carry which permission is
+A user's Scope is the union of their memberships: county-wide in his county (a membership naming
+no town and no village: every membership names its county, the tenant), some towns, some
+villages. A county-wide grant never reaches another county's towns; only a superuser's reaches
+every county (`everywhere`). Which roles carry which permission is
 `villages.access`; this module knows no role. Querysets narrow themselves with
 `visible_to(user)` (built on `access.ScopedQuerySet`); views fetch single objects with
 `get_visible_or_404` (out of scope → 404, so an officer cannot even learn that another town's
@@ -21,31 +23,71 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 
+# A grant: (role, county code, town code, village code) per membership. The county is None
+# only for a superuser, who acts everywhere (villages.access.scope_of).
+Grant = tuple[str, str | None, str | None, str | None]
+
+
 @dataclass(frozen=True)
 class Scope:
     roles: frozenset[str]
-    county_wide: bool
+    # The counties where the user holds a county-wide membership (the tenant: a county-wide
+    # grant covers its county's towns, never another county's).
+    county_codes: frozenset[str]
     town_codes: frozenset[str]
     village_codes: frozenset[str]
-    # (role, town code, village code) per membership, so a scope can be cut down to the roles
-    # that may see a kind of object (a service worker sees toilet tickets, not rectifications).
-    grants: tuple[tuple[str, str | None, str | None], ...] = ()
+    grants: tuple[Grant, ...] = ()
+    # A superuser's: every county in the database (the Django admin's account acts for the
+    # whole deployment; no membership gives this).
+    everywhere: bool = False
 
     def for_roles(self, *roles: str) -> Scope:
         """The part of this scope that comes from memberships with one of `roles`."""
         return scope_from([grant for grant in self.grants if grant[0] in roles])
 
+    def county_only(self) -> Scope:
+        """The part of this scope that comes from county-wide memberships."""
+        return scope_from([g for g in self.grants if g[2] is None and g[3] is None])
+
+    @property
+    def county_wide(self) -> bool:
+        """Holds a county-wide grant (in his county, or everywhere for a superuser)."""
+        return self.everywhere or bool(self.county_codes)
+
     @property
     def is_empty(self) -> bool:
         return not (self.county_wide or self.town_codes or self.village_codes)
 
-    def q(self, *, town: str | None = None, village: str | Iterable[str] = ()) -> Q | None:
-        """A filter for a model whose town code is reached by the lookup `town` and whose village
-        code by the lookup(s) `village`. None means "nothing at all" (callers use .none())."""
-        if self.county_wide:
+    def covers_town(self, town_code: str) -> bool:
+        """The town `town_code` lies inside this scope as a whole (its own town, or a county
+        it holds county-wide). Codes nest: a town's first 6 digits are its county's (the
+        town_code_in_county constraint), so this needs no query."""
+        if self.everywhere or town_code in self.town_codes:
+            return True
+        return any(town_code[:6] == county[:6] for county in self.county_codes)
+
+    def q(
+        self,
+        *,
+        town: str | None = None,
+        village: str | Iterable[str] = (),
+        county: str | None = None,
+    ) -> Q | None:
+        """A filter for a model whose town code is reached by the lookup `town`, whose village
+        code by the lookup(s) `village`, and whose county code by `county` (by default the
+        town's: `town_id` → `town__county_id`, `code` of a Town → `county_id`). None means
+        "nothing at all" (callers use .none())."""
+        if self.everywhere:
             return Q()
         villages = (village,) if isinstance(village, str) else tuple(village)
         clauses = []
+        county = county or county_lookup(town)
+        if self.county_codes:
+            if county is None:
+                # A model placed by no town is not yet the county's own (campaigns, rounds,
+                # bulletins: issue 20's next slice); a county-wide grant keeps seeing it all.
+                return Q()
+            clauses.append(Q(**{f"{county}__in": sorted(self.county_codes)}))
         if town and self.town_codes:
             clauses.append(Q(**{f"{town}__in": sorted(self.town_codes)}))
         if self.village_codes:
@@ -58,19 +100,33 @@ class Scope:
         return combined
 
 
-NO_SCOPE = Scope(frozenset(), False, frozenset(), frozenset())
+def county_lookup(town: str | None) -> str | None:
+    """The lookup to the county code from the lookup to a town code: a town's own `code` →
+    `county_id`; `town_id`, `village__town_id`, `recipients__code` → `…__county_id`."""
+    if not town:
+        return None
+    if town in ("code", "pk"):
+        return "county_id"
+    for suffix in ("_id", "__code", "__pk"):
+        if town.endswith(suffix):
+            return f"{town.removesuffix(suffix)}__county_id"
+    return f"{town}__county_id"
 
 
-def scope_from(grants: list[tuple[str, str | None, str | None]]) -> Scope:
-    # A membership naming neither town nor village is county-wide; Membership's constraints
-    # allow that only to the roles that may hold it (villages.access.MEMBERSHIP_JURISDICTION).
-    county_wide = any(town is None and village is None for _role, town, village in grants)
+NO_SCOPE = Scope(frozenset(), frozenset(), frozenset(), frozenset())
+
+
+def scope_from(grants: list[Grant]) -> Scope:
+    # A membership naming neither town nor village is county-wide (in its county); Membership's
+    # constraints allow that only to the roles that may hold it (MEMBERSHIP_JURISDICTION).
+    county_wide = [county for _role, county, town, village in grants if not (town or village)]
     return Scope(
-        roles=frozenset(role for role, _town, _village in grants),
-        county_wide=county_wide,
-        town_codes=frozenset(town for _role, town, _village in grants if town),
-        village_codes=frozenset(village for _role, _town, village in grants if village),
+        roles=frozenset(role for role, *_place in grants),
+        county_codes=frozenset(county for county in county_wide if county),
+        town_codes=frozenset(town for _role, _county, town, _village in grants if town),
+        village_codes=frozenset(village for *_rest, village in grants if village),
         grants=tuple(grants),
+        everywhere=None in county_wide,
     )
 
 

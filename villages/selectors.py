@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
+from villages import access
 from villages.models import County, Household, Town, Village
 
 
@@ -40,8 +41,13 @@ def household_list(*, user) -> QuerySet[Household]:
     return Household.objects.visible_to(user).select_related("village", "village__town")
 
 
-def county_overview() -> QuerySet[County]:
-    return County.objects.annotate(
+def county_overview(*, user) -> QuerySet[County]:
+    """The counties `user` holds county-wide (a superuser: every county), with their sizes."""
+    scope = access.scope_of(user)
+    counties = County.objects.all()
+    if not scope.everywhere:
+        counties = counties.filter(code__in=sorted(scope.county_codes))
+    return counties.annotate(
         town_count=Count("towns", distinct=True),
         village_count=Count(
             "towns__villages",

@@ -31,7 +31,7 @@ def home(request):
         )
         if scope.village_codes
         else [],
-        "counties": selectors.county_overview() if scope.county_wide else [],
+        "counties": selectors.county_overview(user=request.user) if scope.county_wide else [],
     }
     return render(request, "villages/home.html", context)
 

@@ -40,7 +40,8 @@ def due_list(*, user, today: date) -> SafeString:
 def _key(user, today: date) -> str:
     scope = access.scope(user, "site.patrol")  # what selectors.patrol_sites filters by
     shown = (
-        scope.county_wide,
+        scope.everywhere,
+        sorted(scope.county_codes),  # each county its own (the tenant)
         sorted(scope.town_codes),
         sorted(scope.village_codes),
         selectors.due_version(today=today),

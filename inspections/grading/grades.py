@@ -254,7 +254,12 @@ def round_rows_key(*, round: Round, before: Round | None, user) -> str:
     villages where `user` may see grades — not the user: everyone of one jurisdiction shares."""
     scope = access.scope(user, "grade.view")
     previous = (before.pk, before.published_at.isoformat()) if before else None
-    jurisdiction = (scope.county_wide, sorted(scope.town_codes), sorted(scope.village_codes))
+    jurisdiction = (
+        scope.everywhere,
+        sorted(scope.county_codes),  # each county its own (the tenant)
+        sorted(scope.town_codes),
+        sorted(scope.village_codes),
+    )
     parts = (round.published_at.isoformat(), previous, jurisdiction)
     return f"grades:round:{round.pk}:{hashlib.sha256(repr(parts).encode()).hexdigest()}"
 

@@ -84,19 +84,38 @@ LIST_SIZE = 3
 class DashboardScope:
     county_wide: bool
     town_codes: tuple[str, ...] = ()
+    # County-wide: the counties whose towns count (the tenant); None: every county of the
+    # database (a superuser's, and the tests' whole-database figures).
+    county_codes: tuple[str, ...] | None = None
 
     def q(self, path: str = "town_id") -> Q:
-        return Q() if self.county_wide else Q(**{f"{path}__in": self.town_codes})
+        if not self.county_wide:
+            return Q(**{f"{path}__in": self.town_codes})
+        if self.county_codes is None:
+            return Q()
+        # A subquery, not a list: the page's queries stay as many as for one town.
+        towns = Town.objects.filter(county_id__in=self.county_codes).values("code")
+        return Q(**{f"{path}__in": towns})
+
+    def whole_counties(self) -> DashboardScope:
+        """The counties this scope lies in, whole: what a town is ranked among."""
+        if self.county_wide:
+            return self
+        counties = Town.objects.filter(code__in=self.town_codes).values_list("county_id", flat=True)
+        return DashboardScope(county_wide=True, county_codes=tuple(sorted(set(counties))))
 
 
 COUNTY = DashboardScope(county_wide=True)
 
 
 def dashboard_scope(user) -> DashboardScope | None:
-    """The towns whose numbers the user may see here; None: none at all (→ 403)."""
+    """The towns whose numbers the user may see here; None: none at all (→ 403). A county-wide
+    user sees his county's towns (a superuser every county's)."""
     scope = access.scope(user, "dashboard.view")
-    if scope.county_wide:
+    if scope.everywhere:
         return COUNTY
+    if scope.county_wide:
+        return DashboardScope(county_wide=True, county_codes=tuple(sorted(scope.county_codes)))
     if scope.town_codes:
         return DashboardScope(county_wide=False, town_codes=tuple(sorted(scope.town_codes)))
     return None
@@ -379,8 +398,12 @@ def median_sql(scope: DashboardScope, months: list[date]) -> tuple[str, list]:
 
 
 def _town_filter(scope: DashboardScope) -> tuple[str, list[str]]:
-    if scope.county_wide:
+    if scope.county_wide and scope.county_codes is None:
         return "", []
+    if scope.county_wide:
+        marks = ", ".join(["%s"] * len(scope.county_codes))
+        towns = f"SELECT code FROM {Town._meta.db_table} WHERE county_id IN ({marks})"
+        return f"AND town_id IN ({towns})", list(scope.county_codes)
     marks = ", ".join(["%s"] * len(scope.town_codes))
     return f"AND town_id IN ({marks})", list(scope.town_codes)
 
@@ -533,14 +556,15 @@ def town_rankings(*, scope: DashboardScope, as_of: date | None = None) -> Rankin
     afterwards, so a town officer sees his town's numbers and its place, no other town's."""
     as_of = as_of or timezone.localdate()
     months = window_months(as_of)
-    stats = {town.code: TownStats(town) for town in scope_towns(COUNTY)}
-    for town, n in overdue_by_town(COUNTY, as_of=as_of).items():
+    county = scope.whole_counties()
+    stats = {town.code: TownStats(town) for town in scope_towns(county)}
+    for town, n in overdue_by_town(county, as_of=as_of).items():
         if town in stats:
             stats[town].overdue = n
-    opened_by_town_and_month(COUNTY, months, stats)
-    _add_medians(COUNTY, months, stats)
+    opened_by_town_and_month(county, months, stats)
+    _add_medians(county, months, stats)
     round = latest_published_round(acceptance_first=True)
-    grade_counts(COUNTY, round, stats)
+    grade_counts(county, round, stats)
     rows = rank_towns(list(stats.values()))
     shown = [r for r in rows if scope.county_wide or r.stats.town.code in scope.town_codes]
     size = min(LIST_SIZE, len(rows) // 2)

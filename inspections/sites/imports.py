@@ -54,6 +54,7 @@ from inspections.models import ListLevel, SiteKind, SiteState, WaterSite
 from villages.geo import gcj02_to_wgs84, out_of_china
 from villages.households import (
     VILLAGE_CODE,
+    import_places,
     load_villages,
     normalise_phone,
     one_town,
@@ -238,18 +239,22 @@ class _Place:
     village_name: str
 
 
-def water_sites_import(*, path: Path, crs: str = WGS84, progress=None) -> WaterSiteImportSummary:
+def water_sites_import(
+    *, path: Path, crs: str = WGS84, progress=None, user=None
+) -> WaterSiteImportSummary:
     """`crs` is that of positions whose row names none. Raises WaterSiteImportError, with
     nothing written, if any row is bad. `progress`, if given, is a tqdm-like bar: its total is
-    set to the row count."""
+    set to the row count. With `user` (the import page), a row's town and village must lie
+    where he imports (his county), and its code must not be another county's site."""
     if crs not in CRS_CHOICES:
         raise ValueError(f"crs must be one of {CRS_CHOICES}, not {crs!r}")
     problems = Problems(error=WaterSiteImportError)
     rows, headers = parse_register(read_table(path, error=WaterSiteImportError), problems, crs)
-    resolve_places(rows, headers, problems)
+    resolve_places(rows, headers, problems, user=user)
     converted = to_wgs84(rows)
     check_positions(rows, headers, problems)
     check_unique_codes(rows, headers, problems)
+    check_codes_are_own(rows, headers, problems, user=user)
     problems.raise_if_any()
     if progress is not None:
         progress.total = len(rows)
@@ -418,15 +423,17 @@ CELL_PARSERS = {
 # --- towns, villages, positions, codes -----------------------------------------------------
 
 
-def resolve_places(rows: list[SiteRow], headers: dict[str, str], problems: Problems) -> None:
+def resolve_places(
+    rows: list[SiteRow], headers: dict[str, str], problems: Problems, *, user=None
+) -> None:
     """Sets each row's town_id (and village_id, when the file has the column) and county, or
-    reports the row. Two queries however long the file."""
-    towns = _towns_by_form()
+    reports the row. Two queries however long the file; only places where `user` imports."""
+    towns = _towns_by_form(user)
     named = [row for row in rows if _resolve_town(row, towns, headers, problems)]
     if "village" not in headers:
         return
     codes = {row.village for row in named if VILLAGE_CODE.fullmatch(row.village)}
-    villages = load_villages(codes, {row.values["town_id"] for row in named})
+    villages = load_villages(codes, {row.values["town_id"] for row in named}, user=user)
     by_name = villages_by_name(villages.values())
     for row in named:
         if not row.village:
@@ -440,10 +447,10 @@ def resolve_places(rows: list[SiteRow], headers: dict[str, str], problems: Probl
             problems.add(row.line, in_column(headers["village"], str(exc)))
 
 
-def _towns_by_form() -> dict[str, list[Town]]:
+def _towns_by_form(user=None) -> dict[str, list[Town]]:
     """Every town under each way a register writes it: its code, and its name's usual forms."""
     towns = defaultdict(list)
-    for town in Town.objects.only("code", "name", "county_id"):
+    for town in import_places(Town.objects, user, town="code").only("code", "name", "county_id"):
         for form in {town.code} | town_forms(town.name):
             towns[form].append(town)
     return towns
@@ -536,6 +543,31 @@ def check_unique_codes(rows: list[SiteRow], headers: dict[str, str], problems: P
                     headers["code"],
                     _("%(code)s already appears on line %(first)d.")
                     % {"code": row.code, "first": first},
+                ),
+            )
+
+
+def check_codes_are_own(
+    rows: list[SiteRow], headers: dict[str, str], problems: Problems, *, user=None
+) -> None:
+    """A row updates the stored site of its code: never one outside `user`'s county (a site
+    code is unique in the whole database, whichever county registered it first)."""
+    if user is None:
+        return
+    codes = {row.code for row in rows}
+    own = import_places(WaterSite.objects, user, town="town_id")
+    foreign = set(
+        WaterSite.objects.filter(code__in=codes)
+        .exclude(pk__in=own.values("pk"))
+        .values_list("code", flat=True)
+    )
+    for row in rows:
+        if row.code in foreign:
+            problems.add(
+                row.line,
+                in_column(
+                    headers["code"],
+                    _("%(code)s is the code of a site outside your county.") % {"code": row.code},
                 ),
             )
 

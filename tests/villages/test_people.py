@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
-from tests.factories import HUJI_CODE, JISHU_CODE, PASSWORD, make_user, membership
+from tests.factories import COUNTY_CODE, HUJI_CODE, JISHU_CODE, PASSWORD, make_user, membership
 from villages import access
 from villages.access import Role
 from villages.models import Membership, MembershipChange, Person, Town
@@ -378,13 +378,17 @@ def test_the_jurisdiction_rule_reads_the_constraints_as_the_database_does(task_f
             kwargs = {"town": place} if town else {"village": place} if place else {}
             try:
                 with transaction.atomic():
-                    Membership.objects.create(user=task_force, role=role, **kwargs)
+                    Membership.objects.create(
+                        user=task_force, role=role, county_id=COUNTY_CODE, **kwargs
+                    )
                 stored = True
             except IntegrityError:
                 stored = False
             if stored:
                 Membership.objects.filter(user=task_force, role=role, **kwargs).delete()
-                Membership.objects.get_or_create(user=task_force, role=Role.TASK_FORCE)
+                Membership.objects.get_or_create(
+                    user=task_force, role=Role.TASK_FORCE, county_id=COUNTY_CODE
+                )
             assert fits == stored or (role == Role.TASK_FORCE and not place), (role, kwargs)
 
 
@@ -402,8 +406,10 @@ def test_the_rank_rule_holds_for_a_town_with_people_rights(
     other_village = jishu.villages.administrative().first()
     assert access.may_grant(officer, Membership(role=Role.VILLAGE_ADMIN, village=huji_village))
     assert access.may_grant(officer, Membership(role=Role.TOWN_OFFICER, town=huji))
-    assert not access.may_grant(officer, Membership(role=Role.TASK_FORCE))
-    assert not access.may_grant(officer, Membership(role=Role.INSPECTOR))  # county-wide
+    assert not access.may_grant(officer, Membership(role=Role.TASK_FORCE, county_id=COUNTY_CODE))
+    assert not access.may_grant(
+        officer, Membership(role=Role.INSPECTOR, county_id=COUNTY_CODE)
+    )  # county-wide
     assert not access.may_grant(officer, Membership(role=Role.TOWN_OFFICER, town=jishu))
     assert not access.may_grant(officer, Membership(role=Role.VILLAGE_ADMIN, village=other_village))
     assert Role.TASK_FORCE not in access.grantable_roles(officer)
@@ -413,7 +419,7 @@ def test_the_rank_rule_holds_for_a_town_with_people_rights(
 
 def test_the_task_force_may_give_every_role(task_force):
     assert access.grantable_roles(task_force) == list(Role)
-    assert access.may_grant(task_force, Membership(role=Role.TASK_FORCE))
+    assert access.may_grant(task_force, Membership(role=Role.TASK_FORCE, county_id=COUNTY_CODE))
 
 
 # --- the list -----------------------------------------------------------------------------------

@@ -11,7 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
-from tests.factories import HUJI_CODE, JISHU_CODE, make_household, make_user, membership
+from tests.factories import (
+    COUNTY_CODE,
+    HUJI_CODE,
+    JISHU_CODE,
+    make_household,
+    make_user,
+    membership,
+)
 from villages import access, selectors
 from villages.access import scope_of
 from villages.models import Household, Membership, Role, Town, Village
@@ -259,16 +266,18 @@ def test_a_membership_without_its_jurisdiction_is_refused(request, nobody, role,
     fields = {key: request.getfixturevalue(value) for key, value in where.items()}
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(user=nobody, role=role, **fields)
+        Membership.objects.create(user=nobody, role=role, county_id=COUNTY_CODE, **fields)
 
     assert not Membership.objects.filter(user=nobody).exists()
 
 
 def test_the_same_membership_twice_is_refused(task_force, hj_officer, huji):
     with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(user=task_force, role=Role.TASK_FORCE)
+        Membership.objects.create(user=task_force, role=Role.TASK_FORCE, county_id=COUNTY_CODE)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(user=hj_officer, role=Role.TOWN_OFFICER, town=huji)
+        Membership.objects.create(
+            user=hj_officer, role=Role.TOWN_OFFICER, county_id=COUNTY_CODE, town=huji
+        )
 
 
 # --- masked personal data --------------------------------------------------------------------

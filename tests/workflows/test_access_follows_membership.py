@@ -315,7 +315,9 @@ def test_notifications_list_only_what_the_user_may_open_now(
 def test_the_notification_list_costs_the_same_queries_with_hidden_rows(
     client, huji, huji_village, jishu, jishu_village, inspector, task_force, hj_officer
 ):
-    Membership.objects.create(user=hj_officer, role="town_officer", town=jishu)
+    Membership.objects.create(
+        user=hj_officer, role="town_officer", county_id=jishu.county_id, town=jishu
+    )
     client.force_login(hj_officer)
 
     def queries() -> int:

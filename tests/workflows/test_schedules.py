@@ -265,7 +265,7 @@ from workflows.models import RectificationTicket
 divisions = settings.BASE_DIR / "villages/fixtures/jinxiang/divisions_2023.csv"
 call_command("import_divisions", divisions)
 boss = get_user_model().objects.create_user("boss")
-Membership.objects.create(user=boss, role="task_force")
+Membership.objects.create(user=boss, role="task_force", county_id="370828000000")
 huji = Town.objects.get(code="370828102000")
 ticket = services.rectification_create(
     by=boss, town=huji, description="坑塘漂浮物", deadline=timezone.localdate()

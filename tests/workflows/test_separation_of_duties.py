@@ -88,7 +88,7 @@ def test_who_asked_for_more_time_may_not_grant_it(assigned, both, task_force):
 def test_the_worker_who_did_the_job_may_not_confirm_the_callback(in_service, huji, make_photo):
     worker = in_service.assigned_worker
     # The same man is also an officer of the town (who by role confirms callbacks).
-    worker.memberships.create(role=Role.TOWN_OFFICER, town=huji)
+    worker.memberships.create(role=Role.TOWN_OFFICER, county_id=huji.county_id, town=huji)
     services.toilet_complete(
         ticket=in_service,
         by=worker,

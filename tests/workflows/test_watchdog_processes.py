@@ -38,7 +38,7 @@ from workflows.tickets import services
 divisions = settings.BASE_DIR / "villages/fixtures/jinxiang/divisions_2023.csv"
 call_command("import_divisions", divisions)
 boss = get_user_model().objects.create_user("boss")
-Membership.objects.create(user=boss, role="task_force")
+Membership.objects.create(user=boss, role="task_force", county_id="370828000000")
 for code, late in (("370828102000", 8), ("370828102000", 2), ("370828103000", 4)):
     ticket = services.rectification_create(
         by=boss, town=Town.objects.get(code=code), description="坑塘漂浮物",

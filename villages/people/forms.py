@@ -75,7 +75,10 @@ class RoleForm(forms.Form):
             return cleaned
         try:
             cleaned["membership"] = services.membership_for(
-                role=cleaned["role"], town=cleaned.get("town"), village=cleaned.get("village")
+                role=cleaned["role"],
+                town=cleaned.get("town"),
+                village=cleaned.get("village"),
+                county=access.county_code(self.user, "people.manage"),
             )
         except ApplicationError as error:
             raise forms.ValidationError(error.message) from None

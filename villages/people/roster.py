@@ -128,7 +128,8 @@ def staff_import(
         services.require_manager(by)
     problems = Problems(error=StaffImportError)
     rows = parse_roster(read_table(path, error=StaffImportError), problems)
-    resolve_places(rows, problems)
+    county = access.county_code(by, "people.manage") if by is not None else None
+    resolve_places(rows, problems, county=county)
     people = group_people(rows, problems)
     problems.raise_if_any()
     match_people(people, problems)
@@ -240,16 +241,17 @@ def _code(cell: Any, column: str) -> str:
 # --- places and people -----------------------------------------------------------------------
 
 
-def resolve_places(rows: list[StaffRow], problems: Problems) -> None:
-    """Each row's membership, its town and village found: two queries however long the file."""
+def resolve_places(rows: list[StaffRow], problems: Problems, *, county: str | None = None) -> None:
+    """Each row's membership, its town and village found: two queries however long the file.
+    A county-wide row's county is `county` (the importer's), or the database's only one."""
     towns = Town.objects.filter(code__in={r.town_code for r in rows if r.town_code}).only(
-        "code", "name"
+        "code", "name", "county_id"
     )
     by_town = {t.code: t for t in towns}
     villages = (
         Village.objects.filter(code__in={r.village_code for r in rows if r.village_code})
         .select_related("town")
-        .only("code", "name", "parent", "town__name")
+        .only("code", "name", "parent", "town__name", "town__county_id")
     )
     by_village = {v.code: v for v in villages}
     for row in rows:
@@ -262,7 +264,9 @@ def resolve_places(rows: list[StaffRow], problems: Problems) -> None:
                 raise ApplicationError(
                     _("unknown village code %(code)s.") % {"code": row.village_code}
                 )
-            row.membership = services.membership_for(role=row.role, town=town, village=village)
+            row.membership = services.membership_for(
+                role=row.role, town=town, village=village, county=county
+            )
         except ApplicationError as error:
             problems.add(row.line, error.message)
 
@@ -331,7 +335,7 @@ def _same_role(a: Membership | None, b: Membership | None) -> bool:
 
 
 def _key(membership: Membership) -> tuple:
-    return (membership.role, membership.town_id, membership.village_id)
+    return (membership.role, membership.county_id, membership.town_id, membership.village_id)
 
 
 def match_people(people: list[StaffPerson], problems: Problems) -> None:
@@ -497,7 +501,11 @@ def _save(renamed, rephoned, removed, added, audits, new_users, by) -> None:
 
 def _for(user, membership: Membership) -> Membership:
     return Membership(
-        user=user, role=membership.role, town=membership.town, village=membership.village
+        user=user,
+        role=membership.role,
+        county_id=membership.county_id,
+        town=membership.town,
+        village=membership.village,
     )
 
 

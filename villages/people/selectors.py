@@ -1,6 +1,8 @@
 """Reads of the people pages: the people a manager may see, one person with his memberships and
-their history. A person is visible where the manager holds people.manage: county-wide, everyone;
-with a town or village grant (none today), whoever holds a membership there."""
+their history. A person is visible where the manager holds people.manage: county-wide, whoever
+holds a membership in that county (and whoever holds none, such as a person whose last role was
+taken away: he belongs to no county yet); with a town or village grant (none today), whoever
+holds a membership there. A superuser sees everyone."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ MEMBERSHIP_COLUMNS = (
     "id",
     "user_id",
     "role",
+    "county_id",
     "town__code",
     "town__name",
     "village__code",
@@ -39,17 +42,23 @@ def people_visible_to(user) -> QuerySet:
     """The users whose accounts `user` may see on the people pages."""
     granted = access.scope(user, "people.manage")
     users = get_user_model().objects.all()
-    if granted.county_wide:
+    if granted.everywhere:
         return users
-    in_villages = granted.q(town="village__town_id", village=("village_id", "village__parent_id"))
-    in_towns = granted.q(town="town_id")
+    # A membership names its county itself: a county-wide grant finds its county's by it.
+    in_villages = granted.q(
+        town="village__town_id", village=("village_id", "village__parent_id"), county="county_id"
+    )
+    in_towns = granted.q(town="town_id", county="county_id")
     conditions = [c for c in (in_villages, in_towns) if c is not None]
     if not conditions:
         return users.none()
     condition = Q()
     for clause in conditions:
         condition |= clause
-    return users.filter(pk__in=Membership.objects.filter(condition).values("user_id"))
+    visible = Q(pk__in=Membership.objects.filter(condition).values("user_id"))
+    if granted.county_wide:
+        visible |= ~Q(pk__in=Membership.objects.values("user_id"))
+    return users.filter(visible)
 
 
 def person_list(*, user) -> QuerySet:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound
 from villages import access
-from villages.models import Membership, MembershipChange, Person, Town, Village
+from villages.models import County, Membership, MembershipChange, Person, Town, Village
 from villages.people import selectors
 
 # No l, o, 0, 1: read off a screen and typed on a phone without doubt. 31 characters, 10 of them:
@@ -112,11 +112,18 @@ def phone_taken(phone: str, *, exclude=None) -> bool:
 
 
 def membership_for(
-    *, role: str, town: Town | None = None, village: Village | None = None, user=None
+    *,
+    role: str,
+    town: Town | None = None,
+    village: Village | None = None,
+    user=None,
+    county: str | None = None,
 ) -> Membership:
     """An unsaved membership of `role` in the jurisdiction its role needs (villages.access
     MEMBERSHIP_JURISDICTION): a village given with its town means the village; a town alone,
-    the town; neither, the county. ApplicationError when it does not fit the role."""
+    the town; neither, the county `county` (a code; by default the database's only county).
+    Its county is always its town's. ApplicationError when it does not fit the role, or the
+    town lies in another county than `county`."""
     try:
         role = access.Role(role)
     except ValueError:
@@ -133,7 +140,25 @@ def membership_for(
         town = None
     if not access.jurisdiction_fits(role, town=town is not None, village=village is not None):
         raise ApplicationError(access.jurisdiction_hint(role))
-    return Membership(user=user, role=role, town=town, village=village)
+    county = membership_county(county=county, place=village.town if village else town)
+    return Membership(user=user, role=role, county_id=county, town=town, village=village)
+
+
+def membership_county(*, county: str | None, place: Town | None) -> str:
+    """The county a membership names: its town's; for a county-wide one `county`, or the only
+    county in the database (ApplicationError when there are several and none was said)."""
+    if place is not None:
+        if county and county != place.county_id:
+            raise ApplicationError(_("%(town)s is not in your county.") % {"town": place.name})
+        return place.county_id
+    if county:
+        return county
+    counties = list(County.objects.order_by("code").values_list("code", flat=True)[:2])
+    if len(counties) != 1:
+        raise ApplicationError(
+            _("This database holds several counties (or none): say which county the role is for.")
+        )
+    return counties[0]
 
 
 def role_entry(membership: Membership) -> dict:
@@ -252,21 +277,29 @@ def person_create(
     """A new active person with one role and a one-time password (returned, never stored in
     clear); he must choose his own password at his first page. Returns (user, password)."""
     require_manager(by)
-    membership = membership_for(role=role, town=town, village=village)
+    county = access.county_code(by, "people.manage")
+    membership = membership_for(role=role, town=town, village=village, county=county)
     require_grant(by, membership)
     return _person_new(by=by, name=name, username=username, phone=phone, membership=membership)
 
 
-def first_task_force_create(*, name: str, username: str, phone: str = ""):
+def first_task_force_create(
+    *, name: str, username: str, phone: str = "", county: str | None = None
+):
     """The county's first task-force account, made at go-live (manage.py init_county) when
-    nobody can manage people yet: refused once anyone holds a task-force role. Returns (user,
-    one-time password); the audit row names no actor (the command line)."""
-    managers = Membership.objects.filter(access.holders("people.manage"))
+    nobody can manage the county's people yet: refused once anyone holds a task-force role
+    there. `county` is a code (by default the database's only county). Returns (user, one-time
+    password); the audit row names no actor (the command line)."""
+    membership = membership_for(
+        role=access.FIRST_ACCOUNT_ROLE, town=None, village=None, county=county
+    )
+    managers = Membership.objects.filter(
+        access.holders("people.manage"), county_id=membership.county_id
+    )
     if managers.exists():
         raise Conflict(
             _("The county already has a task-force account; it adds the others on /people/.")
         )
-    membership = membership_for(role=access.FIRST_ACCOUNT_ROLE, town=None, village=None)
     return _person_new(by=None, name=name, username=username, phone=phone, membership=membership)
 
 
@@ -308,12 +341,17 @@ def membership_add(
     require_manager(by)
     _require_visible(by, person)
     require_manage(by, person)
-    membership = membership_for(role=role, town=town, village=village, user=person)
+    county = access.county_code(by, "people.manage")
+    membership = membership_for(role=role, town=town, village=village, user=person, county=county)
     require_grant(by, membership)
     with transaction.atomic():
         _locked(person)
         same = Membership.objects.filter(
-            user=person, role=membership.role, town=membership.town, village=membership.village
+            user=person,
+            role=membership.role,
+            county_id=membership.county_id,
+            town=membership.town,
+            village=membership.village,
         )
         if same.exists():
             raise ApplicationError(

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from core.errors import ApplicationError, NotFound
+from villages import access
 from villages.models import AccessToken, Membership, MembershipChange, Town, Village
 from villages.people.selectors import memberships_shown, people_visible_to
 from villages.people.services import (
@@ -78,7 +79,8 @@ def token_create(
         raise ApplicationError(
             _("Requests per minute: from 1 to %(max)d.") % {"max": settings.API_TOKEN_RATE_MAX}
         )
-    membership = membership_for(role=role, town=town, village=village)
+    county = access.county_code(by, "people.manage")
+    membership = membership_for(role=role, town=town, village=village, county=county)
     require_grant(by, membership)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     prefix = secret[:PREFIX_SHOWN]

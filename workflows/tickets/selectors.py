@@ -172,8 +172,10 @@ def service_workers_for(ticket: ToiletTicket) -> QuerySet:
     """Users a ticket may be dispatched to: the rule of services.toilet_dispatch, as a query."""
     parent = getattr(ticket.village, "parent_id", None)
     village_codes = [code for code in (ticket.village_id, parent) if code]
+    # A county-wide worker serves his own county's towns only (the tenant).
+    county = Town.objects.filter(code=ticket.town_id).values("county_id")
     serving = Membership.objects.filter(access.holders("toilet.work")).filter(
-        Q(town__isnull=True, village__isnull=True)
+        Q(town__isnull=True, village__isnull=True, county_id__in=county)
         | Q(town_id=ticket.town_id)
         | Q(village_id__in=village_codes)
     )

@@ -46,7 +46,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 county = self._geography(options)
                 self._defaults()
-                password = self._first_account(options)
+                password = self._first_account(options, county)
         except (DivisionImportError, BoundaryImportError, TableImportError) as exc:
             raise CommandError(_("Nothing was set up.") + "\n" + str(exc)) from None
         except ApplicationError as exc:
@@ -83,11 +83,14 @@ class Command(BaseCommand):
         GradingPolicy.current()
         call_command("setup_schedules", verbosity=0, stdout=self.stdout)
 
-    def _first_account(self, options) -> str:
+    def _first_account(self, options, county: County) -> str:
         name = options["admin_name"] or options["admin"]
         try:
             _user, password = first_task_force_create(
-                name=name, username=options["admin"], phone=options["admin_phone"]
+                name=name,
+                username=options["admin"],
+                phone=options["admin_phone"],
+                county=county.code,
             )
         except Conflict as exc:  # run again: the county has its account already
             self.stdout.write(exc.message)

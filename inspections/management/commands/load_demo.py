@@ -158,7 +158,9 @@ class Command(BaseCommand):
         if spec.get("village"):
             village = Village.objects.administrative().filter(town_id=DEMO_TOWN).first()
         town = Town.objects.get(code=spec["town"]) if spec.get("town") else None
-        Membership.objects.get_or_create(user=user, role=spec["role"], town=town, village=village)
+        Membership.objects.get_or_create(
+            user=user, role=spec["role"], county_id=DEMO_COUNTY, town=town, village=village
+        )
         where = village.name if village else (town.name if town else _("whole county"))
         return spec["username"], f"{Role(spec['role']).label} · {where}"
 
@@ -167,16 +169,20 @@ class Command(BaseCommand):
         town's tickets move; the demo logins act for 胡集镇."""
         User = get_user_model()
         officers, workers = {}, {}
-        for town in Town.objects.all():
+        for town in Town.objects.filter(county_id=DEMO_COUNTY):
             suffix = town.code[6:9]
             if town.code == DEMO_TOWN:
                 officers[town.code] = User.objects.get(username="huji")
                 workers[town.code] = User.objects.get(username="guanhu")
                 continue
             officer = self._account(f"zhuangan{suffix}", f"{town.name}专干", staff=False)
-            Membership.objects.get_or_create(user=officer, role=Role.TOWN_OFFICER, town=town)
+            Membership.objects.get_or_create(
+                user=officer, role=Role.TOWN_OFFICER, county_id=DEMO_COUNTY, town=town
+            )
             worker = self._account(f"guanhu{suffix}", f"{town.name}管护员", staff=False)
-            Membership.objects.get_or_create(user=worker, role=Role.SERVICE_WORKER, town=town)
+            Membership.objects.get_or_create(
+                user=worker, role=Role.SERVICE_WORKER, county_id=DEMO_COUNTY, town=town
+            )
             officers[town.code], workers[town.code] = officer, worker
         return Staff(
             task_force=User.objects.get(username="zhuanban"),
