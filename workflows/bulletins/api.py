@@ -19,6 +19,7 @@ from pydantic import Field
 
 from core.api import ERRORS, READ_ERRORS, Page, cursor_page
 from villages import access
+from villages.people.services import display_name
 from villages.scope import get_visible_or_404
 from workflows.bulletins import selectors
 from workflows.bulletins import services as svc
@@ -51,7 +52,7 @@ class ReceiptOut(Schema):
     @staticmethod
     def resolve_acknowledged_by(receipt) -> str | None:
         user = receipt.acknowledged_by
-        return (user.get_full_name() or user.get_username()) if user else None
+        return display_name(user) if user else None
 
 
 class BulletinOut(Schema):

@@ -20,6 +20,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from core.api import ERRORS, READ_ERRORS, Page, cursor_page
+from villages.people.services import display_name
 from workflows.models import NoticeDocument, NoticeKind
 from workflows.notices import services as notices
 
@@ -126,7 +127,7 @@ def _item(kind: str, row) -> dict:
     item = blank | {"ticket": ticket.number, "text": ticket.description, "village": village}
     if kind == NoticeKind.SLA:
         worker = ticket.assigned_worker
-        name = (worker.get_full_name() or worker.get_username()) if worker else None
+        name = display_name(worker) if worker else None
         return item | {"due_at": ticket.sla_due_at, "worker": name}
     return item | {"step": row.step, "deadline": row.deadline, "days_overdue": row.days_overdue}
 

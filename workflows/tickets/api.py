@@ -33,6 +33,7 @@ from core.api import (
 )
 from core.errors import ApplicationError, Conflict, Forbidden
 from villages import access
+from villages.people.services import display_name
 from villages.scope import get_visible_or_404
 from workflows.evidence.services import EvidenceError, evidence_record
 from workflows.models import RectificationTicket, ToiletTicket
@@ -156,7 +157,7 @@ def _photo(request, photo) -> dict:
 
 
 def _name(user) -> str | None:
-    return (user.get_full_name() or user.get_username()) if user is not None else None
+    return display_name(user) if user is not None else None
 
 
 def _common(request, ticket) -> dict:
