@@ -98,7 +98,7 @@ def world():
         code="BENCH-1", name="坑塘", town=town, kind="pond", lat=SITE[0], lng=SITE[1]
     )
     user = get_user_model().objects.create_user("bench_inspector", password=PASSWORD)
-    Membership.objects.create(user=user, role=Role.INSPECTOR)
+    Membership.objects.create(user=user, role=Role.INSPECTOR, county_id=town.county_id)
     return site, user
 
 

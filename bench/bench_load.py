@@ -52,7 +52,7 @@ from bench_scan import (
     start_server,
     stop_server,
 )
-from common import record
+from common import COUNTY, record
 
 USERS = int(os.environ.get("BENCH_LOAD_USERS", "50"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
@@ -253,11 +253,13 @@ def prepare() -> dict:
         user = get_user_model().objects.create_user(f"load{n:02d}", password=None)
         users.append(user)
         if n % TASK_FORCE_EVERY == 0:
-            memberships.append(Membership(user=user, role=Role.TASK_FORCE))
+            memberships.append(Membership(user=user, role=Role.TASK_FORCE, county_id=COUNTY))
             user_sites.append(sites)
         else:
             town = towns[n % len(towns)]
-            memberships.append(Membership(user=user, role=Role.TOWN_OFFICER, town_id=town))
+            memberships.append(
+                Membership(user=user, role=Role.TOWN_OFFICER, town_id=town, county_id=COUNTY)
+            )
             user_sites.append([site for site in sites if site.town_id == town])
     Membership.objects.bulk_create(memberships)
     history = create_history(rng, sites, users)

@@ -149,7 +149,9 @@ def officers(as_of) -> None:
             user = User.objects.create_user(
                 f"bench_{town.code}_{i}", email=f"{town.code}.{i}@example.gov.cn"
             )
-            Membership.objects.create(user=user, role=Role.TOWN_OFFICER, town=town)
+            Membership.objects.create(
+                user=user, role=Role.TOWN_OFFICER, town=town, county_id=town.county_id
+            )
 
 
 def floor(as_of) -> tuple[float, int]:

@@ -73,7 +73,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from common import record, water_site
+from common import COUNTY, record, water_site
 
 ROOT = Path(__file__).resolve().parent.parent
 INSPECTORS = 20
@@ -688,7 +688,9 @@ def create_inspectors() -> list:
         User.objects.create_user(f"inspector{n:02d}", password=None, first_name=f"巡查员{n:02d}")
         for n in range(1, INSPECTORS + 1)
     ]
-    Membership.objects.bulk_create(Membership(user=user, role=Role.INSPECTOR) for user in users)
+    Membership.objects.bulk_create(
+        Membership(user=user, role=Role.INSPECTOR, county_id=COUNTY) for user in users
+    )
     return users
 
 

@@ -192,9 +192,11 @@ def users():
     User = get_user_model()
     town = Town.objects.get(code="370828102000")
     officer = User.objects.create_user("bench_officer", password="x")
-    Membership.objects.create(user=officer, role=Role.TOWN_OFFICER, town=town)
+    Membership.objects.create(
+        user=officer, role=Role.TOWN_OFFICER, town=town, county_id=town.county_id
+    )
     county = User.objects.create_user("bench_county", password="x")
-    Membership.objects.create(user=county, role=Role.TASK_FORCE)
+    Membership.objects.create(user=county, role=Role.TASK_FORCE, county_id=town.county_id)
     return officer, county
 
 
