@@ -430,3 +430,27 @@ def test_a_countys_imports_find_its_own_places_only(client, worlds):
         _preview(client, "sites", f"{SITE_HEADER}\n{_site_row('SANTAI-1', '潼川镇')}\n"),
     ]
     assert [response.status_code for response in own] == [200, 200]
+
+
+@pytest.mark.django_db
+def test_a_countys_division_import_touches_its_own_county_only(client, worlds):
+    """The division list from the import page: 三台县's task force may rename its own towns but
+    not 金乡县's (nor add a county), each foreign line named; a superuser imports any county."""
+    huji, tongchuan = worlds.jinxiang.town["huji"], worlds.santai.town["huji"]
+    header = "代码,名称,级别,上级代码\n"
+    foreign = f"{header}{huji.code},改名镇,乡镇,{huji.county_id}\n"
+    new_county = f"{header}510723000000,盐亭县,县,510700000000\n"
+    own = f"{header}{tongchuan.code},{tongchuan.name},乡镇,{tongchuan.county_id}\n"
+    client.force_login(worlds.users["santai_tf"])
+
+    refused = [_preview(client, "divisions", text) for text in (foreign, new_county)]
+    before = set(Town.objects.values_list("code", "name"))
+    assert [response.status_code for response in refused] == [400, 400]
+    assert f"{huji.code} 改名镇" in refused[0].content.decode()
+    assert "510723000000" in refused[1].content.decode()
+    assert set(Town.objects.values_list("code", "name")) == before
+    assert not County.objects.filter(code="510723000000").exists()
+    assert _preview(client, "divisions", own).status_code == 200
+
+    client.force_login(make_user("root_both", is_superuser=True))
+    assert _preview(client, "divisions", foreign).status_code == 200

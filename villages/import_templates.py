@@ -33,7 +33,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from villages import households, imports
+from villages import access, households, imports
 from villages.access import MEMBERSHIP_JURISDICTION, Role
 
 TEXT = "@"  # Excel's Text number format: what is typed stays as typed
@@ -449,7 +449,10 @@ def staff_template() -> ImportTemplate:
 
 
 def divisions_run(path: Path, user=None) -> ImportCounts:
-    summary = imports.divisions_import(path=path)
+    """From the import page: only the importing task force's own county (a superuser's: any)."""
+    granted = access.scope(user, "imports.run")
+    counties = None if granted.everywhere else granted.county_codes
+    summary = imports.divisions_import(path=path, counties=counties)
     return ImportCounts(
         created=sum(summary.created.values()),
         updated=sum(summary.updated.values()),

@@ -211,6 +211,20 @@ def _committee_from_name(name: str) -> str:
     return ""
 
 
+def check_within(rows: list[DivisionRow], counties: frozenset[str]) -> None:
+    """Every row lies in one of `counties`: a county row is one of them, any other row's code
+    starts with one's 6 digits (codes nest: PARENT_PREFIX)."""
+    prefixes = {code[:6] for code in counties}
+    errors = [
+        _("Line %(line)d: %(code)s %(name)s lies outside your county.")
+        % {"line": row.line, "code": row.code, "name": row.name}
+        for row in rows
+        if (row.code not in counties if row.level == "county" else row.code[:6] not in prefixes)
+    ]
+    if errors:
+        raise DivisionImportError(errors[:MAX_REPORTED_ERRORS])
+
+
 def check_hierarchy(rows: list[DivisionRow]) -> None:
     """Each code once; each parent a known division of the level above (in the file or already
     in the database)."""
@@ -271,9 +285,16 @@ def _level_conflicts(rows: list[DivisionRow]) -> list[str]:
     return errors
 
 
-def divisions_import(*, path: Path, progress=None) -> ImportSummary:
-    """`progress`, if given, is a tqdm-like bar: its total is set to the row count."""
+def divisions_import(
+    *, path: Path, progress=None, counties: frozenset[str] | None = None
+) -> ImportSummary:
+    """`progress`, if given, is a tqdm-like bar: its total is set to the row count. `counties`
+    (codes), if given, are the only counties the file may touch: a county's task force imports
+    its own county's list from the import page, never another county's (the tenant); None (the
+    command line, a superuser) imports any county, new ones included."""
     rows = parse_divisions(read_table(path, error=DivisionImportError))
+    if counties is not None:
+        check_within(rows, counties)
     check_hierarchy(rows)
     if progress is not None:
         progress.total = len(rows)
