@@ -49,14 +49,18 @@ def _viewer(request) -> None:
 @login_required
 def campaign_list(request):
     _viewer(request)
-    campaigns = Campaign.objects.prefetch_related("rounds").select_related("template")
+    campaigns = (
+        Campaign.objects.visible_to(request.user)
+        .prefetch_related("rounds")
+        .select_related("template")
+    )
     return render(request, "inspections/campaign_list.html", {"campaigns": campaigns})
 
 
 @login_required
 def campaign_detail(request, pk: int):
     _viewer(request)
-    campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
+    campaign = get_visible_or_404(Campaign.objects.select_related("template"), request.user, pk=pk)
     town = request.GET.get("town") or None
     if town and not TOWN_CODE.fullmatch(town):
         town, status = None, 400
@@ -86,14 +90,16 @@ def campaign_detail(request, pk: int):
     return render(request, "inspections/campaign_detail.html", context, status=status)
 
 
-def _round(pk: int) -> Round:
-    return get_object_or_404(Round.objects.select_related("campaign", "template"), pk=pk)
+def _round(request, pk: int) -> Round:
+    """The round if it is of a county the user works in; 404 otherwise."""
+    rounds = Round.objects.select_related("campaign", "template")
+    return get_visible_or_404(rounds, request.user, pk=pk)
 
 
 @login_required
 def round_detail(request, pk: int, *, status=200, error=""):
     _viewer(request)
-    round = _round(pk)
+    round = _round(request, pk)
     context = {
         "round": round,
         "assessments": selectors.round_assessments(round=round, user=request.user),
@@ -115,7 +121,7 @@ ROUND_SERVICES = {
 @login_required
 @require_POST
 def round_action(request, pk: int, action: str):
-    round = _round(pk)
+    round = _round(request, pk)
     target = {"round": round}
     return _act(request, pk, ROUND_SERVICES, action, target, page=(round_detail, "round_detail"))
 
@@ -142,13 +148,17 @@ def _act(request, pk: int, services: dict, action: str, target: dict, *, page: t
 @login_required
 def assessment_start(request, pk: int):
     """Pick the village (the phone's GPS suggests the one it stands in), then its page."""
-    round = _round(pk)
+    round = _round(request, pk)
     access.require(request.user, "assessment.make", action=_("assess villages"))
-    villages = selectors.villages_in_scope(request.user)
+    county = round.campaign.county_id
+    villages = selectors.villages_in_scope(request.user, county=county)
     suggested, status, error = None, 200, ""
     if request.method == "POST":
         code = request.POST.get("village", "")
-        village = villages.filter(code=code).first() if VILLAGE_CODE.fullmatch(code) else None
+        # Any village of his jurisdiction: one of another county is refused by the service,
+        # with its reason.
+        anywhere = selectors.villages_in_scope(request.user, county=None)
+        village = anywhere.filter(code=code).first() if VILLAGE_CODE.fullmatch(code) else None
         if village is None:
             status, error = 400, _("Choose a village of your jurisdiction.")
         else:
@@ -162,7 +172,8 @@ def assessment_start(request, pk: int):
                 return see_other(reverse("assessment_detail", args=[assessment.pk]))
     position = _position(request, source=request.GET)
     if position:
-        suggested = selectors.villages_near(user=request.user, lat=position[0], lng=position[1])
+        lat, lng = position
+        suggested = selectors.villages_near(user=request.user, county=county, lat=lat, lng=lng)
     context = {
         "round": round,
         "villages": villages,
