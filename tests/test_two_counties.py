@@ -34,6 +34,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
@@ -560,6 +561,16 @@ def test_a_campaign_name_is_unique_within_its_county_only(worlds):
         )
     with pytest.raises(IntegrityError), transaction.atomic():
         ChecklistTemplate.objects.create(county_id=SANTAI, name=santai.template.name, version=1)
+
+
+@pytest.mark.django_db
+def test_a_campaign_cannot_take_another_countys_checklist(worlds):
+    campaign = Campaign(
+        county_id=SANTAI, name="新活动", year=2025, template=worlds.jinxiang.campaign.template
+    )
+    with pytest.raises(ValidationError) as refused:
+        campaign.full_clean()
+    assert "template" in refused.value.message_dict
 
 
 @pytest.mark.django_db

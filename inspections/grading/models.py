@@ -45,13 +45,14 @@ class Grade(models.TextChoices):
 
 class CountyQuerySet(models.QuerySet):
     """County-level objects (checklists, campaigns, rounds): a user sees those of the counties
-    where he holds `grade.view` — county-wide or in one of its towns or villages, as an inspector
-    of a town works in his county's rounds; another county's answer 404."""
+    where he works — county-wide or in one of its towns or villages, as an inspector of a town
+    works in his county's rounds; another county's answer 404. What he may do with them is the
+    permissions' (a service worker of the county is refused a round's page with 403)."""
 
     county_path = "county_id"
 
     def visible_to(self, user):
-        granted = access.scope(user, "grade.view")
+        granted = access.scope_of(user)
         if granted.everywhere:
             return self
         return self.filter(**{f"{self.county_path}__in": sorted(granted.tenant_codes)})

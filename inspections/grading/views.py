@@ -9,6 +9,7 @@ import re
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError
 from inspections.grading import selectors
 from inspections.grading import services as svc
-from inspections.grading.actions import ASSESSMENT_ACTIONS, ROUND_ACTIONS
+from inspections.grading.actions import ASSESSMENT_ACTIONS, COUNTY_MESSAGES, ROUND_ACTIONS
 from inspections.models import (
     Assessment,
     AssessmentState,
@@ -121,6 +122,10 @@ ROUND_SERVICES = {
 @login_required
 @require_POST
 def round_action(request, pk: int, action: str):
+    if not access.allows(request.user, "round.manage"):
+        # Not the task force of any county: refused (403) before the round is looked for in
+        # his counties (404), as the action table refuses him in his own.
+        raise PermissionDenied(COUNTY_MESSAGES.not_allowed)
     round = _round(request, pk)
     target = {"round": round}
     return _act(request, pk, ROUND_SERVICES, action, target, page=(round_detail, "round_detail"))
@@ -148,8 +153,10 @@ def _act(request, pk: int, services: dict, action: str, target: dict, *, page: t
 @login_required
 def assessment_start(request, pk: int):
     """Pick the village (the phone's GPS suggests the one it stands in), then its page."""
-    round = _round(request, pk)
+    # The role first: someone who may assess nowhere is refused (403) before the round is
+    # looked for in his counties (404).
     access.require(request.user, "assessment.make", action=_("assess villages"))
+    round = _round(request, pk)
     county = round.campaign.county_id
     villages = selectors.villages_in_scope(request.user, county=county)
     suggested, status, error = None, 200, ""
