@@ -127,7 +127,8 @@ def test_a_patrol_of_the_last_evening_of_a_month_counts_for_that_month(phone, hu
 @pytest.mark.parametrize("rule", ["flag", "refuse"])
 def test_a_record_kept_on_the_phone_too_long_gets_the_county_rule(phone, huji_site, freezer, rule):
     PatrolPolicy.objects.update_or_create(
-        pk=1, defaults={"max_offline_hours": 48, "late_upload": rule, "old_photo": "flag"}
+        county_id="370828000000",
+        defaults={"max_offline_hours": 48, "late_upload": rule, "old_photo": "flag"},
     )
     observed = timezone.now() - timedelta(hours=50)
     photo = camera_upload(taken_at=observed)

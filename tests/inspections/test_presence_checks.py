@@ -408,16 +408,16 @@ def test_the_doubts_cost_one_query_whatever_the_number_of_flagged_patrols(
 # --- the county's switches ----------------------------------------------------------------------
 
 
-def test_the_defaults_refuse_reused_photos_and_flag_the_rest(db):
+def test_the_defaults_refuse_reused_photos_and_flag_the_rest(divisions):
     policy = PatrolPolicy.current("370828000000")
     assert policy.photo_reused == Rule.REFUSE
     assert (policy.desktop_fix, policy.copied_position, policy.no_exif) == (Rule.FLAG,) * 3
 
 
-def test_the_switches_are_on_the_policys_admin_page(client, db):
-    PatrolPolicy.current("370828000000")
+def test_the_switches_are_on_the_policys_admin_page(client, divisions):
+    policy = PatrolPolicy.current("370828000000")
     client.force_login(make_user("root", is_staff=True, is_superuser=True))
-    url = reverse("admin:inspections_patrolpolicy_change", args=[1])
+    url = reverse("admin:inspections_patrolpolicy_change", args=[policy.pk])
     page = client.get(url).content.decode()
     for name in ("photo_reused", "desktop_fix", "copied_position", "no_exif", "too_far"):
         assert f'name="{name}"' in page
