@@ -4,7 +4,9 @@ policies, which become one row per county.
 
 Backfilled: a campaign gets the county of its assessments' villages, a checklist the county of
 the campaigns and rounds using it, and either, when nothing tells, the only county of the
-database. With several counties and no way to tell (no assessment yet, or villages of two
+database. A checklist the campaigns of several counties use stays the first county's (by code),
+and each other county gets a copy of it (same name, version and items) that its campaigns,
+rounds and deductions are moved to, so that every score stays as it was. With several counties and no way to tell (no assessment yet, or villages of two
 counties), the migration stops, names the rows, and changes nothing: give them a county by hand
 (or delete them) and migrate again. The policy (one row until now, for the whole deployment)
 becomes every county's: each county keeps applying the settings it was applying. A policy row
@@ -12,6 +14,7 @@ in a database without any county has no county to belong to and is dropped (it i
 with its defaults for each county)."""
 
 import django.db.models.deletion
+from django.core.management.color import no_style
 from django.db import migrations, models
 
 
@@ -34,8 +37,20 @@ def backfill_county(apps, schema_editor):
             "campaigns and rounds using it, or either the only county. Give these rows a "
             "county (or delete them) and run the migration again; nothing was changed."
         )
-    for name in ("GradingPolicy", "PatrolPolicy"):
-        _policy_per_county(apps.get_model("inspections", name), counties)
+    policies = [apps.get_model("inspections", name) for name in ("GradingPolicy", "PatrolPolicy")]
+    for policy in policies:
+        _policy_per_county(policy, counties)
+    # The one row was made with an explicit pk=1, which moved no PostgreSQL sequence: without
+    # this, the next county's row (and the copies above) would be given id 1 again.
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), policies):
+            cursor.execute(statement)
+        if connection.vendor == "postgresql":
+            # The foreign keys written above are checked at commit (deferred); PostgreSQL
+            # refuses to ALTER a table with such checks pending, as the next operations do.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _only(found: set[str], counties: list[str]) -> str | None:
@@ -75,12 +90,51 @@ def _checklist_counties(apps, counties, campaigns, ambiguous) -> None:
         if campaign in campaigns:
             found.setdefault(template, set()).add(campaigns[campaign])
     for template in ChecklistTemplate.objects.order_by("pk"):
-        county = _only(found.get(template.pk, set()), counties)
+        using = found.get(template.pk, set())
+        if len(using) > 1:
+            # Shared by the campaigns of several counties: the first county (by code) keeps it,
+            # each other gets a copy its campaigns, rounds and deductions are moved to.
+            first, *others = sorted(using)
+            ChecklistTemplate.objects.filter(pk=template.pk).update(county_id=first)
+            for county in others:
+                _copy_for(apps, template, county)
+            continue
+        county = _only(using, counties)
         if county is None:
             what = f"checklist {template.pk} “{template.name} v{template.version}”"
-            ambiguous.add(what, found.get(template.pk, set()))
+            ambiguous.add(what, using)
             continue
         ChecklistTemplate.objects.filter(pk=template.pk).update(county_id=county)
+
+
+def _copy_for(apps, template, county: str) -> None:
+    """`template` with its items as `county`'s own; that county's campaigns, rounds and
+    deductions point at the copy (items matched by code), so its scores stay as they were."""
+    ChecklistTemplate = apps.get_model("inspections", "ChecklistTemplate")
+    ChecklistItem = apps.get_model("inspections", "ChecklistItem")
+    Campaign = apps.get_model("inspections", "Campaign")
+    Round = apps.get_model("inspections", "Round")
+    Deduction = apps.get_model("inspections", "Deduction")
+    copy = ChecklistTemplate.objects.create(
+        county_id=county,
+        name=template.name,
+        version=template.version,
+        created_at=template.created_at,
+        note=template.note,
+    )
+    items = {}
+    for item in ChecklistItem.objects.filter(template_id=template.pk).order_by("pk"):
+        old = item.pk
+        item.pk, item.template_id = None, copy.pk
+        item.save(force_insert=True)
+        items[old] = item.pk
+    Campaign.objects.filter(template_id=template.pk, county_id=county).update(template=copy)
+    Round.objects.filter(template_id=template.pk, campaign__county_id=county).update(
+        template=copy
+    )
+    deductions = Deduction.objects.filter(assessment__round__campaign__county_id=county)
+    for old, new in items.items():
+        deductions.filter(item_id=old).update(item_id=new)
 
 
 def _policy_per_county(Policy, counties: list[str]) -> None:
@@ -91,9 +145,8 @@ def _policy_per_county(Policy, counties: list[str]) -> None:
         existing.delete()
         return
     Policy.objects.filter(pk=existing.pk).update(county_id=counties[0])
-    for county in counties[1:]:
-        existing.pk = None
-        existing.county_id = county
+    for number, county in enumerate(counties[1:], start=existing.pk + 1):
+        existing.pk, existing.county_id = number, county
         existing.save(force_insert=True)
 
 
