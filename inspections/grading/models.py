@@ -5,6 +5,11 @@ it, and a version in use is never edited (editing makes the next version). Score
 on the server, set-based (inspections/grading/scoring.py); a grade is stored only when results are
 published, with the bands it was graded by, so a later change of the grading policy re-grades
 nothing already published.
+
+Checklists, campaigns and the grading policy belong to one county (the tenant, DESIGN §2): rounds
+and assessments follow through their campaign, and a campaign's names, a checklist's name and
+version, are unique within its county only. `CountyQuerySet.visible_to` narrows them to the
+counties the user works in.
 """
 
 from __future__ import annotations
