@@ -7,7 +7,7 @@ published, with the bands it was graded by, so a later change of the grading pol
 nothing already published.
 
 Checklists, campaigns and the grading policy belong to one county (the tenant, DESIGN §2): rounds
-and assessments follow through their campaign, and a campaign's names, a checklist's name and
+and assessments follow through their campaign, and a campaign's name, a checklist's name and
 version, are unique within its county only. `CountyQuerySet.visible_to` narrows them to the
 counties the user works in.
 """
