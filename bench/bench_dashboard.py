@@ -72,6 +72,8 @@ from inspections.sites.coverage import MONTHS
 from villages.models import Household, Town, Village
 from workflows.models import RECTIFICATION_RUNNING_STATES, RectificationTicket, ToiletTicket
 
+JINXIANG = "370828000000"  # the county the benchmarks build (金乡县)
+
 TICKETS = int(os.environ.get("BENCH_DASHBOARD_TICKETS", "1000000"))
 LOAD = os.environ.get("BENCH_DASHBOARD_LOAD", "")  # "bulk", "triggers", or "" (by the size)
 SITES = int(os.environ.get("BENCH_DASHBOARD_SITES", "5000"))
@@ -506,8 +508,10 @@ def generate_sites(count: int, *, inspector, today: date, rng: random.Random) ->
 
 
 def generate_grades(inspector, *, rng: random.Random) -> int:
-    template = ChecklistTemplate.objects.create(name="bench", version=1)
-    campaign = Campaign.objects.create(name="bench", year=2024, template=template)
+    template = ChecklistTemplate.objects.create(county_id=JINXIANG, name="bench", version=1)
+    campaign = Campaign.objects.create(
+        county_id=JINXIANG, name="bench", year=2024, template=template
+    )
     villages = list(Village.objects.administrative().values_list("code", flat=True))
     made = 0
     for number, mode in ((1, "acceptance"), (2, "sweep")):

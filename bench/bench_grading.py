@@ -45,6 +45,8 @@ from inspections.models import (
 )
 from villages.models import Town, Village
 
+JINXIANG = "370828000000"  # the county the benchmarks build (金乡县)
+
 SIZES = (500, int(os.environ.get("BENCH_VILLAGES", "5000")))
 ITEMS = 30
 BATCH = 5_000
@@ -67,7 +69,7 @@ def run() -> None:
         f"in {time.perf_counter() - started:.1f} s"
     )
     analyze()
-    policy = GradingPolicy.current()
+    policy = GradingPolicy.current(JINXIANG)
     counts = []
     for round, size in zip(rounds, SIZES, strict=True):
         counts.append(measure(round, size, total, policy))
@@ -188,7 +190,7 @@ def village_codes(count: int) -> list[str]:
 def checklist() -> ChecklistTemplate:
     """30 items, 100 points: 10 of 5 points (1 per occurrence), 20 of 2.5 (0.5 each); the last
     is a veto item."""
-    template = ChecklistTemplate.objects.create(name="基准检查表", version=1)
+    template = ChecklistTemplate.objects.create(county_id=JINXIANG, name="基准检查表", version=1)
     items = []
     for n in range(ITEMS):
         points, per = (Decimal(5), Decimal(1)) if n < 10 else (Decimal("2.5"), Decimal("0.5"))
@@ -211,7 +213,7 @@ def checklist() -> ChecklistTemplate:
 
 def make_round(template, number: int, villages: list[str], rng: random.Random) -> Round:
     campaign, _created = Campaign.objects.get_or_create(
-        name="基准", defaults={"year": 2024, "template": template}
+        county_id=JINXIANG, name="基准", defaults={"year": 2024, "template": template}
     )
     inspector, _created = get_user_model().objects.get_or_create(username="bench_inspector")
     round = Round.objects.create(

@@ -54,6 +54,8 @@ from bench_scan import (
 )
 from common import COUNTY, record
 
+JINXIANG = "370828000000"  # the county the benchmarks build (金乡县)
+
 USERS = int(os.environ.get("BENCH_LOAD_USERS", "50"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 FLOOR_SECONDS = SECONDS / 4
@@ -263,7 +265,7 @@ def prepare() -> dict:
             user_sites.append([site for site in sites if site.town_id == town])
     Membership.objects.bulk_create(memberships)
     history = create_history(rng, sites, users)
-    PatrolPolicy.current()  # the county's defaults: 200 m, photos required
+    PatrolPolicy.current(JINXIANG)  # the county's defaults: 200 m, photos required
     return {
         "sites": [site.token for site in sites],
         "user_sites": [[[s.token, s.lat, s.lng] for s in mine] for mine in user_sites],

@@ -75,6 +75,8 @@ from zoneinfo import ZoneInfo
 
 from common import COUNTY, record, water_site
 
+JINXIANG = "370828000000"  # the county the benchmarks build (金乡县)
+
 ROOT = Path(__file__).resolve().parent.parent
 INSPECTORS = 20
 SITES = 133
@@ -644,7 +646,7 @@ def prepare() -> dict:
     sites = create_sites(rng)
     inspectors = create_inspectors()
     history = create_history(rng, sites, inspectors)
-    PatrolPolicy.current()  # the county's defaults: 200 m, photos required
+    PatrolPolicy.current(JINXIANG)  # the county's defaults: 200 m, photos required
     return {
         "sites": [[site.token, site.lat, site.lng] for site in sites],
         "sessions": [session_for(user) for user in inspectors],

@@ -19,6 +19,7 @@ from inspections.models import (
     Round,
     WaterSite,
 )
+from villages.models import County
 
 
 @admin.register(WaterSite)
@@ -32,12 +33,31 @@ class WaterSiteAdmin(admin.ModelAdmin):
     raw_id_fields = ["village"]
 
 
-@admin.register(PatrolPolicy)
-class PatrolPolicyAdmin(admin.ModelAdmin):
-    """One row, the county's settings: it can be edited, not added twice or deleted. Every
-    proof-of-presence check is one refuse-or-flag switch (inspections/sites/presence.py)."""
+class PerCountyAdmin(admin.ModelAdmin):
+    """A policy: one row per county, edited per county; added for a county that has none yet
+    (each county gets its defaults when first used), never deleted."""
 
+    list_display = ["county"]
+    list_select_related = ["county"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["county"] if obj else []
+
+    def has_add_permission(self, request) -> bool:
+        return County.objects.exclude(code__in=self.model.objects.values("county_id")).exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PatrolPolicy)
+class PatrolPolicyAdmin(PerCountyAdmin):
+    """A county's settings. Every proof-of-presence check is one refuse-or-flag switch
+    (inspections/sites/presence.py)."""
+
+    list_display = ["county", "max_distance_m", "no_photo", "too_far", "ticket_mode"]
     fieldsets = [
+        (None, {"fields": ["county"]}),
         (
             gettext_lazy("GPS position"),
             {
@@ -61,12 +81,6 @@ class PatrolPolicyAdmin(admin.ModelAdmin):
         ),
         (gettext_lazy("Tickets"), {"fields": ["ticket_mode", "ticket_days"]}),
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return not PatrolPolicy.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Patrol)
@@ -126,8 +140,9 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
     """A version used by a round is read-only: "copy as new version" makes the one to edit.
     New versions also come from `manage.py import_checklist`."""
 
-    list_display = ["name", "version", "created_at", "item_count", "points", "used"]
-    list_filter = ["name"]
+    list_display = ["name", "version", "county", "created_at", "item_count", "points", "used"]
+    list_filter = ["county", "name"]
+    list_select_related = ["county"]
     search_fields = ["name"]
     inlines = [ChecklistItemInline]
     actions = ["copy_as_new_version", "export_xlsx"]
@@ -154,7 +169,7 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # The version number is assigned, and a version keeps its name.
-        return ["name", "version", "created_at"] if obj else ["version", "created_at"]
+        return ["county", "name", "version", "created_at"] if obj else ["version", "created_at"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return not _in_use(obj) and super().has_change_permission(request, obj)
@@ -176,7 +191,7 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
-            latest = ChecklistTemplate.objects.filter(name=obj.name).first()
+            latest = ChecklistTemplate.objects.filter(county=obj.county, name=obj.name).first()
             obj.version = latest.version + 1 if latest else 1
         super().save_model(request, obj, form, change)
 
@@ -203,23 +218,17 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(GradingPolicy)
-class GradingPolicyAdmin(admin.ModelAdmin):
-    """One row, the county's grading bands: it can be edited, not added twice or deleted."""
+class GradingPolicyAdmin(PerCountyAdmin):
+    """A county's grading bands."""
 
-    list_display = ["__str__", "a_min", "b_min", "c_min", "top_n", "bottom_n"]
-
-    def has_add_permission(self, request) -> bool:
-        return not GradingPolicy.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    list_display = ["county", "a_min", "b_min", "c_min", "top_n", "bottom_n"]
 
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "year", "template", "created_at"]
-    list_filter = ["year"]
-    list_select_related = ["template"]
+    list_display = ["name", "county", "year", "template", "created_at"]
+    list_filter = ["county", "year"]
+    list_select_related = ["county", "template"]
     search_fields = ["name"]
 
 
@@ -229,6 +238,6 @@ class RoundAdmin(admin.ModelAdmin):
     frozen when the round starts."""
 
     list_display = ["campaign", "number", "mode", "starts_on", "ends_on", "state", "template"]
-    list_filter = ["state", "mode", "campaign"]
+    list_filter = ["campaign__county", "state", "mode", "campaign"]
     list_select_related = ["campaign", "template"]
     readonly_fields = ["state", "template", "published_at"]

@@ -94,13 +94,15 @@ def _inside(outline, rng: random.Random, near: Point | None = None, radius: floa
     return near or outline.representative_point()
 
 
-def demo_sites_seed(*, rng: random.Random) -> int:
-    """The register: SITES sites, shared out over the towns by their number of villages."""
+def demo_sites_seed(*, rng: random.Random, county: str) -> int:
+    """The register of `county` (a code): SITES sites, shared out over its towns by their
+    number of villages."""
     if WaterSite.objects.exists():
         return 0
-    county = County.objects.exclude(boundary=None).first()
-    outline = shape(county.boundary) if county else None
-    towns = list(Town.objects.prefetch_related("villages").order_by("code"))
+    outlined = County.objects.filter(code=county).exclude(boundary=None).first()
+    outline = shape(outlined.boundary) if outlined else None
+    towns = Town.objects.filter(county_id=county).prefetch_related("villages").order_by("code")
+    towns = list(towns)
     weights = [max(1, len(town.villages.all())) for town in towns]
     picks = rng.choices(towns, weights=weights, k=SITES)
     centres = {t.code: _inside(outline, rng) if outline else Point(116.31, 35.07) for t in towns}

@@ -74,17 +74,22 @@ BATCH = 2_000
 
 
 def demo_campaign_seed(
-    *, rng: random.Random, task_force, inspector, template: ChecklistTemplate | None = None
+    *,
+    rng: random.Random,
+    county: str,
+    task_force,
+    inspector,
+    template: ChecklistTemplate | None = None,
 ) -> dict:
-    """Create and publish the demo campaign; {} if it exists already (or no checklist)."""
-    template = template or (
-        ChecklistTemplate.objects.filter(name=CHECKLIST).order_by("-version").first()
-    )
+    """Create and publish the demo campaign of `county` (a code; its checklist, villages and
+    grading policy); {} if it exists already (or no checklist)."""
+    checklists = ChecklistTemplate.objects.filter(county_id=county, name=CHECKLIST)
+    template = template or checklists.order_by("-version").first()
     if template is None:
         return {}
     with transaction.atomic():
         campaign, created = Campaign.objects.get_or_create(
-            name=CAMPAIGN, defaults={"year": 2024, "template": template}
+            county_id=county, name=CAMPAIGN, defaults={"year": 2024, "template": template}
         )
         if not created:
             return {}
@@ -99,8 +104,9 @@ def demo_campaign_seed(
             )
             for n, (mode, first, last) in enumerate(ROUNDS, start=1)
         )
-        villages = list(Village.objects.administrative().values_list("code", flat=True))
-        drawer = Drawer(template, GradingPolicy.current(), rng)
+        villages = Village.objects.administrative().filter(town__county_id=county)
+        villages = list(villages.values_list("code", flat=True))
+        drawer = Drawer(template, GradingPolicy.current(county), rng)
         made = [
             _insert(round, plan, drawer, task_force, inspector)
             for round, plan in zip(rounds, _plans(rounds, villages, rng), strict=True)

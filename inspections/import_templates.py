@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from inspections.grading import checklists
 from inspections.models import Dimension
 from inspections.sites import imports as sites
+from villages import access
 from villages.import_templates import (
     ImportCounts,
     ImportTemplate,
@@ -20,6 +21,7 @@ from villages.import_templates import (
     required,
     template_register,
 )
+from villages.models import County
 
 
 def water_sites_template() -> ImportTemplate:
@@ -168,7 +170,8 @@ def water_sites_run(path: Path, user=None) -> ImportCounts:
 def checklist_run(path: Path, user=None) -> ImportCounts:
     """A new version of the county's checklist (checklists.DEFAULT_NAME), its items counted as
     created; a file equal to the latest version creates nothing and counts them unchanged."""
-    summary = checklists.checklist_import(path=path, name=checklists.DEFAULT_NAME)
+    county = _county_of(user)
+    summary = checklists.checklist_import(path=path, name=checklists.DEFAULT_NAME, county=county)
     created = summary.items if summary.created else 0
     return ImportCounts(
         created=created,
@@ -176,6 +179,17 @@ def checklist_run(path: Path, user=None) -> ImportCounts:
         unchanged=summary.items - created,
         notes=tuple(checklists.report_lines(summary)),
     )
+
+
+def _county_of(user) -> County:
+    """The county whose checklist an upload versions: where the user imports county-wide (a
+    superuser, or a command without a user: the only county)."""
+    code = access.county_code(user, "imports.run") if user is not None else None
+    found = list((County.objects.filter(code=code) if code else County.objects.all())[:2])
+    if len(found) != 1:
+        message = _("Import a checklist as the task force of one county.")
+        raise checklists.ChecklistImportError([message])
+    return found[0]
 
 
 def register() -> None:

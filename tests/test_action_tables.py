@@ -222,7 +222,9 @@ def make_round(campaign, state: str) -> Round:
 
 @pytest.fixture
 def campaign(db) -> Campaign:
-    template = ChecklistTemplate.objects.create(name="村村到检查表", version=1)
+    template = ChecklistTemplate.objects.create(
+        county_id="370828000000", name="村村到检查表", version=1
+    )
     ChecklistItem.objects.create(
         template=template,
         order=0,
@@ -233,7 +235,9 @@ def campaign(db) -> Campaign:
         deduction=2,
         cap=100,
     )
-    return Campaign.objects.create(name="2024年村村到", year=2024, template=template)
+    return Campaign.objects.create(
+        county_id="370828000000", name="2024年村村到", year=2024, template=template
+    )
 
 
 @pytest.fixture

@@ -17,11 +17,13 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from inspections.models import ChecklistTemplate, GradingPolicy, PatrolPolicy
 from villages.access import Role
 from villages.models import County, Membership, Town, Village
 
 pytestmark = pytest.mark.django_db
 
+JINXIANG, SANTAI_CODE = "370828000000", "510722000000"
 SANTAI = Path(settings.BASE_DIR) / "tests" / "data" / "santai_510722_divisions_2023.csv"
 LEVELS = {"county": "县", "town": "乡镇", "village": "村"}
 NEW_PASSWORD = "Santai-county-2026!"
@@ -156,10 +158,21 @@ def test_init_county_twice_changes_nothing_and_makes_no_second_account(tmp_path)
     assert "one-time password" not in out.getvalue() and "一次性密码" not in out.getvalue()
 
 
-def test_init_county_refuses_a_second_county_and_writes_nothing(tmp_path, divisions):
-    with pytest.raises(CommandError):
-        call_command(
-            "init_county", divisions=divisions_xlsx(tmp_path), admin="wangfang", verbosity=0
-        )
-    assert list(County.objects.values_list("code", flat=True)) == ["370828000000"]
-    assert not get_user_model().objects.exists()
+def test_a_second_county_goes_live_beside_the_first_with_its_own_defaults(tmp_path, divisions):
+    """One deployment for a city's counties: 三台县 goes live in 金乡县's database and gets its
+    own checklist, patrol and grading policies and first account; 金乡县's are left alone."""
+    call_command("load_default_checklist", county=JINXIANG, verbosity=0)
+    jinxiang_policy = PatrolPolicy.current(JINXIANG)
+    jinxiang_policy.max_distance_m = 500
+    jinxiang_policy.save()
+
+    call_command("init_county", divisions=divisions_xlsx(tmp_path), admin="wangfang", verbosity=0)
+
+    assert list(County.objects.values_list("code", flat=True)) == [JINXIANG, SANTAI_CODE]
+    checklists = ChecklistTemplate.objects.order_by("county_id")
+    assert [(c.county_id, c.version) for c in checklists] == [(JINXIANG, 1), (SANTAI_CODE, 1)]
+    assert PatrolPolicy.current(SANTAI_CODE).max_distance_m == 200  # the defaults, not 金乡县's
+    assert PatrolPolicy.current(JINXIANG).max_distance_m == 500
+    assert GradingPolicy.objects.filter(county_id=SANTAI_CODE).exists()
+    [membership] = Membership.objects.filter(user__username="wangfang")
+    assert (membership.role, membership.county_id) == (Role.TASK_FORCE, SANTAI_CODE)

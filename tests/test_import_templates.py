@@ -33,7 +33,7 @@ from villages.import_templates import (
     template_xlsx,
 )
 from villages.imports import divisions_import
-from villages.models import Household, Membership, Village
+from villages.models import County, Household, Membership, Village
 from villages.people.roster import staff_import
 
 HUJI_VILLAGE = "370828102200"
@@ -58,7 +58,9 @@ IMPORTS = {
     "households": lambda path: households_import(path=path),
     "staff": lambda path: staff_import(path=path),
     "sites": lambda path: water_sites_import(path=path),
-    "checklist": lambda path: checklist_import(path=path, name="村村到检查表"),
+    "checklist": lambda path: checklist_import(
+        county=County.objects.get(), path=path, name="村村到检查表"
+    ),
 }
 LANGUAGES = ["zh-hans", "en"]
 
@@ -88,7 +90,9 @@ def test_the_example_rows_are_stored_as_written(divisions, tmp_path):
     summary = divisions_import(path=write_template(tmp_path, "divisions"))
     households_import(path=write_template(tmp_path, "households"))
     water_sites_import(path=write_template(tmp_path, "sites"))
-    checklist_import(path=write_template(tmp_path, "checklist"), name="村村到检查表")
+    checklist_import(
+        county=County.objects.get(), path=write_template(tmp_path, "checklist"), name="村村到检查表"
+    )
 
     assert summary.unchanged == {"village": 1}  # the real 胡集村民委员会, as the list has it
     assert Village.objects.get(code=HUJI_VILLAGE).name == before.name

@@ -231,7 +231,9 @@ def _sites(w: World) -> None:
 
 
 def _rounds(w: World) -> None:
-    template = ChecklistTemplate.objects.create(name="村村到检查表", version=1)
+    template = ChecklistTemplate.objects.create(
+        county_id="370828000000", name="村村到检查表", version=1
+    )
     w.item = ChecklistItem.objects.create(
         template=template,
         order=0,
@@ -256,7 +258,9 @@ def _rounds(w: World) -> None:
         photos_required=False,
         veto=False,
     )
-    w.campaign = Campaign.objects.create(name="2024年村村到", year=2024, template=template)
+    w.campaign = Campaign.objects.create(
+        county_id="370828000000", name="2024年村村到", year=2024, template=template
+    )
     planned = Round.objects.create(
         campaign=w.campaign,
         number=1,
@@ -292,7 +296,7 @@ def _published_round(w: World, template: ChecklistTemplate) -> None:
         template=template,
         published_at=timezone.now(),
     )
-    policy = GradingPolicy.current()
+    policy = GradingPolicy.current("370828000000")
     score = Decimal("85")
     Assessment.objects.bulk_create(
         Assessment(

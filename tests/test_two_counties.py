@@ -15,29 +15,49 @@ objects:
 - a list (a case that `hides` a detail case) answers as it does at home, and shows no mark of
   the other county's objects; that the mark would show to its own county is checked too.
 
-Out of this slice (issue 20's next ones): county-level objects — campaigns, rounds, checklists,
-policies, bulletins and their numbering — are still the deployment's, so the bulletins' cases
-are left out here.
+Campaigns, their rounds and assessments, checklists and the grading and patrol policies are each
+county's own: both counties run a campaign of the same name with an active and a published
+round, and each county's users get 404 on the other's. Out of this slice (issue 20's next ones):
+bulletins and their numbering are still the deployment's, so the bulletins' cases are left out
+here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from inspections.models import WaterSite
+from inspections.grading import services as grading
+from inspections.grading.grades import round_results
+from inspections.grading.scoring import grade_of
+from inspections.grading.selectors import provisional_grade
+from inspections.models import (
+    Assessment,
+    Campaign,
+    ChecklistItem,
+    ChecklistTemplate,
+    GradingPolicy,
+    PatrolPolicy,
+    Round,
+    WaterSite,
+)
+from inspections.sites.presence import Position
+from inspections.sites.services import Observation, PatrolRefused, patrol_record
 from tests.factories import make_household, make_user, membership
 from tests.inspections.conftest import make_patrol, make_site
 from tests.test_scope_matrix import (
@@ -76,9 +96,12 @@ SANTAI_USERS = {
     "santai_sw": "service_worker",
     "santai_officer": "hj_officer",
 }
-# The kinds built in 三台县 (the matrix's world has these and more).
+# The kinds built in 三台县 (the matrix's world has these and more): per town, and the
+# county-level ones (one object, not one per town).
 SANTAI_KINDS = ("town", "village", "spare_village", "ticket", "toilet", "household", "site")
-SANTAI_KINDS += ("patrol", "person", "token")
+SANTAI_KINDS += ("patrol", "person", "token", "assessment", "deduction")
+COUNTY_KINDS = ("campaign", "active_round", "published_round", "item")
+SANTAI_KINDS += COUNTY_KINDS
 
 
 def county_level(key: str) -> bool:
@@ -143,7 +166,11 @@ def _santai_world(users: dict) -> SimpleNamespace:
         by=task_force, name="三台县测试系统", role=Role.VILLAGE_ADMIN, village=spare
     )[0]
     one = lambda value: {"huji": value}  # noqa: E731
+    rounds = _santai_rounds(users, village)
     return SimpleNamespace(
+        **rounds["county_level"],
+        assessment=one(rounds["assessment"]),
+        deduction=one(rounds["deduction"]),
         person=one(person),
         token=one(token),
         users=users,
@@ -159,8 +186,68 @@ def _santai_world(users: dict) -> SimpleNamespace:
             "ticket": one(ticket.before_photos.get()),
             "toilet": one(TicketEvent.objects.get(toilet=toilet, action="report").photos.get()),
             "patrol": one(patrol.photos.get()),
+            "deduction": one(rounds["deduction"].photos.get()),
         },
     )
+
+
+def _santai_rounds(users: dict, village: Village) -> dict:
+    """三台县's campaign, named as 金乡县's (names are each county's own), its checklist, an
+    active round with a draft assessment of the village and a published round grading it."""
+    inspector = users["santai_insp"]
+    template = ChecklistTemplate.objects.create(county_id=SANTAI, name="村村到检查表", version=1)
+    item = ChecklistItem.objects.create(
+        template=template,
+        code="T1",
+        dimension="toilets",
+        title="三台县：厕所不能用",
+        max_points=100,
+        deduction=5,
+        cap=50,
+        photos_required=False,
+    )
+    campaign = Campaign.objects.create(
+        county_id=SANTAI, name="2024年村村到", year=2024, template=template
+    )
+    planned = Round.objects.create(
+        campaign=campaign,
+        number=1,
+        mode="sweep",
+        starts_on=date(2024, 3, 1),
+        ends_on=date(2024, 3, 31),
+    )
+    active = grading.round_start(round=planned, by=users["santai_tf"])
+    assessment = grading.assessment_open(round=active, village=village, by=inspector)
+    photo = evidence_photo_create(file=jpeg_upload(), uploaded_by=inspector)
+    deduction = grading.deduction_record(
+        assessment=assessment, item=item, by=inspector, count=1, photos=[photo]
+    )
+    published = Round.objects.create(
+        campaign=campaign,
+        number=2,
+        mode="acceptance",
+        starts_on=date(2024, 4, 1),
+        ends_on=date(2024, 4, 20),
+        state="published",
+        template=template,
+        published_at=timezone.now(),
+    )
+    policy = GradingPolicy.current(SANTAI)
+    Assessment.objects.create(
+        round=published,
+        village=village,
+        inspector=inspector,
+        state="published",
+        score=Decimal(85),
+        grade=grade_of(score=Decimal(85), veto=False, policy=policy),
+        graded_by=policy.bands(),
+    )
+    county_level = {"campaign": campaign, "active_round": active, "published_round": published}
+    return {
+        "county_level": county_level | {"item": item},
+        "assessment": assessment,
+        "deduction": deduction,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +279,8 @@ class _Probe:
 
 def _probe_world(kinds) -> SimpleNamespace:
     probe = {kind: {"huji": _Probe(), "jishu": _Probe()} for kind in kinds}
-    photos = {kind: {"huji": _Probe()} for kind in ("ticket", "toilet", "patrol")}
+    probe |= {kind: _Probe() for kind in COUNTY_KINDS if kind in kinds}
+    photos = {kind: {"huji": _Probe()} for kind in ("ticket", "toilet", "patrol", "deduction")}
     return SimpleNamespace(**probe, photo=photos, users={})
 
 
@@ -430,6 +518,125 @@ def test_a_countys_imports_find_its_own_places_only(client, worlds):
         _preview(client, "sites", f"{SITE_HEADER}\n{_site_row('SANTAI-1', '潼川镇')}\n"),
     ]
     assert [response.status_code for response in own] == [200, 200]
+
+
+# --- campaigns, rounds, checklists and policies: each county's own ----------------------------
+
+
+@pytest.mark.django_db
+def test_each_county_lists_its_own_campaigns_rounds_and_checklists(client, worlds):
+    """Both counties run a campaign named 2024年村村到: each county's users list their own only,
+    on the pages, in the API and in the querysets."""
+    campaigns = {"jinxiang": worlds.jinxiang.campaign, "santai": worlds.santai.campaign}
+    assert campaigns["jinxiang"].name == campaigns["santai"].name
+    for viewer, own, other in (
+        ("task_force", "jinxiang", "santai"),
+        ("hj_officer", "jinxiang", "santai"),
+        ("santai_tf", "santai", "jinxiang"),
+        ("santai_insp", "santai", "jinxiang"),
+    ):
+        user = worlds.users[viewer]
+        client.force_login(user)
+        listed = client.get(reverse("campaign_list")).content.decode()
+        assert reverse("campaign_detail", args=[campaigns[own].pk]) in listed, viewer
+        assert reverse("campaign_detail", args=[campaigns[other].pk]) not in listed, viewer
+        grades = client.get(reverse("grades_home")).content.decode()
+        assert reverse("campaign_grades", args=[campaigns[other].pk]) not in grades, viewer
+        rounds = client.get(reverse("api-v1:api_round_list")).json()["results"]
+        assert {r["campaign_id"] for r in rounds} == {campaigns[own].pk}, viewer
+        county = campaigns[own].county_id
+        for model in (Campaign, ChecklistTemplate):
+            assert set(model.objects.visible_to(user).values_list("county_id", flat=True)) == {
+                county
+            }
+        assert {r.campaign.county_id for r in Round.objects.visible_to(user)} == {county}
+
+
+@pytest.mark.django_db
+def test_a_campaign_name_is_unique_within_its_county_only(worlds):
+    santai = worlds.santai.campaign
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.create(
+            county_id=SANTAI, name=santai.name, year=2025, template=santai.template
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChecklistTemplate.objects.create(county_id=SANTAI, name=santai.template.name, version=1)
+
+
+@pytest.mark.django_db
+def test_a_campaign_cannot_take_another_countys_checklist(worlds):
+    campaign = Campaign(
+        county_id=SANTAI, name="新活动", year=2025, template=worlds.jinxiang.campaign.template
+    )
+    with pytest.raises(ValidationError) as refused:
+        campaign.full_clean()
+    assert "template" in refused.value.message_dict
+
+
+@pytest.mark.django_db
+def test_an_inspector_cannot_assess_another_countys_village_in_his_round(client, worlds):
+    """An inspector of 金乡县 who also works in 潼川镇 sees 金乡县's round and 潼川镇's villages,
+    but a village of 三台县 is refused in 金乡县's round, with the reason, and nothing is made."""
+    inspector = make_user(
+        "two_county_insp",
+        membership(Role.INSPECTOR, County.objects.get(code="370828000000")),
+        membership(Role.INSPECTOR, Town.objects.get(code=TONGCHUAN)),
+    )
+    round = worlds.jinxiang.active_round
+    village = worlds.santai.spare_village["huji"]
+    count = Assessment.objects.count()
+    client.force_login(inspector)
+
+    response = client.post(reverse("assessment_start", args=[round.pk]), {"village": village.code})
+
+    assert response.status_code == 400
+    assert "另一个县" in response.content.decode()
+    assert Assessment.objects.count() == count
+    page = client.get(reverse("assessment_start", args=[round.pk])).content.decode()
+    assert village.code not in page  # the round's choices are its county's villages only
+
+
+@pytest.mark.django_db
+def test_grades_use_the_villages_county_policy(worlds):
+    """A score of 95 is B under 三台县's bands (A from 96) and A under 金乡县's defaults."""
+    GradingPolicy.objects.filter(county_id=SANTAI).update(a_min=96, b_min=90, c_min=60)
+    santai = worlds.santai.assessment["huji"]
+    assert santai.score == 95
+    assert provisional_grade(Assessment.objects.get(pk=santai.pk)) == "B"
+    jinxiang = Assessment.objects.get(pk=worlds.jinxiang.assessment["huji"].pk)
+    assert jinxiang.score == 95 and provisional_grade(jinxiang) == "A"
+    client_results = round_results(
+        round=worlds.santai.published_round, user=worlds.users["santai_tf"]
+    )
+    assert client_results.policy.county_id == SANTAI
+
+
+@pytest.mark.django_db
+def test_a_site_is_patrolled_under_its_countys_policy(worlds):
+    """三台县 accepts a patrol without a photo (flagged); 金乡县 keeps refusing it."""
+    PatrolPolicy.objects.update_or_create(county_id=SANTAI, defaults={"no_photo": "flag"})
+    assert PatrolPolicy.current("370828000000").no_photo == "refuse"
+    santai_site = worlds.santai.site["huji"]
+    lat, lng = TONGCHUAN_SITE
+    patrol, created = patrol_record(
+        by=worlds.users["santai_insp"],
+        site=santai_site,
+        key=uuid.uuid4(),
+        observation=Observation(result="normal"),
+        position=Position(lat=lat, lng=lng + 0.0001, accuracy_m=10),
+        photos=[],
+    )
+    assert created and patrol.flagged
+    jinxiang_site = worlds.jinxiang.site["huji"]
+    with pytest.raises(PatrolRefused):
+        patrol_record(
+            by=worlds.users["inspector"],
+            site=jinxiang_site,
+            key=uuid.uuid4(),
+            observation=Observation(result="normal"),
+            position=Position(lat=jinxiang_site.lat, lng=jinxiang_site.lng, accuracy_m=10),
+            photos=[],
+        )
 
 
 @pytest.mark.django_db

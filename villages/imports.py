@@ -126,6 +126,8 @@ class ImportSummary:
     updated: Counter = field(default_factory=Counter)
     unchanged: Counter = field(default_factory=Counter)
     missing_from_file: int = 0
+    # The codes of the counties the file lists or places its towns in.
+    counties: list[str] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
@@ -309,6 +311,8 @@ def divisions_import(
         if naturals:
             _upsert(Village, _natural_fields_factory(naturals), naturals, summary, progress)
     summary.missing_from_file = _count_missing(level_rows)
+    towns_in = {row.parent_code for row in level_rows["town"]}
+    summary.counties = sorted({row.code for row in level_rows["county"]} | towns_in)
     return summary
 
 

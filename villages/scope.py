@@ -55,6 +55,12 @@ class Scope:
         return self.everywhere or bool(self.county_codes)
 
     @property
+    def tenant_codes(self) -> frozenset[str]:
+        """Every county where the user holds a grant, county-wide or not: the counties whose
+        county-level objects (campaigns, rounds, checklists) his work falls under."""
+        return frozenset(county for _role, county, *_place in self.grants if county)
+
+    @property
     def is_empty(self) -> bool:
         return not (self.county_wide or self.town_codes or self.village_codes)
 
@@ -84,8 +90,9 @@ class Scope:
         county = county or county_lookup(town)
         if self.county_codes:
             if county is None:
-                # A model placed by no town is not yet the county's own (campaigns, rounds,
-                # bulletins: issue 20's next slice); a county-wide grant keeps seeing it all.
+                # A model placed by no town is not yet the county's own (bulletins: issue 20's
+                # next slice; campaigns and rounds narrow by Scope.tenant_codes); a county-wide
+                # grant keeps seeing it all.
                 return Q()
             clauses.append(Q(**{f"{county}__in": sorted(self.county_codes)}))
         if town and self.town_codes:

@@ -23,6 +23,8 @@ from django.views.decorators.cache import never_cache
 from inspections.field import home, selectors
 from inspections.models import PatrolPolicy
 from inspections.sites.scan_page import patrol_form_fields
+from villages import access
+from villages.models import County
 
 # What the offline pages need besides their HTML, fetched into the phone's cache on download.
 SHELL_ASSETS = (
@@ -53,9 +55,18 @@ def field_home(request):
 def scan_shell(request):
     """The scan page without a site: the service worker answers a QR scanned offline with it,
     and its script fills in the site from the downloaded pack."""
-    policy = PatrolPolicy.cached()
+    policy = _policy_of(request.user)
     context = {"policy": policy, "fields_html": patrol_form_fields(request, policy=policy)}
     return render(request, "inspections/scan_offline.html", context)
+
+
+def _policy_of(user) -> PatrolPolicy:
+    """The patrol policy the offline scan page states (its distance limit): the user's county's
+    — the first by code if he works in several, any for a superuser; the defaults if there is
+    no county yet."""
+    counties = sorted(access.scope_of(user).tenant_codes)
+    county = counties[0] if counties else County.objects.values_list("pk", flat=True).first()
+    return PatrolPolicy.cached(county) if county else PatrolPolicy()
 
 
 @never_cache

@@ -102,8 +102,9 @@ def _require_viewer(user) -> None:
         raise Forbidden(_("Your role may not %(action)s.") % {"action": _("see village grades")})
 
 
-def _rounds():
-    return Round.objects.select_related("campaign", "template")
+def _rounds(user):
+    """Rounds of the counties the caller works in (another county's: 404)."""
+    return Round.objects.visible_to(user).select_related("campaign", "template")
 
 
 @router.get(
@@ -119,9 +120,10 @@ def round_list(
     cursor: str | None = None,
     page_size: int | None = None,
 ):
-    """Every campaign's rounds of village inspection (村村到), newest first."""
+    """Every campaign's rounds of village inspection (村村到) in the caller's county, newest
+    first."""
     _require_viewer(request.user)
-    rounds = _rounds()
+    rounds = _rounds(request.user)
     if campaign is not None:
         rounds = rounds.filter(campaign_id=campaign)
     if state is not None:
@@ -137,7 +139,7 @@ def round_list(
 )
 def round_detail(request, pk: int):
     _require_viewer(request.user)
-    return get_object_or_404(_rounds(), pk=pk)
+    return get_object_or_404(_rounds(request.user), pk=pk)
 
 
 @router.get(
@@ -159,7 +161,7 @@ def round_grades(
     _require_viewer(request.user)
     if town is not None and not TOWN_CODE.fullmatch(town):
         raise ApplicationError(_("town must be one 12-digit division code."))
-    round = selectors.round_published_or_404(pk)
+    round = selectors.round_published_or_404(pk, user=request.user)
     results = selectors.round_results(round=round, user=request.user, town=town, grade=grade)
     return {
         "round": round,

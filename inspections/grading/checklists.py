@@ -52,6 +52,7 @@ from core.tables import (
 from core.xlsx import safe_row
 from inspections.models import ChecklistItem, ChecklistTemplate, Dimension
 from inspections.sites.imports import check_unique_codes
+from villages.models import County
 
 DEFAULT_CHECKLIST = settings.BASE_DIR / "inspections" / "fixtures" / "checklist_default.csv"
 DEFAULT_NAME = "村村到检查表"
@@ -140,20 +141,23 @@ class ChecklistImportSummary:
         return self.created
 
 
-def checklist_import(*, path: Path, name: str, note: str = "") -> ChecklistImportSummary:
-    """A new version of checklist `name` from an .xlsx or CSV file, unless its latest version
-    has the same items already. Raises ChecklistImportError, with nothing written, if any row
-    is bad."""
+def checklist_import(
+    *, path: Path, name: str, county: County, note: str = ""
+) -> ChecklistImportSummary:
+    """A new version of `county`'s checklist `name` from an .xlsx or CSV file, unless its latest
+    version has the same items already. Raises ChecklistImportError, with nothing written, if
+    any row is bad."""
     name = _checked_name(name)
     problems = Problems(error=ChecklistImportError)
     rows, headers = parse_checklist(read_table(path, error=ChecklistImportError), problems)
     check_unique_codes(rows, headers, problems)
     problems.raise_if_any()
     with transaction.atomic():
-        latest = ChecklistTemplate.objects.filter(name=name).first()  # ordered by -version
+        # Ordered by -version.
+        latest = ChecklistTemplate.objects.filter(county=county, name=name).first()
         if latest is not None and template_content(latest) == [row.content() for row in rows]:
             return _summary(latest, rows, created=False)
-        template = _create_version(name, note, [row.values for row in rows])
+        template = _create_version(county, name, note, [row.values for row in rows])
     return _summary(template, rows, created=True)
 
 
@@ -163,7 +167,7 @@ def checklist_copy(*, template: ChecklistTemplate) -> ChecklistTemplate:
     items = template.items.values(*CONTENT_FIELDS)
     note = _("Copy of version %(version)d.") % {"version": template.version}
     with transaction.atomic():
-        return _create_version(template.name, note, list(items))
+        return _create_version(template.county, template.name, note, list(items))
 
 
 def template_content(template: ChecklistTemplate) -> list[tuple]:
@@ -285,13 +289,16 @@ def _checked_name(name: str) -> str:
 # --- writing -------------------------------------------------------------------------------
 
 
-def _create_version(name: str, note: str, items: list[dict]) -> ChecklistTemplate:
-    """Version max + 1 of `name` (called inside a transaction). Two imports of one name at the
-    same moment would pick the same number: the unique constraint lets one win."""
-    latest = ChecklistTemplate.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0
+def _create_version(county: County, name: str, note: str, items: list[dict]) -> ChecklistTemplate:
+    """Version max + 1 of the county's `name` (called inside a transaction). Two imports of one
+    name at the same moment would pick the same number: the unique constraint lets one win."""
+    versions = ChecklistTemplate.objects.filter(county=county, name=name)
+    latest = versions.aggregate(v=Max("version"))["v"] or 0
     try:
         with transaction.atomic():
-            template = ChecklistTemplate.objects.create(name=name, version=latest + 1, note=note)
+            template = ChecklistTemplate.objects.create(
+                county=county, name=name, version=latest + 1, note=note
+            )
     except IntegrityError:
         raise ChecklistImportError(
             [

@@ -151,13 +151,17 @@ class CampaignResults(Results):
 # --- queries -----------------------------------------------------------------------------------
 
 
-def published_rounds() -> QuerySet[Round]:
-    return Round.objects.filter(state=RoundState.PUBLISHED).select_related("campaign")
+def published_rounds(*, user) -> QuerySet[Round]:
+    """Rounds whose grades are published, of the counties the user works in."""
+    return (
+        Round.objects.visible_to(user).filter(state=RoundState.PUBLISHED).select_related("campaign")
+    )
 
 
-def campaigns_published() -> list[Campaign]:
+def campaigns_published(*, user) -> list[Campaign]:
     """Campaigns with at least one published round, each with `published` (its rounds)."""
-    rounds = list(published_rounds().order_by("-campaign__year", "campaign__name", "number"))
+    rounds = published_rounds(user=user).order_by("-campaign__year", "campaign__name", "number")
+    rounds = list(rounds)
     campaigns: dict[int, Campaign] = {}
     for round in rounds:
         campaign = campaigns.setdefault(round.campaign_id, round.campaign)
@@ -165,17 +169,18 @@ def campaigns_published() -> list[Campaign]:
     return list(campaigns.values())
 
 
-def round_published_or_404(pk: int) -> Round:
-    """The round if its grades are published; 404 otherwise (planned, active, closed, missing)."""
+def round_published_or_404(pk: int, *, user) -> Round:
+    """The round if its grades are published; 404 otherwise (planned, active, closed, missing,
+    another county's)."""
     try:
-        return published_rounds().get(pk=pk)
+        return published_rounds(user=user).get(pk=pk)
     except Round.DoesNotExist:
         raise Http404(_("No published grades for this round.")) from None
 
 
-def campaign_or_404(pk: int) -> Campaign:
+def campaign_or_404(pk: int, *, user) -> Campaign:
     try:
-        return Campaign.objects.get(pk=pk)
+        return Campaign.objects.visible_to(user).get(pk=pk)
     except Campaign.DoesNotExist:
         raise Http404(_("No such campaign.")) from None
 
@@ -223,8 +228,9 @@ def _row(assessment: Assessment, previous: str | None = None) -> GradeRow:
 def previous_round(round: Round) -> Round | None:
     """The campaign's published round numbered just before `round`."""
     return (
-        published_rounds()
-        .filter(campaign_id=round.campaign_id, number__lt=round.number)
+        Round.objects.filter(
+            state=RoundState.PUBLISHED, campaign_id=round.campaign_id, number__lt=round.number
+        )
         .order_by("-number")
         .first()
     )
@@ -244,7 +250,9 @@ def round_results(
             rows = _round_rows(round, before, user)
             cache.set(key, rows)
     return RoundResults(
-        **_summary(rows, town=town, grade=grade), round=round, previous_round=before
+        **_summary(rows, county=round.campaign.county_id, town=town, grade=grade),
+        round=round,
+        previous_round=before,
     )
 
 
@@ -282,7 +290,9 @@ def campaign_results(
     """The latest acceptance round decides: a village's campaign grade is its grade in the
     latest published acceptance (验收) round it was assessed in. Sweep, unannounced and revisit
     rounds never change it; a village with no published acceptance grade has none yet."""
-    rounds = list(published_rounds().filter(campaign=campaign).order_by("number"))
+    rounds = list(
+        Round.objects.filter(state=RoundState.PUBLISHED, campaign=campaign).order_by("number")
+    )
     acceptance = [r for r in rounds if r.mode == RoundMode.ACCEPTANCE]
     decisive: dict[str, GradeRow] = {}
     if acceptance:
@@ -292,7 +302,7 @@ def campaign_results(
             if assessment.village_id not in decisive:
                 decisive[assessment.village_id] = _row(assessment)
     return CampaignResults(
-        **_summary(list(decisive.values()), town=town, grade=grade),
+        **_summary(list(decisive.values()), county=campaign.county_id, town=town, grade=grade),
         campaign=campaign,
         rounds=rounds,
         acceptance_rounds=acceptance,
@@ -335,8 +345,8 @@ def campaign_grades_of(history: list[Assessment]) -> list[tuple[Campaign, Assess
 # --- one pass over the rows ---------------------------------------------------------------------
 
 
-def _summary(rows: list[GradeRow], *, town: str | None, grade: str | None) -> dict:
-    policy = GradingPolicy.current()
+def _summary(rows: list[GradeRow], *, county: str, town: str | None, grade: str | None) -> dict:
+    policy = GradingPolicy.current(county)  # the lists' lengths are the county's
     towns, county = tallies(rows)
     shown = [
         row

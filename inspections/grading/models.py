@@ -5,6 +5,11 @@ it, and a version in use is never edited (editing makes the next version). Score
 on the server, set-based (inspections/grading/scoring.py); a grade is stored only when results are
 published, with the bands it was graded by, so a later change of the grading policy re-grades
 nothing already published.
+
+Checklists, campaigns and the grading policy belong to one county (the tenant, DESIGN §2): rounds
+and assessments follow through their campaign, and a campaign's name, a checklist's name and
+version, are unique within its county only. `CountyQuerySet.visible_to` narrows them to the
+counties the user works in.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -19,8 +25,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from villages import access
 from villages.access import ScopedQuerySet
-from villages.models import Village
+from villages.models import County, Village
 from workflows.models import EvidencePhoto, RectificationTicket
 
 POINTS = {"max_digits": 6, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
@@ -41,18 +48,40 @@ class Grade(models.TextChoices):
     WEAK = "weak", _("weak (薄弱)")
 
 
+class CountyQuerySet(models.QuerySet):
+    """County-level objects (checklists, campaigns, rounds): a user sees those of the counties
+    where he works — county-wide or in one of its towns or villages, as an inspector of a town
+    works in his county's rounds; another county's answer 404. What he may do with them is the
+    permissions' (a service worker of the county is refused a round's page with 403)."""
+
+    county_path = "county_id"
+
+    def visible_to(self, user):
+        granted = access.scope_of(user)
+        if granted.everywhere:
+            return self
+        return self.filter(**{f"{self.county_path}__in": sorted(granted.tenant_codes)})
+
+
 class ChecklistTemplate(models.Model):
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="checklists", verbose_name=_("county")
+    )
     name = models.CharField(_("name"), max_length=100)
     version = models.PositiveSmallIntegerField(_("version"), default=1)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     note = models.TextField(_("note"), blank=True)
+
+    objects = CountyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("checklist template")
         verbose_name_plural = _("checklist templates")
         ordering = ["name", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["name", "version"], name="checklist_name_version")
+            models.UniqueConstraint(
+                fields=["county", "name", "version"], name="checklist_name_version"
+            )
         ]
 
     def __str__(self) -> str:
@@ -102,9 +131,12 @@ class ChecklistItem(models.Model):
 
 
 class GradingPolicy(models.Model):
-    """Bands of the county's grading (one row, admin): A ≥ a_min, B ≥ b_min, C ≥ c_min, else
-    薄弱; any veto hit → 薄弱. Published grades keep the bands they were graded by."""
+    """Bands of a county's grading (one row per county, admin): A ≥ a_min, B ≥ b_min, C ≥ c_min,
+    else 薄弱; any veto hit → 薄弱. Published grades keep the bands they were graded by."""
 
+    county = models.OneToOneField(
+        County, on_delete=models.PROTECT, related_name="grading_policy", verbose_name=_("county")
+    )
     a_min = models.DecimalField(_("A from"), max_digits=5, decimal_places=2, default=Decimal(90))
     b_min = models.DecimalField(_("B from"), max_digits=5, decimal_places=2, default=Decimal(80))
     c_min = models.DecimalField(_("C from"), max_digits=5, decimal_places=2, default=Decimal(60))
@@ -115,7 +147,6 @@ class GradingPolicy(models.Model):
         verbose_name = _("grading policy")
         verbose_name_plural = _("grading policy")
         constraints = [
-            models.CheckConstraint(condition=Q(pk=1), name="grading_policy_single"),
             models.CheckConstraint(
                 condition=Q(a_min__gt=models.F("b_min"), b_min__gt=models.F("c_min")),
                 name="grading_bands_ordered",
@@ -123,11 +154,13 @@ class GradingPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return str(_("grading policy"))
+        return f"{self.county} · {_('grading policy')}"
 
     @classmethod
-    def current(cls) -> GradingPolicy:
-        policy, _created = cls.objects.get_or_create(pk=1)
+    def current(cls, county: County | str) -> GradingPolicy:
+        """The county's bands (`county`: a County or its code); its defaults until edited."""
+        code = county.pk if isinstance(county, County) else county
+        policy, _created = cls.objects.get_or_create(county_id=code)
         return policy
 
     def bands(self) -> dict[str, str]:
@@ -135,7 +168,10 @@ class GradingPolicy(models.Model):
 
 
 class Campaign(models.Model):
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("county")
+    )
+    name = models.CharField(_("name"), max_length=100)
     year = models.PositiveSmallIntegerField(_("year"))
     template = models.ForeignKey(
         ChecklistTemplate,
@@ -145,13 +181,23 @@ class Campaign(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
+    objects = CountyQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
         ordering = ["-year", "name"]
+        # Names are the county's own: two counties may both run "2024年村村到".
+        constraints = [
+            models.UniqueConstraint(fields=["county", "name"], name="campaign_name_per_county")
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.county_id and self.template_id and self.template.county_id != self.county_id:
+            raise ValidationError({"template": _("The checklist belongs to another county.")})
 
 
 class RoundMode(models.TextChoices):
@@ -166,6 +212,10 @@ class RoundState(models.TextChoices):
     ACTIVE = "active", _("active")
     CLOSED = "closed", _("closed")
     PUBLISHED = "published", _("grades published")
+
+
+class RoundQuerySet(CountyQuerySet):
+    county_path = "campaign__county_id"
 
 
 class Round(ConcurrentTransitionMixin, models.Model):
@@ -189,6 +239,8 @@ class Round(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("checklist version"),
     )
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    objects = RoundQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("round")

@@ -26,12 +26,17 @@ STARTED = (RoundState.ACTIVE, RoundState.CLOSED, RoundState.PUBLISHED)
 OVER = (RoundState.CLOSED, RoundState.PUBLISHED)
 
 
-def villages_in_scope(user) -> QuerySet[Village]:
+def villages_in_scope(user, *, county: str | None) -> QuerySet[Village]:
+    """The administrative villages of `county` (a campaign's; None: of any county) in the
+    user's jurisdiction."""
+    villages = Village.objects.administrative().scoped(
+        user, town="town_id", village="code", perm="grade.view"
+    )
+    if county is not None:
+        villages = villages.filter(town__county_id=county)
     return (
-        Village.objects.administrative()
-        .scoped(user, town="town_id", village="code", perm="grade.view")
-        .select_related("town")
-        .only("code", "name", "town__code", "town__name")
+        villages.select_related("town")
+        .only("code", "name", "town__code", "town__name", "town__county_id")
         .order_by("town_id", "code")
     )
 
@@ -52,7 +57,7 @@ class MatrixRow:
 def coverage_matrix(*, campaign: Campaign, user, town: str | None, missed_only: bool, page):
     """Rounds × villages of the user's scope: who was assessed in which round, who missed."""
     rounds = list(campaign.rounds.order_by("number"))
-    villages = villages_in_scope(user)
+    villages = villages_in_scope(user, county=campaign.county_id)
     if town:
         villages = villages.filter(town_id=town)
     over = [r.pk for r in rounds if r.state in OVER]
@@ -90,7 +95,7 @@ def _cell(assessment: Assessment | None, round: Round) -> Cell:
 
 def missed_counts(*, campaign: Campaign, user) -> dict[int, int]:
     """Per round that is over: how many villages in scope have no assessment in it."""
-    villages = villages_in_scope(user)
+    villages = villages_in_scope(user, county=campaign.county_id)
     total = villages.count()
     done = dict(
         Assessment.objects.filter(round__campaign=campaign, village__in=villages)
@@ -132,10 +137,11 @@ def provisional_grade(assessment: Assessment) -> str:
     """The grade the current score would get (published grades are stored, not this)."""
     if assessment.grade:
         return assessment.grade
-    return grade_of(score=assessment.score, veto=assessment.veto, policy=GradingPolicy.current())
+    policy = GradingPolicy.current(assessment.round.campaign.county_id)
+    return grade_of(score=assessment.score, veto=assessment.veto, policy=policy)
 
 
-def villages_near(*, user, lat: float, lng: float) -> Village | None:
+def villages_near(*, user, county: str, lat: float, lng: float) -> Village | None:
     """The village the GPS point lies in (or nearest), if the user may assess it."""
     from villages.lookup import locate
 
@@ -143,7 +149,7 @@ def villages_near(*, user, lat: float, lng: float) -> Village | None:
     if found is None or found.village is None:
         return None
     return (
-        villages_in_scope(user)
+        villages_in_scope(user, county=county)
         .filter(Q(code=found.village.code) | Q(code=found.village.code[:12]))
         .first()
     )

@@ -59,7 +59,8 @@ def round_publish(*, round: Round, by) -> int:
     with transaction.atomic():
         _act(ROUND_ACTIONS, round, "publish", by=by)
         grading.round_scores_refresh(round=round)
-        return grading.round_grades_publish(round=round, policy=GradingPolicy.current())
+        policy = GradingPolicy.current(round.campaign.county_id)
+        return grading.round_grades_publish(round=round, policy=policy)
 
 
 # --- assessments ------------------------------------------------------------------------------
@@ -71,6 +72,8 @@ def assessment_open(
     """The village's assessment in this round (a new draft, or the one already open)."""
     if not may_assess(by, village):
         raise Forbidden(_("You may not assess this village."))
+    if village.town.county_id != round.campaign.county_id:
+        raise ApplicationError(_("This village lies in another county than the round."))
     if round.state != RoundState.ACTIVE:
         raise ApplicationError(_("The round is not active."))
     try:

@@ -9,6 +9,7 @@ import re
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError
 from inspections.grading import selectors
 from inspections.grading import services as svc
-from inspections.grading.actions import ASSESSMENT_ACTIONS, ROUND_ACTIONS
+from inspections.grading.actions import ASSESSMENT_ACTIONS, COUNTY_MESSAGES, ROUND_ACTIONS
 from inspections.models import (
     Assessment,
     AssessmentState,
@@ -49,14 +50,18 @@ def _viewer(request) -> None:
 @login_required
 def campaign_list(request):
     _viewer(request)
-    campaigns = Campaign.objects.prefetch_related("rounds").select_related("template")
+    campaigns = (
+        Campaign.objects.visible_to(request.user)
+        .prefetch_related("rounds")
+        .select_related("template")
+    )
     return render(request, "inspections/campaign_list.html", {"campaigns": campaigns})
 
 
 @login_required
 def campaign_detail(request, pk: int):
     _viewer(request)
-    campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
+    campaign = get_visible_or_404(Campaign.objects.select_related("template"), request.user, pk=pk)
     town = request.GET.get("town") or None
     if town and not TOWN_CODE.fullmatch(town):
         town, status = None, 400
@@ -86,14 +91,16 @@ def campaign_detail(request, pk: int):
     return render(request, "inspections/campaign_detail.html", context, status=status)
 
 
-def _round(pk: int) -> Round:
-    return get_object_or_404(Round.objects.select_related("campaign", "template"), pk=pk)
+def _round(request, pk: int) -> Round:
+    """The round if it is of a county the user works in; 404 otherwise."""
+    rounds = Round.objects.select_related("campaign", "template")
+    return get_visible_or_404(rounds, request.user, pk=pk)
 
 
 @login_required
 def round_detail(request, pk: int, *, status=200, error=""):
     _viewer(request)
-    round = _round(pk)
+    round = _round(request, pk)
     context = {
         "round": round,
         "assessments": selectors.round_assessments(round=round, user=request.user),
@@ -115,7 +122,11 @@ ROUND_SERVICES = {
 @login_required
 @require_POST
 def round_action(request, pk: int, action: str):
-    round = _round(pk)
+    if action in ROUND_SERVICES and not access.allows(request.user, "round.manage"):
+        # Not the task force of any county: refused (403) before the round is looked for in
+        # his counties (404), as the action table refuses him in his own.
+        raise PermissionDenied(COUNTY_MESSAGES.not_allowed)
+    round = _round(request, pk)
     target = {"round": round}
     return _act(request, pk, ROUND_SERVICES, action, target, page=(round_detail, "round_detail"))
 
@@ -142,13 +153,19 @@ def _act(request, pk: int, services: dict, action: str, target: dict, *, page: t
 @login_required
 def assessment_start(request, pk: int):
     """Pick the village (the phone's GPS suggests the one it stands in), then its page."""
-    round = _round(pk)
+    # The role first: someone who may assess nowhere is refused (403) before the round is
+    # looked for in his counties (404).
     access.require(request.user, "assessment.make", action=_("assess villages"))
-    villages = selectors.villages_in_scope(request.user)
+    round = _round(request, pk)
+    county = round.campaign.county_id
+    villages = selectors.villages_in_scope(request.user, county=county)
     suggested, status, error = None, 200, ""
     if request.method == "POST":
         code = request.POST.get("village", "")
-        village = villages.filter(code=code).first() if VILLAGE_CODE.fullmatch(code) else None
+        # Any village of his jurisdiction: one of another county is refused by the service,
+        # with its reason.
+        anywhere = selectors.villages_in_scope(request.user, county=None)
+        village = anywhere.filter(code=code).first() if VILLAGE_CODE.fullmatch(code) else None
         if village is None:
             status, error = 400, _("Choose a village of your jurisdiction.")
         else:
@@ -162,7 +179,8 @@ def assessment_start(request, pk: int):
                 return see_other(reverse("assessment_detail", args=[assessment.pk]))
     position = _position(request, source=request.GET)
     if position:
-        suggested = selectors.villages_near(user=request.user, lat=position[0], lng=position[1])
+        lat, lng = position
+        suggested = selectors.villages_near(user=request.user, county=county, lat=lat, lng=lng)
     context = {
         "round": round,
         "villages": villages,

@@ -50,7 +50,7 @@ def _filters(query) -> tuple[str | None, str | None]:
 @require_safe
 def grades_home(request):
     _require_viewer(request)
-    campaigns = selectors.campaigns_published()
+    campaigns = selectors.campaigns_published(user=request.user)
     return render(request, "inspections/grades_home.html", {"campaigns": campaigns})
 
 
@@ -59,7 +59,7 @@ def grades_home(request):
 def campaign_grades(request, pk: int):
     _require_viewer(request)
     town, grade = _filters(request.GET)
-    campaign = selectors.campaign_or_404(pk)
+    campaign = selectors.campaign_or_404(pk, user=request.user)
     results = selectors.campaign_results(
         campaign=campaign, user=request.user, town=town, grade=grade
     )
@@ -72,7 +72,7 @@ def campaign_grades(request, pk: int):
 def round_grades(request, pk: int):
     _require_viewer(request)
     town, grade = _filters(request.GET)
-    round = selectors.round_published_or_404(pk)
+    round = selectors.round_published_or_404(pk, user=request.user)
     results = selectors.round_results(round=round, user=request.user, town=town, grade=grade)
     context = _page_context(results, town=town, grade=grade) | {
         "round": round,
@@ -138,7 +138,7 @@ def _round_all_results(request, pk: int):
     """A published round and all its results the user may see, unfiltered: what the PDF and
     the Excel file carry."""
     _require_viewer(request)
-    round = selectors.round_published_or_404(pk)
+    round = selectors.round_published_or_404(pk, user=request.user)
     return round, selectors.round_results(round=round, user=request.user)
 
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from villages.access import ScopedQuerySet
-from villages.models import Town, Village
+from villages.models import County, Town, Village
 from workflows.models import EvidencePhoto, RectificationTicket
 
 TOKEN_BYTES = 16  # 128 random bits: a label cannot be guessed or enumerated
@@ -212,8 +212,11 @@ class TicketMode(models.TextChoices):
 
 
 class PatrolPolicy(models.Model):
-    """The county's settings for patrols: one row, edited in the admin."""
+    """A county's settings for patrols: one row per county, edited in the admin."""
 
+    county = models.OneToOneField(
+        County, on_delete=models.PROTECT, related_name="patrol_policy", verbose_name=_("county")
+    )
     max_distance_m = models.PositiveIntegerField(
         _("distance limit (m)"),
         default=200,
@@ -314,47 +317,57 @@ class PatrolPolicy(models.Model):
     class Meta:
         verbose_name = _("patrol policy")
         verbose_name_plural = _("patrol policy")
-        constraints = [models.CheckConstraint(condition=Q(pk=1), name="patrol_policy_single")]
 
     def __str__(self) -> str:
-        return str(_("patrol policy"))
+        return f"{self.county} · {_('patrol policy')}"
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
-        _forget_policy()
+        _forget_policy(self.county_id)
 
     def delete(self, *args, **kwargs):
         deleted = super().delete(*args, **kwargs)
-        _forget_policy()
+        _forget_policy(self.county_id)
         return deleted
 
     @classmethod
-    def current(cls) -> PatrolPolicy:
-        """The policy as stored now: what the rules applied to a patrol read."""
-        policy, _created = cls.objects.get_or_create(pk=1)
+    def current(cls, county: County | str) -> PatrolPolicy:
+        """The county's policy as stored now (`county`: a County or its code; its defaults
+        until edited): what the rules applied to a patrol in that county read."""
+        code = county.pk if isinstance(county, County) else county
+        policy, _created = cls.objects.get_or_create(county_id=code)
         return policy
 
     @classmethod
-    def cached(cls) -> PatrolPolicy:
-        """The policy for pages that show it (the scan page's distance hints), without a query
-        on every view. Saving it deletes the cached copy, which every process shares (settings.
-        CACHES: Redis, or files under DATA_DIR)."""
-        policy = cache.get(POLICY_CACHE_KEY)
+    def for_site(cls, site: WaterSite) -> PatrolPolicy:
+        """The policy a patrol of `site` is judged by: its county's."""
+        return cls.current(site.town.county_id)
+
+    @classmethod
+    def cached(cls, county: County | str) -> PatrolPolicy:
+        """The county's policy for pages that show it (the scan page's distance hints), without
+        a query on every view. Saving it deletes the cached copy, which every process shares
+        (settings.CACHES: Redis, or files under DATA_DIR)."""
+        code = county.pk if isinstance(county, County) else county
+        policy = cache.get(_policy_key(code))
         if policy is None:
-            policy = cls.current()
-            cache.set(POLICY_CACHE_KEY, policy, POLICY_CACHE_SECONDS)
+            policy = cls.current(code)
+            cache.set(_policy_key(code), policy, POLICY_CACHE_SECONDS)
         return policy
 
 
-POLICY_CACHE_KEY = "inspections:patrol-policy"
 POLICY_CACHE_SECONDS = 300
 
 
-def _forget_policy() -> None:
+def _policy_key(county_code: str) -> str:
+    return f"inspections:patrol-policy:{county_code}"
+
+
+def _forget_policy(county_code: str) -> None:
     # Now, and again at commit: a page that read the old row before the commit would otherwise
     # put it back into the cache for POLICY_CACHE_SECONDS.
-    cache.delete(POLICY_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(POLICY_CACHE_KEY))
+    cache.delete(_policy_key(county_code))
+    transaction.on_commit(lambda: cache.delete(_policy_key(county_code)))
 
 
 class PatrolResult(models.TextChoices):

@@ -111,7 +111,7 @@ def patrol_record(
     _check_observation(observation)
     now = timezone.now()
     observed = field_time(observed_at, received=now)
-    policy = PatrolPolicy.current()
+    policy = PatrolPolicy.for_site(site)
     try:
         with transaction.atomic():
             # Inside the transaction, after locking the files: two patrols sending one photo at

@@ -84,7 +84,7 @@ BLANK_FORM = "blank"
 
 def _scan_page(request, site, token, form, *, status=200, refusal=None):
     """`form`: BLANK_FORM, a bound PatrolForm to show again, or None (no form)."""
-    policy = PatrolPolicy.cached()
+    policy = PatrolPolicy.cached(site.town.county_id)  # the site's county's
     blank = form == BLANK_FORM
     context = {
         "site": site,

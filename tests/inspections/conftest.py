@@ -147,7 +147,9 @@ def checklist(db):
     no photo needed), V1 (a veto item, 10) and filler items up to 100."""
     from inspections.models import ChecklistItem, ChecklistTemplate
 
-    template = ChecklistTemplate.objects.create(name="村村到检查表", version=1)
+    template = ChecklistTemplate.objects.create(
+        county_id="370828000000", name="村村到检查表", version=1
+    )
     rows = [
         ("G1", "garbage", "垃圾桶满溢", 10, 2, 6, True, False),
         ("T1", "toilets", "厕所不能用", 20, 5, 20, False, False),
@@ -175,7 +177,9 @@ def checklist(db):
 def campaign(checklist):
     from inspections.models import Campaign
 
-    return Campaign.objects.create(name="2024年村村到", year=2024, template=checklist)
+    return Campaign.objects.create(
+        county_id="370828000000", name="2024年村村到", year=2024, template=checklist
+    )
 
 
 @pytest.fixture

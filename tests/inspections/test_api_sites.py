@@ -325,7 +325,7 @@ def test_a_delisted_site_is_409(api, inspector, huji, huji_village):
 
 
 def test_a_flag_policy_records_a_patrol_without_photo_flagged(api, town_inspector, huji_site):
-    policy = PatrolPolicy.current()
+    policy = PatrolPolicy.current("370828000000")
     policy.no_photo = Rule.FLAG
     policy.save()
     response = api(town_inspector).post(

@@ -24,6 +24,9 @@ from inspections.grading.checklists import (
 from inspections.grading.scoring import template_total
 from inspections.models import ChecklistItem, ChecklistTemplate, Dimension, GradingPolicy
 from tests.villages.test_households_import import line_of, write_csv, write_xlsx
+from villages.models import County
+
+pytestmark = pytest.mark.usefixtures("divisions")
 
 HEADER = ["编号", "维度", "检查内容", "分值", "每处扣分", "扣分上限", "需照片", "一票否决"]
 NAME = "人居环境检查表"
@@ -117,7 +120,9 @@ def test_the_default_beside_a_version_in_use_becomes_the_next_version(active_rou
 
 
 def test_an_import_reports_items_and_points(db, tmp_path):
-    summary = checklist_import(path=write_csv(tmp_path, table(), header=HEADER), name=NAME)
+    summary = checklist_import(
+        county=County.objects.get(), path=write_csv(tmp_path, table(), header=HEADER), name=NAME
+    )
     assert summary.created and summary.items == 4 and summary.total == 60
     assert summary.points_by_dimension == {
         "toilets": 20,
@@ -131,17 +136,25 @@ def test_an_import_reports_items_and_points(db, tmp_path):
 
 
 def test_importing_the_same_content_again_creates_no_version(db, tmp_path):
-    first = checklist_import(path=write_csv(tmp_path, table(), header=HEADER), name=NAME)
-    again = checklist_import(path=write_xlsx(tmp_path, table(), header=HEADER), name=NAME)
+    first = checklist_import(
+        county=County.objects.get(), path=write_csv(tmp_path, table(), header=HEADER), name=NAME
+    )
+    again = checklist_import(
+        county=County.objects.get(), path=write_xlsx(tmp_path, table(), header=HEADER), name=NAME
+    )
     assert not again.created and again.template == first.template
     assert ChecklistTemplate.objects.filter(name=NAME).count() == 1
 
 
 def test_changed_content_makes_the_next_version_and_leaves_the_old_one(db, tmp_path):
-    first = checklist_import(path=write_csv(tmp_path, table(), header=HEADER), name=NAME)
+    first = checklist_import(
+        county=County.objects.get(), path=write_csv(tmp_path, table(), header=HEADER), name=NAME
+    )
     stored = snapshot()
     changed = table(r1={"每处扣分": 2, "扣分上限": 10})
-    second = checklist_import(path=write_xlsx(tmp_path, changed, header=HEADER), name=NAME)
+    second = checklist_import(
+        county=County.objects.get(), path=write_xlsx(tmp_path, changed, header=HEADER), name=NAME
+    )
     assert second.created and second.template.version == 2
     assert snapshot()[: len(stored)] == stored
     assert second.template.items.get(code="G1").cap == 10
@@ -150,8 +163,8 @@ def test_changed_content_makes_the_next_version_and_leaves_the_old_one(db, tmp_p
 
 def test_other_names_have_their_own_versions(db, tmp_path):
     path = write_csv(tmp_path, table(), header=HEADER)
-    checklist_import(path=path, name=NAME)
-    other = checklist_import(path=path, name="验收检查表")
+    checklist_import(county=County.objects.get(), path=path, name=NAME)
+    other = checklist_import(county=County.objects.get(), path=path, name="验收检查表")
     assert other.created and other.template.version == 1
 
 
@@ -187,7 +200,7 @@ def test_a_bad_row_names_its_line_and_column_and_nothing_is_written(
     stored = snapshot()
     path = write_csv(tmp_path, table(**changes), header=HEADER)
     with pytest.raises(ChecklistImportError) as error:
-        checklist_import(path=path, name=checklist.name)
+        checklist_import(county=County.objects.get(), path=path, name=checklist.name)
     [message] = error.value.errors
     assert line_of(message) == line
     assert column in message and value in message
@@ -198,7 +211,9 @@ def test_a_bad_row_names_its_line_and_column_and_nothing_is_written(
 def test_errors_of_several_rows_come_in_line_order(db, tmp_path):
     rows = table(r3={"分值": "x"}, r0={"维度": "绿化"})
     with pytest.raises(ChecklistImportError) as error:
-        checklist_import(path=write_xlsx(tmp_path, rows, header=HEADER), name=NAME)
+        checklist_import(
+            county=County.objects.get(), path=write_xlsx(tmp_path, rows, header=HEADER), name=NAME
+        )
     assert [line_of(e) for e in error.value.errors] == [3, 6]  # below a title row
     assert not ChecklistTemplate.objects.exists()
 
@@ -206,7 +221,9 @@ def test_errors_of_several_rows_come_in_line_order(db, tmp_path):
 def test_a_table_of_no_points_is_refused(db, tmp_path):
     rows = [row | {"分值": 0, "每处扣分": 0, "扣分上限": 0} for row in table()]
     with pytest.raises(ChecklistImportError) as error:
-        checklist_import(path=write_csv(tmp_path, rows, header=HEADER), name=NAME)
+        checklist_import(
+            county=County.objects.get(), path=write_csv(tmp_path, rows, header=HEADER), name=NAME
+        )
     [message] = error.value.errors
     assert line_of(message) == 1 and "分值" in message  # the header's line
     assert not ChecklistTemplate.objects.exists()
@@ -215,20 +232,26 @@ def test_a_table_of_no_points_is_refused(db, tmp_path):
 def test_a_missing_column_is_named(db, tmp_path):
     header = [c for c in HEADER if c != "每处扣分"]
     with pytest.raises(ChecklistImportError) as error:
-        checklist_import(path=write_csv(tmp_path, table(), header=header), name=NAME)
+        checklist_import(
+            county=County.objects.get(), path=write_csv(tmp_path, table(), header=header), name=NAME
+        )
     assert "每处扣分" in error.value.errors[0]
 
 
 def test_optional_columns_take_their_defaults(db, tmp_path):
     header = HEADER[:5]
-    summary = checklist_import(path=write_csv(tmp_path, table(), header=header), name=NAME)
+    summary = checklist_import(
+        county=County.objects.get(), path=write_csv(tmp_path, table(), header=header), name=NAME
+    )
     m1 = summary.template.items.get(code="M1")
     assert (m1.cap, m1.photos_required, m1.veto) == (10, True, False)
 
 
 def test_an_empty_name_is_refused(db, tmp_path):
     with pytest.raises(ChecklistImportError):
-        checklist_import(path=write_csv(tmp_path, table(), header=HEADER), name="  ")
+        checklist_import(
+            county=County.objects.get(), path=write_csv(tmp_path, table(), header=HEADER), name="  "
+        )
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -237,9 +260,9 @@ def test_an_empty_name_is_refused(db, tmp_path):
 def test_an_export_imports_back_equal(default, tmp_path):
     path = tmp_path / "export.xlsx"
     path.write_bytes(checklist_export(template=default))
-    same = checklist_import(path=path, name=DEFAULT_NAME)
+    same = checklist_import(county=County.objects.get(), path=path, name=DEFAULT_NAME)
     assert not same.created
-    copy = checklist_import(path=path, name="副本")
+    copy = checklist_import(county=County.objects.get(), path=path, name="副本")
     assert template_content(copy.template) == template_content(default)
 
 
@@ -271,7 +294,7 @@ def test_the_import_command_names_the_bad_lines(db, tmp_path):
 
 @pytest.mark.parametrize("model", ["checklisttemplate", "gradingpolicy", "campaign", "round"])
 def test_the_admin_lists_load(admin_client, active_round, model):
-    GradingPolicy.current()
+    GradingPolicy.current("370828000000")
     response = admin_client.get(reverse(f"admin:inspections_{model}_changelist"))
     assert response.status_code == 200
 
@@ -281,7 +304,7 @@ def test_the_change_pages_load(admin_client, active_round):
         ("checklisttemplate", active_round.template_id),
         ("campaign", active_round.campaign_id),
         ("round", active_round.pk),
-        ("gradingpolicy", GradingPolicy.current().pk),
+        ("gradingpolicy", GradingPolicy.current("370828000000").pk),
     ]:
         response = admin_client.get(reverse(f"admin:inspections_{model}_change", args=[pk]))
         assert response.status_code == 200, model
@@ -324,6 +347,7 @@ def test_the_export_action_sends_the_workbook(admin_client, checklist):
 def test_a_new_template_in_the_admin_gets_the_next_version(admin_client, checklist):
     url = reverse("admin:inspections_checklisttemplate_add")
     data = {
+        "county": checklist.county_id,
         "name": checklist.name,
         "note": "",
         "items-TOTAL_FORMS": "0",
@@ -333,8 +357,19 @@ def test_a_new_template_in_the_admin_gets_the_next_version(admin_client, checkli
     assert ChecklistTemplate.objects.get(name=checklist.name, version=2).items.count() == 0
 
 
-def test_the_grading_policy_is_a_singleton(admin_client, db):
-    GradingPolicy.current()
+def test_the_policies_are_one_per_county(admin_client, db):
+    """Each county has its policy (made with its defaults when first used): one can be added
+    for a county that has none yet, none deleted, and a county's is edited on its own."""
+    santai = County.objects.create(code="510722000000", name="三台县")
+    jinxiang = GradingPolicy.current("370828000000")
+    assert admin_client.get(reverse("admin:inspections_gradingpolicy_add")).status_code == 200
+    added = admin_client.post(
+        reverse("admin:inspections_gradingpolicy_add"),
+        {"county": santai.pk, "a_min": 95, "b_min": 85, "c_min": 70, "top_n": 5, "bottom_n": 5},
+    )
+    assert added.status_code == 302
+    assert GradingPolicy.current(santai).a_min == 95
+    assert GradingPolicy.current("370828000000").a_min == jinxiang.a_min == 90
     assert admin_client.get(reverse("admin:inspections_gradingpolicy_add")).status_code == 403
-    delete = reverse("admin:inspections_gradingpolicy_delete", args=[1])
+    delete = reverse("admin:inspections_gradingpolicy_delete", args=[jinxiang.pk])
     assert admin_client.get(delete).status_code == 403

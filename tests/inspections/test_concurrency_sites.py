@@ -97,7 +97,7 @@ def test_findings_at_one_site_at_once_open_one_ticket(
 ):
     """Four people report the same rebound at the same instant: four patrols, one ticket (the
     others join it, as while any ticket of the site is open), the site moved once."""
-    policy = PatrolPolicy.current()
+    policy = PatrolPolicy.current("370828000000")
     policy.ticket_mode = mode
     policy.save()
     phones = logged_in(inspector, town_inspector, hj_officer, task_force)

@@ -28,7 +28,11 @@ from villages.models import Village
 @pytest.fixture
 def seeded(checklist, task_force, inspector) -> dict:
     return demo_campaign_seed(
-        rng=random.Random(2024), task_force=task_force, inspector=inspector, template=checklist
+        county="370828000000",
+        rng=random.Random(2024),
+        task_force=task_force,
+        inspector=inspector,
+        template=checklist,
     )
 
 
@@ -37,7 +41,7 @@ def test_the_acceptance_round_grades_like_the_county(seeded):
     grades = Counter(acceptance.assessments.values_list("grade", flat=True))
     assert grades == {"A": 30, "B": 48, "C": 56, "weak": 3}
     assert seeded["acceptance"] == dict(grades)
-    policy = GradingPolicy.current()
+    policy = GradingPolicy.current("370828000000")
     # One village is 薄弱 by its veto hit alone: its score would pass.
     assert acceptance.assessments.filter(grade="weak", veto=True, score__gte=policy.c_min).exists()
 
@@ -72,7 +76,7 @@ def test_scores_are_the_ones_the_deductions_give(seeded, checklist):
         grading.round_scores_refresh(round=round)
     rows = Assessment.objects.values_list("pk", "score", "veto")
     assert {pk: (score, veto) for pk, score, veto in rows} == stored
-    policy = GradingPolicy.current()
+    policy = GradingPolicy.current("370828000000")
     for score, veto, grade in Assessment.objects.values_list("score", "veto", "grade"):
         assert grade == grading.grade_of(score=score, veto=veto, policy=policy)
     # And by hand, for the acceptance round: full marks less each capped deduction.
@@ -88,7 +92,11 @@ def test_scores_are_the_ones_the_deductions_give(seeded, checklist):
 def test_seeding_again_adds_nothing(seeded, checklist, task_force, inspector):
     counts = (Campaign.objects.count(), Round.objects.count(), Assessment.objects.count())
     again = demo_campaign_seed(
-        rng=random.Random(2024), task_force=task_force, inspector=inspector, template=checklist
+        county="370828000000",
+        rng=random.Random(2024),
+        task_force=task_force,
+        inspector=inspector,
+        template=checklist,
     )
     assert again == {}
     assert (Campaign.objects.count(), Round.objects.count(), Assessment.objects.count()) == counts
@@ -96,6 +104,9 @@ def test_seeding_again_adds_nothing(seeded, checklist, task_force, inspector):
 
 def test_without_the_checklist_nothing_is_made(task_force, inspector):
     assert (
-        demo_campaign_seed(rng=random.Random(1), task_force=task_force, inspector=inspector) == {}
+        demo_campaign_seed(
+            county="370828000000", rng=random.Random(1), task_force=task_force, inspector=inspector
+        )
+        == {}
     )
     assert not Campaign.objects.exists()

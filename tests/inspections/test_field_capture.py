@@ -88,7 +88,9 @@ def test_a_patrol_recorded_offline_in_the_morning_is_judged_at_that_time(phone, 
     freezer.move_to(at(17))
     observed = at(10, 5)
     photo = camera_upload(taken_at=at(10, 3))  # 7 hours old when it arrives; the limit is 24
-    PatrolPolicy.objects.update_or_create(pk=1, defaults={"photo_max_age_hours": 2})
+    PatrolPolicy.objects.update_or_create(
+        county_id="370828000000", defaults={"photo_max_age_hours": 2}
+    )
     data = patrol_post(huji_site, photos=[photo]) | {"observed_at": observed.isoformat()}
     response = send(phone, huji_site, data)
     assert response.status_code == 200, response.content
@@ -103,7 +105,9 @@ def test_a_patrol_recorded_offline_in_the_morning_is_judged_at_that_time(phone, 
 
 def test_the_same_patrol_sent_at_once_would_be_flagged_for_its_old_photo(phone, huji_site, freezer):
     freezer.move_to(at(17))
-    PatrolPolicy.objects.update_or_create(pk=1, defaults={"photo_max_age_hours": 2})
+    PatrolPolicy.objects.update_or_create(
+        county_id="370828000000", defaults={"photo_max_age_hours": 2}
+    )
     photo = camera_upload(taken_at=at(10, 3))
     send(phone, huji_site, patrol_post(huji_site, photos=[photo]))
     patrol = Patrol.objects.get()
@@ -123,7 +127,8 @@ def test_a_patrol_of_the_last_evening_of_a_month_counts_for_that_month(phone, hu
 @pytest.mark.parametrize("rule", ["flag", "refuse"])
 def test_a_record_kept_on_the_phone_too_long_gets_the_county_rule(phone, huji_site, freezer, rule):
     PatrolPolicy.objects.update_or_create(
-        pk=1, defaults={"max_offline_hours": 48, "late_upload": rule, "old_photo": "flag"}
+        county_id="370828000000",
+        defaults={"max_offline_hours": 48, "late_upload": rule, "old_photo": "flag"},
     )
     observed = timezone.now() - timedelta(hours=50)
     photo = camera_upload(taken_at=observed)

@@ -40,7 +40,7 @@ def at(north_m: float = 0, accuracy: float | None = 10) -> Position:
 
 @pytest.fixture
 def policy(db) -> PatrolPolicy:
-    return PatrolPolicy.current()
+    return PatrolPolicy.current("370828000000")
 
 
 @pytest.fixture

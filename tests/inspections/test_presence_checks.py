@@ -133,7 +133,7 @@ def test_the_same_real_photo_at_three_sites_is_refused_at_the_second_and_third(p
 
 
 def test_under_a_flag_policy_the_second_and_third_are_stored_flagged(phone, three_sites):
-    policy = PatrolPolicy.current()
+    policy = PatrolPolicy.current("370828000000")
     policy.photo_reused = Rule.FLAG
     policy.save()
     for site in three_sites:
@@ -251,7 +251,7 @@ def test_the_sites_own_coordinates_are_flagged(phone, huji_site):
 
 
 def test_coordinates_equal_to_the_6th_decimal_are_flagged_and_a_metre_off_is_not(huji_site):
-    policy = PatrolPolicy.current()
+    policy = PatrolPolicy.current("370828000000")
     lat, lng = huji_site.lat + 4e-7, huji_site.lng - 4e-7  # rounds to the same 6 decimals
     copied = assess(huji_site, policy, Position(lat, lng, 8))
     assert copied.checks[4] == presence.Check(Presence.COPIED_POSITION, CheckResult.FLAGGED)
@@ -274,7 +274,7 @@ def test_a_photo_without_camera_data_is_flagged(phone, huji_site, name):
 
 
 def test_a_photo_without_camera_data_is_refused_when_the_county_says_so(phone, huji_site):
-    policy = PatrolPolicy.current()
+    policy = PatrolPolicy.current("370828000000")
     policy.no_exif = Rule.REFUSE
     policy.save()
     response = post(phone, huji_site, patrol_post(huji_site, photos=[real_photo("no_exif.jpg")]))
@@ -408,16 +408,16 @@ def test_the_doubts_cost_one_query_whatever_the_number_of_flagged_patrols(
 # --- the county's switches ----------------------------------------------------------------------
 
 
-def test_the_defaults_refuse_reused_photos_and_flag_the_rest(db):
-    policy = PatrolPolicy.current()
+def test_the_defaults_refuse_reused_photos_and_flag_the_rest(divisions):
+    policy = PatrolPolicy.current("370828000000")
     assert policy.photo_reused == Rule.REFUSE
     assert (policy.desktop_fix, policy.copied_position, policy.no_exif) == (Rule.FLAG,) * 3
 
 
-def test_the_switches_are_on_the_policys_admin_page(client, db):
-    PatrolPolicy.current()
+def test_the_switches_are_on_the_policys_admin_page(client, divisions):
+    policy = PatrolPolicy.current("370828000000")
     client.force_login(make_user("root", is_staff=True, is_superuser=True))
-    url = reverse("admin:inspections_patrolpolicy_change", args=[1])
+    url = reverse("admin:inspections_patrolpolicy_change", args=[policy.pk])
     page = client.get(url).content.decode()
     for name in ("photo_reused", "desktop_fix", "copied_position", "no_exif", "too_far"):
         assert f'name="{name}"' in page

@@ -72,7 +72,7 @@ def test_the_done_when_story(client, huji_site, huji, inspector):
     flagged = Patrol.objects.latest("id")
     assert flagged.flagged and "2.0" in far.content.decode()
 
-    policy = PatrolPolicy.current()
+    policy = PatrolPolicy.current("370828000000")
     policy.too_far = Rule.REFUSE
     policy.save()
     photos_before = EvidencePhoto.objects.count()

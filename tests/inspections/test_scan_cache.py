@@ -33,7 +33,7 @@ KEY_FIELD = re.compile(r'name="key" value="([^"]+)"')
 
 @pytest.fixture
 def policy(db) -> PatrolPolicy:
-    return PatrolPolicy.current()
+    return PatrolPolicy.current("370828000000")
 
 
 def page(client, site) -> str:

@@ -69,7 +69,7 @@ def make_round(campaign, number) -> Round:
 
 def publish_grades(round, inspector, scores: dict) -> None:
     """Published assessments of `round`, as publishing leaves them: {village: score}."""
-    policy = GradingPolicy.current()
+    policy = GradingPolicy.current("370828000000")
     Assessment.objects.bulk_create(
         Assessment(
             round=round,

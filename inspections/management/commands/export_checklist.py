@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from inspections.grading.checklists import checklist_export
+from inspections.management.county import add_county_argument, county_named
 from inspections.models import ChecklistTemplate
 
 
@@ -21,9 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("name", help="the checklist's name, e.g. 村村到检查表")
         parser.add_argument("--version", type=int, help="the version (default: the latest)")
         parser.add_argument("-o", "--output", type=Path, required=True, help="the .xlsx to write")
+        add_county_argument(parser)
 
     def handle(self, *args, name: str, version: int | None, output: Path, **options):
-        versions = ChecklistTemplate.objects.filter(name=name)
+        county = county_named(options["county"])
+        versions = ChecklistTemplate.objects.filter(county=county, name=name)
         template = (versions.filter(version=version) if version else versions).first()
         if template is None:
             raise CommandError(_("No checklist “%(name)s” of that version.") % {"name": name})

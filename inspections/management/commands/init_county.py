@@ -1,5 +1,6 @@
 """Go-live from an empty database: the county, its first task-force account, and what every
-county starts with (README § Going live).
+county starts with (README § Going live); a second county of the city goes live in the same
+database the same way, with defaults of its own.
 
     manage.py init_county --divisions 三台县区划.xlsx --outline 三台县.geojson --crs gcj02 \\
         --admin wangfang --admin-name 王芳
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 county = self._geography(options)
-                self._defaults()
+                self._defaults(county)
                 password = self._first_account(options, county)
         except (DivisionImportError, BoundaryImportError, TableImportError) as exc:
             raise CommandError(_("Nothing was set up.") + "\n" + str(exc)) from None
@@ -55,17 +56,14 @@ class Command(BaseCommand):
 
     def _geography(self, options) -> County:
         summary = divisions_import(path=options["divisions"])
-        counties = list(County.objects.all())
-        if len(counties) != 1:
-            names = "、".join(county.name for county in counties)
+        if len(summary.counties) != 1:
             raise ApplicationError(
-                _(
-                    "This database would hold %(names)s: one deployment serves one county "
-                    "for now. Use an empty database for each county."
-                )
-                % {"names": names}
+                _("The division list must hold one county; it holds %(count)d.")
+                % {"count": len(summary.counties)}
             )
-        county = counties[0]
+        # Another county already here is fine: one deployment serves the counties of a city,
+        # each with its own defaults and accounts (the tenant).
+        county = County.objects.get(code=summary.counties[0])
         counts = (summary.created, summary.updated, summary.unchanged)
         total = sum(sum(counter.values()) for counter in counts)
         self.stdout.write(
@@ -77,10 +75,11 @@ class Command(BaseCommand):
             self.stdout.write(_("Outline stored for %(county)s.") % {"county": county.name})
         return county
 
-    def _defaults(self) -> None:
-        call_command("load_default_checklist", verbosity=0)
-        PatrolPolicy.current()
-        GradingPolicy.current()
+    def _defaults(self, county: County) -> None:
+        """The county's own checklist and policies (another county's are not shared)."""
+        call_command("load_default_checklist", county=county.code, verbosity=0)
+        PatrolPolicy.current(county)
+        GradingPolicy.current(county)
         call_command("setup_schedules", verbosity=0, stdout=self.stdout)
 
     def _first_account(self, options, county: County) -> str:

@@ -213,7 +213,7 @@ class Command(BaseCommand):
 
     def _water_sites(self, staff: Staff) -> None:
         rng = random.Random(133)
-        sites = demo_sites_seed(rng=rng)
+        sites = demo_sites_seed(rng=rng, county=DEMO_COUNTY)
         if not sites:
             self.stdout.write(_("Demo water sites already loaded; left as they are."))
             return
@@ -228,9 +228,13 @@ class Command(BaseCommand):
         )
 
     def _campaign(self, staff: Staff) -> None:
-        call_command("load_default_checklist", verbosity=0)  # again: no new version
+        # Again: no new version.
+        call_command("load_default_checklist", county=DEMO_COUNTY, verbosity=0)
         seeded = demo_campaign_seed(
-            rng=random.Random(2024), task_force=staff.task_force, inspector=staff.inspector
+            rng=random.Random(2024),
+            county=DEMO_COUNTY,
+            task_force=staff.task_force,
+            inspector=staff.inspector,
         )
         if not seeded:
             self.stdout.write(_("Demo campaign already loaded; left as it is."))
