@@ -274,13 +274,11 @@ def bulletin_compose(request, pk: int):
 # --- the document -----------------------------------------------------------------------------
 
 
-def issuer_heading(issuer: str) -> str:
-    """县农村人居环境整治工作专班 → 金乡县农村人居环境整治工作专班: the red header names the
-    county."""
+def issuer_heading(issuer: str, *, county: County) -> str:
+    """县农村人居环境整治工作专班 (the issuer of bulletins issued before each county had its own)
+    → 金乡县农村人居环境整治工作专班: the red header names the bulletin's county."""
     if issuer.startswith("县"):
-        county = County.objects.only("name").order_by("code").first()
-        if county:
-            return county.name + issuer[1:]
+        return county.name + issuer[1:]
     return issuer
 
 
@@ -297,7 +295,7 @@ def _document(bulletin: Bulletin, follow_up) -> dict:
     doc["issued_on"] = _date(doc.get("issued_on"))
     doc["deadline"] = _date(doc.get("deadline"))
     doc["official_number"] = official_number(doc.get("number", ""))
-    doc["heading"] = issuer_heading(doc.get("issuer", ""))
+    doc["heading"] = issuer_heading(doc.get("issuer", ""), county=bulletin.county)
     return doc
 
 

@@ -38,7 +38,8 @@ from core.counters import counter_take
 from core.dates import local_midnight
 from core.errors import Forbidden
 from villages import access
-from villages.models import Membership
+from villages.configuration import county_config
+from villages.models import County, Membership
 from workflows.models import (
     JobLock,
     NoticeDocument,
@@ -126,10 +127,22 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
 
 
 def _extension_pending(as_of: date) -> Q:
-    """An extension request the county has had less than EXTENSION_HOLD_DAYS to decide on (a
-    condition on the ticket's own columns: the job's INSERT … SELECT compiles it)."""
-    since = local_midnight(as_of - timedelta(days=settings.EXTENSION_HOLD_DAYS - 1))
-    return Q(state=RectificationState.EXTENSION_REQUESTED, extension_requested_at__gte=since)
+    """An extension request the ticket's county has had less than its hold (extension_hold_days,
+    villages.configuration) to decide on. A condition on the ticket's own columns, which the
+    job's INSERT … SELECT compiles: the county is told by the town code's first 6 digits (the
+    town_code_in_county constraint), the counties grouped by their hold."""
+    by_days: dict[int, list[str]] = {}
+    for county in County.objects.only("code", "name"):
+        by_days.setdefault(county_config(county).extension_hold_days, []).append(county.code)
+    held = Q(pk__in=[])
+    for days, codes in by_days.items():
+        since = local_midnight(as_of - timedelta(days=days - 1))
+        towns = Q()
+        if len(by_days) > 1:  # one hold for every county: no need to tell them apart
+            for code in codes:
+                towns |= Q(town_id__startswith=code[:6])
+        held |= towns & Q(extension_requested_at__gte=since)
+    return Q(state=RectificationState.EXTENSION_REQUESTED) & held
 
 
 def sla_notices_issue(*, as_of: date) -> dict[str, int]:

@@ -1,0 +1,116 @@
+"""Bulletins become their county's (issue 20): each bulletin names its county, numbered 第N批 per
+county and year; the number counters (TicketCounter) of county documents name their county.
+
+The backfill: a bulletin's county is its recipients' towns' (or its items' tickets'), else its
+creator's task-force membership's, else the only county; each county's bulletin counter of a
+year continues from its own highest batch. A draft still carrying the old issuer
+(县农村人居环境整治工作专班) gets its county's (金乡县农村人居环境整治工作专班); issued bulletins keep
+their frozen text, whose header the page completes with the bulletin's county.
+"""
+
+import django.db.models.deletion
+from django.db import migrations, models
+from django.db.models import Max, Q
+
+OLD_ISSUER = "县农村人居环境整治工作专班"
+ISSUER_SUFFIX = "农村人居环境整治工作专班"
+BULLETIN_COUNTER = "TB"
+
+
+def _county_of(bulletin, Membership, only):
+    towns = list(bulletin.recipients.values_list("county_id", flat=True)[:1])
+    towns += list(bulletin.items.values_list("ticket__town__county_id", flat=True)[:1])
+    if towns:
+        return towns[0]
+    membership = (
+        Membership.objects.filter(user_id=bulletin.created_by_id, role="task_force")
+        .values_list("county_id", flat=True)
+        .first()
+    )
+    return membership or only
+
+
+def backfill(apps, schema_editor):
+    Bulletin = apps.get_model("workflows", "Bulletin")
+    County = apps.get_model("villages", "County")
+    Membership = apps.get_model("villages", "Membership")
+    TicketCounter = apps.get_model("workflows", "TicketCounter")
+    counties = list(County.objects.order_by("code").values_list("code", flat=True))
+    if not Bulletin.objects.exists():
+        TicketCounter.objects.filter(prefix=BULLETIN_COUNTER).delete()
+        return
+    only = counties[0] if counties else None
+    names = dict(County.objects.values_list("code", "name"))
+    for bulletin in Bulletin.objects.all():
+        bulletin.county_id = _county_of(bulletin, Membership, only)
+        if bulletin.state == "draft" and bulletin.issuer in ("", OLD_ISSUER):
+            bulletin.issuer = names[bulletin.county_id] + ISSUER_SUFFIX
+        bulletin.save(update_fields=["county", "issuer"])
+    TicketCounter.objects.filter(prefix=BULLETIN_COUNTER).delete()
+    highest = (
+        Bulletin.objects.exclude(batch=None).values("county_id", "year").annotate(top=Max("batch"))
+    )
+    TicketCounter.objects.bulk_create(
+        TicketCounter(
+            prefix=BULLETIN_COUNTER, year=row["year"], county=row["county_id"], value=row["top"]
+        )
+        for row in highest
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("villages", "0005_county_settings"),
+        ("workflows", "0013_source_hotline"),
+    ]
+
+    operations = [
+        migrations.RemoveConstraint(model_name="bulletin", name="bulletin_batch_per_year"),
+        migrations.RemoveConstraint(model_name="ticketcounter", name="ticket_counter_unique"),
+        migrations.AddField(
+            model_name="ticketcounter",
+            name="county",
+            field=models.CharField(blank=True, default="", max_length=12),
+        ),
+        migrations.AddConstraint(
+            model_name="ticketcounter",
+            constraint=models.UniqueConstraint(
+                fields=("prefix", "year", "county"), name="ticket_counter_county_unique"
+            ),
+        ),
+        migrations.AddField(
+            model_name="bulletin",
+            name="county",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="bulletins",
+                to="villages.county",
+                verbose_name="county",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="bulletin",
+            name="issuer",
+            field=models.CharField(blank=True, max_length=100, verbose_name="issuer"),
+        ),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name="bulletin",
+            name="county",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="bulletins",
+                to="villages.county",
+                verbose_name="county",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="bulletin",
+            constraint=models.UniqueConstraint(
+                condition=Q(batch__isnull=False),
+                fields=("county", "year", "batch"),
+                name="bulletin_batch_per_county_year",
+            ),
+        ),
+    ]
