@@ -15,9 +15,10 @@ objects:
 - a list (a case that `hides` a detail case) answers as it does at home, and shows no mark of
   the other county's objects; that the mark would show to its own county is checked too.
 
-Out of this slice (issue 20's next ones): county-level objects — campaigns, rounds, checklists,
-policies, bulletins and their numbering — are still the deployment's, so the bulletins' cases
-are left out here.
+Bulletins are each county's: 三台县's task force issues its own (a bulletin and a draft of
+潼川镇's ticket), numbered 第1批 of the year like 金乡县's first, under its own header.
+Out of this slice (issue 20's next ones): campaigns, rounds, checklists and policies are still
+the deployment's.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import ApplicationError
 from inspections.models import WaterSite
 from tests.factories import make_household, make_user, membership
 from tests.inspections.conftest import make_patrol, make_site
@@ -53,8 +55,10 @@ from tests.workflows.conftest import jpeg_upload
 from villages import access
 from villages.models import County, Household, Role, Town, Village
 from villages.people.tokens import token_create
+from workflows.bulletins import selectors as bulletin_selectors
+from workflows.bulletins import services as bulletins
 from workflows.evidence.services import evidence_photo_create
-from workflows.models import RectificationTicket, TicketEvent, ToiletTicket
+from workflows.models import Bulletin, RectificationTicket, TicketEvent, ToiletTicket
 from workflows.tickets import services
 
 SANTAI_CSV = Path(settings.BASE_DIR) / "tests" / "data" / "santai_510722_divisions_2023.csv"
@@ -78,12 +82,7 @@ SANTAI_USERS = {
 }
 # The kinds built in 三台县 (the matrix's world has these and more).
 SANTAI_KINDS = ("town", "village", "spare_village", "ticket", "toilet", "household", "site")
-SANTAI_KINDS += ("patrol", "person", "token")
-
-
-def county_level(key: str) -> bool:
-    """Cases of county-level objects, not yet each county's own (issue 20's next slice)."""
-    return "bulletin" in key
+SANTAI_KINDS += ("patrol", "person", "token", "bulletin", "draft_bulletin")
 
 
 # --- the two worlds -----------------------------------------------------------------------------
@@ -142,8 +141,11 @@ def _santai_world(users: dict) -> SimpleNamespace:
     token = token_create(
         by=task_force, name="三台县测试系统", role=Role.VILLAGE_ADMIN, village=spare
     )[0]
+    issued, draft = _santai_bulletins(task_force, inspector, town, village)
     one = lambda value: {"huji": value}  # noqa: E731
     return SimpleNamespace(
+        bulletin=one(issued),
+        draft_bulletin=one(draft),
         person=one(person),
         token=one(token),
         users=users,
@@ -161,6 +163,31 @@ def _santai_world(users: dict) -> SimpleNamespace:
             "patrol": one(patrol.photos.get()),
         },
     )
+
+
+def _santai_bulletins(task_force, inspector, town, village):
+    """三台县's own bulletin, issued to 潼川镇 (listing a new draft ticket), and a draft of it."""
+    ticket = services.rectification_create(
+        by=inspector,
+        town=town,
+        village=village,
+        description="三台县：坑塘漂浮物未清理",
+        source_kind="patrol",
+        before_photos=[evidence_photo_create(file=jpeg_upload(), uploaded_by=inspector)],
+    )
+    made = []
+    for issue in (True, False):
+        bulletin = bulletins.bulletin_create(
+            by=task_force,
+            kind="problems",
+            title="关于潼川镇农村人居环境问题的通报",
+            default_deadline=timezone.localdate() + timedelta(days=10),
+        )
+        bulletins.bulletin_items_set(bulletin=bulletin, by=task_force, tickets=[ticket])
+        made.append(
+            bulletins.bulletin_issue(bulletin=bulletin, by=task_force) if issue else bulletin
+        )
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +264,6 @@ def names_a_place(case) -> bool:
 def _params():
     params = []
     for key, case in CASES.items():
-        if county_level(key):
-            continue
         towns = TOWNS if case.scoped else ("-",)
         for viewer in SANTAI_USERS:  # 三台县's users on 金乡县's objects: both of its towns
             params += [pytest.param(key, viewer, t, id=f"{key}-{viewer}-{t}") for t in towns]
@@ -263,8 +288,8 @@ def _setting(worlds: Worlds, viewer: str, town: str):
 def _marks(world, detail_key: str) -> list[str]:
     """The other county's objects as `detail_key` shows them in lists."""
     detail = CASES[detail_key]
-    if not detail.scoped or county_level(detail_key):
-        return []  # a county-level object: not yet each county's own
+    if not detail.scoped:
+        return []
     if isinstance(world, SimpleNamespace):  # 三台县's world: one town, the kinds it builds
         return [detail.mark(world, "huji")] if _applies(detail, SANTAI_PROBE) else []
     return [detail.mark(world, t) for t in TOWNS]
@@ -310,7 +335,6 @@ def _list_params():
         pytest.param(key, id=key)
         for key, case in CASES.items()
         if case.hides
-        and not county_level(key)
         and not case.scoped
         and CASES[case.hides].scoped
         and _applies(case, SANTAI_PROBE)
@@ -430,3 +454,58 @@ def test_a_countys_imports_find_its_own_places_only(client, worlds):
         _preview(client, "sites", f"{SITE_HEADER}\n{_site_row('SANTAI-1', '潼川镇')}\n"),
     ]
     assert [response.status_code for response in own] == [200, 200]
+
+
+# --- bulletins: each county's own -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_each_county_numbers_its_bulletins_under_its_own_header(client, worlds):
+    year = timezone.localdate().year
+    for viewer, world, name in (
+        ("task_force", worlds.jinxiang, "金乡县"),
+        ("santai_tf", worlds.santai, "三台县"),
+    ):
+        bulletin = world.bulletin["huji"]
+        # 金乡县's world issued one bulletin per town; 三台县's first is its own 第1批 too.
+        assert bulletin.number_label == f"{year}年第1批"
+        assert bulletin.snapshot["issuer"] == f"{name}农村人居环境整治工作专班"
+        client.force_login(worlds.users[viewer])
+        page = client.get(reverse("bulletin_detail", args=[bulletin.pk])).content.decode()
+        assert f"{name}农村人居环境整治工作专班" in page
+    other = worlds.jinxiang.bulletin["jishu"]
+    assert (other.county_id, other.batch) == ("370828000000", 2)
+
+
+@pytest.mark.django_db
+def test_a_bulletin_refuses_the_other_countys_tickets(worlds):
+    admin = make_user("admin_composer", is_superuser=True)
+    draft = worlds.santai.draft_bulletin["huji"]
+    items = list(draft.items.values_list("ticket_id", "wording"))
+    jinxiang_ticket = worlds.jinxiang.ticket["huji"]
+    with pytest.raises(ApplicationError, match=jinxiang_ticket.number):
+        bulletins.bulletin_items_set(bulletin=draft, by=admin, tickets=[jinxiang_ticket])
+    assert list(draft.items.values_list("ticket_id", "wording")) == items  # nothing written
+    # The compose page refuses it too (400), and offers only the bulletin's county's tickets.
+    client = Client()
+    client.force_login(admin)
+    url = reverse("bulletin_compose", args=[draft.pk])
+    response = client.post(url, {"ticket": [jinxiang_ticket.pk], "op": "save"})
+    assert response.status_code == 400
+    assert list(draft.items.values_list("ticket_id", "wording")) == items
+    candidates = bulletin_selectors.bulletin_candidates(bulletin=draft, user=admin, pool="open")
+    assert set(candidates.values_list("town__county_id", flat=True)) == {SANTAI}
+
+
+@pytest.mark.django_db
+def test_a_bulletin_is_made_in_the_county_named(worlds):
+    admin = make_user("admin_of_bulletins", is_superuser=True)
+    with pytest.raises(ApplicationError):  # two counties: which one?
+        bulletins.bulletin_create(by=admin, kind="problems", title="通报")
+    made = bulletins.bulletin_create(by=admin, kind="problems", title="通报", county=SANTAI)
+    assert (made.county_id, made.issuer) == (SANTAI, "三台县农村人居环境整治工作专班")
+    with pytest.raises(ApplicationError):  # 三台县's task force in 金乡县
+        bulletins.bulletin_create(
+            by=worlds.users["santai_tf"], kind="problems", title="通报", county="370828000000"
+        )
+    assert not Bulletin.objects.filter(county=SANTAI, title="通报").exclude(pk=made.pk).exists()

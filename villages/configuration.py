@@ -26,6 +26,9 @@ ISSUER_SUFFIX = (
     "农村人居环境整治工作专班"  # after the county's name: 金乡县农村人居环境整治工作专班
 )
 REMINDER_DAYS = (1, 28)  # every month has the day
+# The largest values taken: a year of hours, a year of days (the columns are small integers).
+MAX_VALUE = {"extension_hold_days": 365, "patrol_reminder_day": REMINDER_DAYS[1]}
+MAX_HOURS = 24 * 365
 
 
 @dataclass(frozen=True)
@@ -120,15 +123,20 @@ def _clean(name: str, raw: str) -> int | str | None:
         return raw
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 6:
+    if not (raw.isascii() and raw.isdigit()):
         raise ApplicationError(_("%(field)s: give a whole number.") % {"field": _label(name)})
-    value = int(raw)
+    value = int(raw[:9])
     if name == "patrol_reminder_day" and not REMINDER_DAYS[0] <= value <= REMINDER_DAYS[1]:
         raise ApplicationError(
             _("%(field)s: a day from 1 to 28 (every month has it).") % {"field": _label(name)}
         )
     if value < 1:
         raise ApplicationError(_("%(field)s: at least 1.") % {"field": _label(name)})
+    limit = MAX_VALUE.get(name, MAX_HOURS)
+    if value > limit or len(raw) > 9:
+        raise ApplicationError(
+            _("%(field)s: at most %(limit)d.") % {"field": _label(name), "limit": limit}
+        )
     return value
 
 
