@@ -156,8 +156,14 @@ def floor(as_of) -> tuple[float, int]:
     """One INSERT … SELECT of every notice the job issues today, into documents made first."""
     steps = list(OverdueStep.objects.order_by("number"))
     documents = [
-        NoticeDocument(number=f"floor-{town}-{kind}", kind=kind, town_id=town, issued_on=as_of)
-        for town in Town.objects.values_list("code", flat=True)
+        NoticeDocument(
+            number=f"floor-{town}-{kind}",
+            kind=kind,
+            town_id=town,
+            county_id=county,
+            issued_on=as_of,
+        )
+        for town, county in Town.objects.values_list("code", "county_id")
         for kind in {step.kind for step in steps}
     ]
     NoticeDocument.objects.bulk_create(documents)

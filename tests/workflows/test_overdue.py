@@ -179,7 +179,7 @@ def test_the_job_costs_the_same_few_queries_for_2_or_12_tickets(huji, inspector,
     d = timezone.localdate()
     # Rows the very first run creates once and for all (its lock, the year's counter).
     JobLock.objects.create(name="overdue_notices")
-    TicketCounter.objects.create(prefix="NREM", year=(d + timedelta(1)).year)
+    TicketCounter.objects.create(prefix="NREM", year=(d + timedelta(1)).year, county=huji.county_id)
 
     def queries_for(tickets: int, as_of) -> int:
         for _ in range(tickets):

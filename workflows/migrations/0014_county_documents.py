@@ -1,12 +1,18 @@
-"""Bulletins become their county's (issue 20): each bulletin names its county, numbered 第N批 per
-county and year; the number counters (TicketCounter) of county documents name their county.
+"""Bulletins and notice documents become their county's (issue 20): each names its county,
+bulletins numbered 第N批 per county and year, notices 第N号 per county, kind and year; the number
+counters (TicketCounter) of county documents name their county (0015 makes the columns required
+and the numbers unique per county).
 
 The backfill: a bulletin's county is its recipients' towns' (or its items' tickets'), else its
 creator's task-force membership's, else the only county; each county's bulletin counter of a
 year continues from its own highest batch. A draft still carrying the old issuer
 (县农村人居环境整治工作专班) gets its county's (金乡县农村人居环境整治工作专班); issued bulletins keep
-their frozen text, whose header the page completes with the bulletin's county.
+their frozen text, whose header the page completes with the bulletin's county. A notice
+document's county is its town's; each county's notice counters continue from its own highest
+number.
 """
+
+import re
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -58,6 +64,31 @@ def backfill(apps, schema_editor):
     )
 
 
+NOTICE_COUNTERS = {"reminder": "NREM", "supervision": "NSUP", "bulletin": "NBUL"}
+NOTICE_COUNTERS |= {"sla": "NSLA", "patrol": "NPAT"}
+NUMBER = re.compile(r"第(\d+)号$")
+
+
+def backfill_notices(apps, schema_editor):
+    NoticeDocument = apps.get_model("workflows", "NoticeDocument")
+    TicketCounter = apps.get_model("workflows", "TicketCounter")
+    Town = apps.get_model("villages", "Town")
+    for county in Town.objects.values_list("county_id", flat=True).distinct():
+        NoticeDocument.objects.filter(town__county_id=county).update(county_id=county)
+    TicketCounter.objects.filter(prefix__in=NOTICE_COUNTERS.values(), county="").delete()
+    highest: dict[tuple, int] = {}
+    rows = NoticeDocument.objects.values_list("county_id", "kind", "issued_on", "number")
+    for county, kind, issued_on, number in rows.iterator():
+        match = NUMBER.search(number)
+        if match and kind in NOTICE_COUNTERS:
+            key = (NOTICE_COUNTERS[kind], issued_on.year, county)
+            highest[key] = max(highest.get(key, 0), int(match[1]))
+    TicketCounter.objects.bulk_create(
+        TicketCounter(prefix=prefix, year=year, county=county, value=value)
+        for (prefix, year, county), value in highest.items()
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("villages", "0005_county_settings"),
@@ -94,23 +125,19 @@ class Migration(migrations.Migration):
             name="issuer",
             field=models.CharField(blank=True, max_length=100, verbose_name="issuer"),
         ),
-        migrations.RunPython(backfill, migrations.RunPython.noop),
-        migrations.AlterField(
-            model_name="bulletin",
+        migrations.AddField(
+            model_name="noticedocument",
             name="county",
             field=models.ForeignKey(
+                null=True,
                 on_delete=django.db.models.deletion.PROTECT,
-                related_name="bulletins",
+                related_name="+",
                 to="villages.county",
                 verbose_name="county",
             ),
         ),
-        migrations.AddConstraint(
-            model_name="bulletin",
-            constraint=models.UniqueConstraint(
-                condition=Q(batch__isnull=False),
-                fields=("county", "year", "batch"),
-                name="bulletin_batch_per_county_year",
-            ),
-        ),
+        # The rows are filled here and the columns made required in 0015: PostgreSQL refuses
+        # to alter a table with pending foreign-key checks in the transaction that wrote it.
+        migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.RunPython(backfill_notices, migrations.RunPython.noop),
     ]

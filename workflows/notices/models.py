@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from villages import access
 from villages.access import ScopedQuerySet
-from villages.models import Town
+from villages.models import County, Town
 from workflows.tickets.models import RectificationTicket, ToiletTicket
 
 
@@ -98,10 +98,14 @@ class NoticeRowQuerySet(ScopedQuerySet):
 class NoticeDocument(models.Model):
     """逾期整改通知书 / 督办单: one per town, day and kind, listing that day's new notices."""
 
-    number = models.CharField(_("number"), max_length=40, unique=True)
+    # Numbered per county, kind and year (逾提〔2026〕第3号 of 金乡县): each county its series.
+    number = models.CharField(_("number"), max_length=40)
     kind = models.CharField(_("kind"), max_length=12, choices=NoticeKind.choices)
     town = models.ForeignKey(
         Town, on_delete=models.PROTECT, related_name="+", verbose_name=_("town")
+    )
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="+", verbose_name=_("county")
     )
     issued_on = models.DateField(_("issued on"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -119,7 +123,8 @@ class NoticeDocument(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["town", "issued_on", "kind"], name="notice_document_town_day_kind"
-            )
+            ),
+            models.UniqueConstraint(fields=["county", "number"], name="notice_document_number"),
         ]
 
     def __str__(self) -> str:

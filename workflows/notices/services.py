@@ -39,7 +39,7 @@ from core.dates import local_midnight
 from core.errors import Forbidden
 from villages import access
 from villages.configuration import county_config
-from villages.models import County, Membership
+from villages.models import County, Membership, Town
 from workflows.models import (
     JobLock,
     NoticeDocument,
@@ -207,7 +207,8 @@ def _lock(name: str) -> None:
 
 
 def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[NoticeDocument]:
-    """The documents (town, as_of, kind) that do not exist yet, numbered in one block."""
+    """The documents (town, as_of, kind) that do not exist yet, numbered in one block per county
+    (each county's series: 逾提〔2026〕第N号 counts its own)."""
     existing = set(
         NoticeDocument.objects.filter(kind=kind, issued_on=as_of, town_id__in=towns).values_list(
             "town_id", flat=True
@@ -216,17 +217,22 @@ def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[N
     missing = sorted(set(towns) - existing)
     if not missing:
         return []
-    key = {"prefix": COUNTER_PREFIX[kind], "year": as_of.year}
-    first = counter_take(TicketCounter, key=key, count=len(missing))
-    documents = [
-        NoticeDocument(
-            number=document_number(kind=kind, year=as_of.year, value=first + i),
-            kind=kind,
-            town_id=town,
-            issued_on=as_of,
-        )
-        for i, town in enumerate(missing)
-    ]
+    counties = dict(Town.objects.filter(code__in=missing).values_list("code", "county_id"))
+    documents = []
+    for county in sorted(set(counties.values())):  # each county numbers its own documents
+        own = [town for town in missing if counties[town] == county]
+        key = {"prefix": COUNTER_PREFIX[kind], "year": as_of.year, "county": county}
+        first = counter_take(TicketCounter, key=key, count=len(own))
+        documents += [
+            NoticeDocument(
+                number=document_number(kind=kind, year=as_of.year, value=first + i),
+                kind=kind,
+                town_id=town,
+                county_id=county,
+                issued_on=as_of,
+            )
+            for i, town in enumerate(own)
+        ]
     return NoticeDocument.objects.bulk_create(documents)
 
 
