@@ -58,7 +58,14 @@ from villages.people.tokens import token_create
 from workflows.bulletins import selectors as bulletin_selectors
 from workflows.bulletins import services as bulletins
 from workflows.evidence.services import evidence_photo_create
-from workflows.models import Bulletin, RectificationTicket, TicketEvent, ToiletTicket
+from workflows.models import (
+    Bulletin,
+    NoticeDocument,
+    RectificationTicket,
+    TicketEvent,
+    ToiletTicket,
+)
+from workflows.notices.services import overdue_notices_issue
 from workflows.tickets import services
 
 SANTAI_CSV = Path(settings.BASE_DIR) / "tests" / "data" / "santai_510722_divisions_2023.csv"
@@ -509,3 +516,16 @@ def test_a_bulletin_is_made_in_the_county_named(worlds):
             by=worlds.users["santai_tf"], kind="problems", title="通报", county="370828000000"
         )
     assert not Bulletin.objects.filter(county=SANTAI, title="通报").exclude(pk=made.pk).exists()
+
+
+@pytest.mark.django_db
+def test_each_county_numbers_its_notices(worlds):
+    """金乡县's world has issued overdue notices already; 三台县's first is its own 第1号."""
+    ticket = worlds.santai.ticket["huji"]
+    as_of = ticket.deadline + timedelta(days=1)
+    overdue_notices_issue(as_of=as_of)
+    document = NoticeDocument.objects.get(town_id=TONGCHUAN, kind="reminder", issued_on=as_of)
+    assert document.county_id == SANTAI
+    assert document.number == f"逾提〔{as_of.year}〕第1号"
+    jinxiang = NoticeDocument.objects.filter(county_id="370828000000", kind="reminder")
+    assert jinxiang.filter(number=document.number).exists()  # the same number, another county
