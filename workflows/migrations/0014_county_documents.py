@@ -9,7 +9,8 @@ year continues from its own highest batch. A draft still carrying the old issuer
 (县农村人居环境整治工作专班) gets its county's (金乡县农村人居环境整治工作专班); issued bulletins keep
 their frozen text, whose header the page completes with the bulletin's county. A notice
 document's county is its town's; each county's notice counters continue from its own highest
-number.
+number. The overdue ladder becomes each county's: every existing county gets the steps there
+were.
 """
 
 import re
@@ -89,6 +90,24 @@ def backfill_notices(apps, schema_editor):
     )
 
 
+def ladders(apps, schema_editor):
+    """The ladder there was becomes the first county's; every other county gets a copy. Without
+    a county yet, the steps go: the job gives each county the default ladder when it appears."""
+    County = apps.get_model("villages", "County")
+    OverdueStep = apps.get_model("workflows", "OverdueStep")
+    counties = list(County.objects.order_by("code").values_list("code", flat=True))
+    if not counties:
+        OverdueStep.objects.all().delete()
+        return
+    steps = list(OverdueStep.objects.order_by("number"))
+    OverdueStep.objects.update(county_id=counties[0])
+    OverdueStep.objects.bulk_create(
+        OverdueStep(county_id=code, number=s.number, days_past=s.days_past, kind=s.kind)
+        for code in counties[1:]
+        for s in steps
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("villages", "0005_county_settings"),
@@ -136,8 +155,25 @@ class Migration(migrations.Migration):
                 verbose_name="county",
             ),
         ),
+        migrations.AddField(
+            model_name="overduestep",
+            name="county",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="villages.county",
+                verbose_name="county",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="overduestep",
+            name="number",
+            field=models.PositiveSmallIntegerField(verbose_name="step"),
+        ),
         # The rows are filled here and the columns made required in 0015: PostgreSQL refuses
         # to alter a table with pending foreign-key checks in the transaction that wrote it.
         migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.RunPython(backfill_notices, migrations.RunPython.noop),
+        migrations.RunPython(ladders, migrations.RunPython.noop),
     ]

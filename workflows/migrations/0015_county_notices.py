@@ -1,4 +1,5 @@
-"""The county of bulletins and notice documents (filled in 0014) is required; a bulletin's number
+"""The county of bulletins, notice documents and overdue steps (filled in 0014) is required; a
+county's ladder numbers its steps once; a bulletin's number
 is unique per county and year, a notice document's per county."""
 
 import django.db.models.deletion
@@ -10,6 +11,30 @@ class Migration(migrations.Migration):
     dependencies = [("workflows", "0014_county_documents")]
 
     operations = [
+        migrations.AlterModelOptions(
+            name="overduestep",
+            options={
+                "ordering": ["county", "number"],
+                "verbose_name": "overdue step",
+                "verbose_name_plural": "overdue steps",
+            },
+        ),
+        migrations.AlterField(
+            model_name="overduestep",
+            name="county",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="villages.county",
+                verbose_name="county",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="overduestep",
+            constraint=models.UniqueConstraint(
+                fields=("county", "number"), name="overdue_step_per_county"
+            ),
+        ),
         migrations.AlterField(
             model_name="bulletin",
             name="county",

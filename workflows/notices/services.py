@@ -30,6 +30,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Left
+from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -105,13 +107,18 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
     with transaction.atomic():
         _lock("overdue_notices")
         documents: list[NoticeDocument] = []
-        for step in OverdueStep.objects.order_by("number"):
+        overdue_ladders_seed()
+        pending = _extension_pending(as_of)
+        for step in OverdueStep.objects.order_by("county_id", "number"):
             # Step reached: at least `days_past` local days after the deadline, i.e. overdue
-            # as of day `days_past - 1` after as_of's (days_past 1: overdue today). The same
-            # queryset picks the towns here and, compiled, the rows of the INSERT below.
-            reached = RectificationTicket.objects.overdue(
-                as_of=as_of - timedelta(step.days_past - 1)
-            ).exclude(_extension_pending(as_of))
+            # as of day `days_past - 1` after as_of's (days_past 1: overdue today), in the
+            # step's county. The
+            # same queryset picks the towns here and, compiled, the rows of the INSERT below.
+            reached = (
+                RectificationTicket.objects.overdue(as_of=as_of - timedelta(step.days_past - 1))
+                .filter(_in_county(step.county_id))
+                .exclude(pending)
+            )
             issued = OverdueNotice.objects.filter(
                 ticket=OuterRef("pk"), step=step.number, deadline=OuterRef("deadline")
             )
@@ -124,6 +131,27 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
         counts["documents"] = len(documents)
         counts.update(_recipients_add(documents))
     return counts
+
+
+def overdue_ladders_seed() -> int:
+    """Gives every county without an overdue ladder the default one (OverdueStep.DEFAULT_LADDER):
+    a county added to the deployment is chased like the others from the job's next run. Returns
+    how many steps were added."""
+    bare = County.objects.exclude(code__in=OverdueStep.objects.values("county_id"))
+    steps = [
+        OverdueStep(county_id=code, number=number, days_past=days_past, kind=kind)
+        for code in bare.values_list("code", flat=True)
+        for number, days_past, kind in OverdueStep.DEFAULT_LADDER
+    ]
+    # A concurrent seeding (two jobs, the admin) may have added the same steps: kept as they are.
+    return len(OverdueStep.objects.bulk_create(steps, ignore_conflicts=True)) if steps else 0
+
+
+def _in_county(county: str) -> Q:
+    """Tickets of `county`, on the ticket's own town column (the raw INSERT … SELECT takes no
+    join): its towns' codes begin with the county's 6 digits (villages.Town's
+    town_code_in_county)."""
+    return Q(Exact(Left("town_id", 6), county[:6]))
 
 
 def _extension_pending(as_of: date) -> Q:
@@ -140,7 +168,7 @@ def _extension_pending(as_of: date) -> Q:
         towns = Q()
         if len(by_days) > 1:  # one hold for every county: no need to tell them apart
             for code in codes:
-                towns |= Q(town_id__startswith=code[:6])
+                towns |= _in_county(code)
         held |= towns & Q(extension_requested_at__gte=since)
     return Q(state=RectificationState.EXTENSION_REQUESTED) & held
 
@@ -260,7 +288,9 @@ def rule_where(queryset: QuerySet) -> tuple[str, list]:
     exactly the rows RectificationTicket.objects.overdue() / ToiletTicket.objects.sla_breached()
     do."""
     query = queryset.query
-    if len(query.alias_map) != 1:
+    # A join Django set up and trimmed (a lookup on a foreign key's own column) is never
+    # emitted: only the tables still referred to count.
+    if sum(1 for alias in query.alias_map if query.alias_refcount[alias]) != 1:
         raise ValueError("a condition with joins cannot be reused in the raw statements")
     sql, params = query.get_compiler(connection=connection).compile(query.where)
     return sql, list(params)
