@@ -61,6 +61,7 @@ from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
     Bulletin,
     NoticeDocument,
+    Outbox,
     RectificationTicket,
     TicketEvent,
     ToiletTicket,
@@ -529,3 +530,24 @@ def test_each_county_numbers_its_notices(worlds):
     assert document.number == f"逾提〔{as_of.year}〕第1号"
     jinxiang = NoticeDocument.objects.filter(county_id="370828000000", kind="reminder")
     assert jinxiang.filter(number=document.number).exists()  # the same number, another county
+
+
+@pytest.mark.django_db
+def test_the_outbox_is_each_countys_own(client, worlds):
+    """The outbox names towns and recipients: 三台县's task force sees and re-queues none of
+    金乡县's rows, which 金乡县's own task force does see."""
+    documents = NoticeDocument.objects.filter(county_id="370828000000")
+    assert documents
+    rows = Outbox.objects.bulk_create(
+        Outbox(document=document, channel="webhook", recipient="jinxiang-gateway", attempts=3)
+        for document in documents
+    )
+    numbers = {document.number for document in documents}
+    for viewer, shown in (("santai_tf", False), ("task_force", True)):
+        client.force_login(worlds.users[viewer])
+        page = client.get(reverse("outbox_list")).content.decode()
+        assert all((number in page) == shown for number in numbers), viewer
+    client.force_login(worlds.users["santai_tf"])
+    pks = [row.pk for row in rows]
+    assert client.post(reverse("outbox_requeue"), {"pk": pks}).status_code == 303
+    assert set(Outbox.objects.filter(pk__in=pks).values_list("attempts", flat=True)) == {3}

@@ -483,20 +483,32 @@ def outbox_backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), BACKOFF_CAP_MINUTES))
 
 
-def outbox_requeue(*, pks: Iterable[int]) -> int:
+def outbox_of(user) -> QuerySet:
+    """The outbox rows of the documents of the counties where `user` watches the jobs (the
+    task force its own county's: the rows name its towns and people; a superuser every one)."""
+    condition = access.scope(user, "jobs.view").q(
+        town="document__town_id", county="document__county_id"
+    )
+    return Outbox.objects.none() if condition is None else Outbox.objects.filter(condition)
+
+
+def outbox_requeue(*, pks: Iterable[int], by=None) -> int:
     """Make unsent rows due now with a fresh set of attempts; their key stays. A row a live
-    worker holds is left alone (its claim has not expired)."""
+    worker holds is left alone (its claim has not expired). Given `by`, only his rows
+    (outbox_of): another county's are not touched."""
     cutoff = timezone.now() - claim_expiry()
-    rows = Outbox.objects.filter(pk__in=list(pks), sent_at=None).filter(
+    rows = outbox_of(by) if by is not None else Outbox.objects.all()
+    rows = rows.filter(pk__in=list(pks), sent_at=None).filter(
         Q(claimed_at=None) | Q(claimed_at__lt=cutoff)
     )
     return rows.update(attempts=0, claimed_at=None, next_attempt_at=timezone.now())
 
 
-def outbox_pending() -> QuerySet:
-    """Every unsent row, for the task force's outbox page."""
+def outbox_pending(user) -> QuerySet:
+    """Every unsent row `user` may see (outbox_of), for the task force's outbox page."""
     return (
-        Outbox.objects.filter(sent_at=None)
+        outbox_of(user)
+        .filter(sent_at=None)
         .select_related("document__town")
         .order_by("-outcome", "id")
     )
