@@ -551,3 +551,19 @@ def test_the_outbox_is_each_countys_own(client, worlds):
     pks = [row.pk for row in rows]
     assert client.post(reverse("outbox_requeue"), {"pk": pks}).status_code == 303
     assert set(Outbox.objects.filter(pk__in=pks).values_list("attempts", flat=True)) == {3}
+
+
+@pytest.mark.django_db
+def test_a_superuser_chooses_the_county_of_a_new_bulletin(client, worlds):
+    client.force_login(make_user("admin_of_new_bulletins", is_superuser=True))
+    url = reverse("bulletin_new")
+    assert 'name="county"' in client.get(url).content.decode()
+    data = {"kind": "problems", "title": "市里代三台县起草"}
+    assert client.post(url, data).status_code == 400  # which county?
+    assert client.post(url, {**data, "county": "999999000000"}).status_code == 400
+    assert not Bulletin.objects.filter(title=data["title"]).exists()
+    assert client.post(url, {**data, "county": SANTAI}).status_code == 303
+    assert Bulletin.objects.get(title=data["title"]).county_id == SANTAI
+    # A task force of one county is not asked.
+    client.force_login(worlds.users["santai_tf"])
+    assert 'name="county"' not in client.get(url).content.decode()

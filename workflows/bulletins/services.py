@@ -60,13 +60,17 @@ def _require_county(user) -> None:
         raise Forbidden(_("Only the county task force may compose and issue bulletins."))
 
 
+def bulletin_counties(user) -> QuerySet[County]:
+    """The counties where `user` composes bulletins (his county; a superuser's every one)."""
+    granted = access.scope(user, "bulletin.compose")
+    counties = County.objects.only("code", "name").order_by("code")
+    return counties if granted.everywhere else counties.filter(code__in=granted.county_codes)
+
+
 def _bulletin_county(by, county: County | str | None) -> County:
     """The county a new bulletin is `by`'s: the one named (within his reach: 404 otherwise), or
     the only one where he composes bulletins."""
-    granted = access.scope(by, "bulletin.compose")
-    counties = County.objects.only("code", "name").order_by("code")
-    if not granted.everywhere:
-        counties = counties.filter(code__in=granted.county_codes)
+    counties = bulletin_counties(by)
     if county is not None:
         code = county.pk if isinstance(county, County) else county
         found = counties.filter(code=code).first()

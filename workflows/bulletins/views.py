@@ -120,6 +120,13 @@ class BulletinForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
     )
 
+    def __init__(self, *args, counties=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if len(counties) > 1:  # composing in several counties (a superuser): say which
+            self.fields["county"] = forms.ChoiceField(
+                label=gettext_lazy("County"), choices=[(c.code, c.name) for c in counties]
+            )
+
     def clean_default_deadline(self):
         deadline = self.cleaned_data["default_deadline"]
         if deadline and deadline < timezone.localdate():
@@ -130,7 +137,7 @@ class BulletinForm(forms.Form):
 @login_required
 def bulletin_new(request):
     _require_task_force(request, _("compose a bulletin"))
-    form = BulletinForm(request.POST or None)
+    form = BulletinForm(request.POST or None, counties=svc.bulletin_counties(request.user))
     if request.method != "POST":
         return render(request, "workflows/bulletin_new.html", {"form": form})
     if form.is_valid():
