@@ -57,8 +57,8 @@ class ReceiptOut(Schema):
 
 class BulletinOut(Schema):
     id: int
-    county_code: str = Field(description="The county whose bulletin it is (12 digits)")
     year: int
+    county_code: str = Field(description="The county whose bulletin it is (12 digits)")
     batch: int | None = Field(description="第N批 of its county and year, given at issue")
     number: str = Field(description="e.g. 2026年第3批; empty for a draft")
     kind: BulletinKind
