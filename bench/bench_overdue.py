@@ -33,7 +33,7 @@ from workflows.models import (
     OverdueStep,
     RectificationTicket,
 )
-from workflows.notices.services import _table
+from workflows.notices.services import _table, overdue_ladders_seed
 
 TOTAL = int(os.environ.get("BENCH_TICKETS", "1000000"))
 TARGET = 2
@@ -43,6 +43,7 @@ FLOOR = "one INSERT … SELECT"
 
 def run() -> None:
     call_command("import_divisions", "villages/fixtures/jinxiang/divisions_2023.csv", verbosity=0)
+    overdue_ladders_seed()  # the county's default ladder, which the job would give it
     as_of = timezone.localdate()
     started = time.perf_counter()
     generated = generate(TOTAL, as_of=as_of)
@@ -158,8 +159,14 @@ def floor(as_of) -> tuple[float, int]:
     """One INSERT … SELECT of every notice the job issues today, into documents made first."""
     steps = list(OverdueStep.objects.order_by("number"))
     documents = [
-        NoticeDocument(number=f"floor-{town}-{kind}", kind=kind, town_id=town, issued_on=as_of)
-        for town in Town.objects.values_list("code", flat=True)
+        NoticeDocument(
+            number=f"floor-{town}-{kind}",
+            kind=kind,
+            town_id=town,
+            county_id=county,
+            issued_on=as_of,
+        )
+        for town, county in Town.objects.values_list("code", "county_id")
         for kind in {step.kind for step in steps}
     ]
     NoticeDocument.objects.bulk_create(documents)

@@ -62,6 +62,7 @@ from tests.inspections.conftest import HUJI_SITE, JISHU_SITE, make_patrol, make_
 from tests.workflows.conftest import jpeg_upload
 from villages.models import (
     AccessToken,
+    CountySettings,
     Household,
     Membership,
     MembershipChange,
@@ -663,6 +664,14 @@ CASES: dict[str, Case] = {
         kwargs=lambda w, t: {"kind": "divisions"},
         method="POST",
         state=lambda w, t: import_state(),
+    ),
+    # The county's configuration: its task force's; a day no month lacks, or nothing (400).
+    "county_settings": Case(TASK_FORCE),
+    "county_settings[post]": Case(
+        "tf=400 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403",
+        method="POST",
+        data=lambda w, t: {"patrol_reminder_day": "31"},
+        state=lambda w, t: list(CountySettings.objects.values_list("pk", "patrol_reminder_day")),
     ),
     # --- people (the county task force's) ---
     "person_list": Case(TASK_FORCE, hides="person_detail"),

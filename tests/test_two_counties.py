@@ -17,9 +17,9 @@ objects:
 
 Campaigns, their rounds and assessments, checklists and the grading and patrol policies are each
 county's own: both counties run a campaign of the same name with an active and a published
-round, and each county's users get 404 on the other's. Out of this slice (issue 20's next ones):
-bulletins and their numbering are still the deployment's, so the bulletins' cases are left out
-here.
+round, and each county's users get 404 on the other's. Bulletins are each county's too:
+三台县's task force issues its own (a bulletin and a draft of 潼川镇's ticket), numbered 第1批
+of the year like 金乡县's first, under its own header.
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import ApplicationError
 from inspections.grading import services as grading
 from inspections.grading.grades import round_results
 from inspections.grading.scoring import grade_of
@@ -73,8 +74,18 @@ from tests.workflows.conftest import jpeg_upload
 from villages import access
 from villages.models import County, Household, Role, Town, Village
 from villages.people.tokens import token_create
+from workflows.bulletins import selectors as bulletin_selectors
+from workflows.bulletins import services as bulletins
 from workflows.evidence.services import evidence_photo_create
-from workflows.models import RectificationTicket, TicketEvent, ToiletTicket
+from workflows.models import (
+    Bulletin,
+    NoticeDocument,
+    Outbox,
+    RectificationTicket,
+    TicketEvent,
+    ToiletTicket,
+)
+from workflows.notices.services import overdue_notices_issue
 from workflows.tickets import services
 
 SANTAI_CSV = Path(settings.BASE_DIR) / "tests" / "data" / "santai_510722_divisions_2023.csv"
@@ -100,13 +111,9 @@ SANTAI_USERS = {
 # county-level ones (one object, not one per town).
 SANTAI_KINDS = ("town", "village", "spare_village", "ticket", "toilet", "household", "site")
 SANTAI_KINDS += ("patrol", "person", "token", "assessment", "deduction")
+SANTAI_KINDS += ("bulletin", "draft_bulletin")
 COUNTY_KINDS = ("campaign", "active_round", "published_round", "item")
 SANTAI_KINDS += COUNTY_KINDS
-
-
-def county_level(key: str) -> bool:
-    """Cases of county-level objects, not yet each county's own (issue 20's next slice)."""
-    return "bulletin" in key
 
 
 # --- the two worlds -----------------------------------------------------------------------------
@@ -165,12 +172,15 @@ def _santai_world(users: dict) -> SimpleNamespace:
     token = token_create(
         by=task_force, name="三台县测试系统", role=Role.VILLAGE_ADMIN, village=spare
     )[0]
+    issued, draft = _santai_bulletins(task_force, inspector, town, village)
     one = lambda value: {"huji": value}  # noqa: E731
     rounds = _santai_rounds(users, village)
     return SimpleNamespace(
         **rounds["county_level"],
         assessment=one(rounds["assessment"]),
         deduction=one(rounds["deduction"]),
+        bulletin=one(issued),
+        draft_bulletin=one(draft),
         person=one(person),
         token=one(token),
         users=users,
@@ -250,6 +260,31 @@ def _santai_rounds(users: dict, village: Village) -> dict:
     }
 
 
+def _santai_bulletins(task_force, inspector, town, village):
+    """三台县's own bulletin, issued to 潼川镇 (listing a new draft ticket), and a draft of it."""
+    ticket = services.rectification_create(
+        by=inspector,
+        town=town,
+        village=village,
+        description="三台县：坑塘漂浮物未清理",
+        source_kind="patrol",
+        before_photos=[evidence_photo_create(file=jpeg_upload(), uploaded_by=inspector)],
+    )
+    made = []
+    for issue in (True, False):
+        bulletin = bulletins.bulletin_create(
+            by=task_force,
+            kind="problems",
+            title="关于潼川镇农村人居环境问题的通报",
+            default_deadline=timezone.localdate() + timedelta(days=10),
+        )
+        bulletins.bulletin_items_set(bulletin=bulletin, by=task_force, tickets=[ticket])
+        made.append(
+            bulletins.bulletin_issue(bulletin=bulletin, by=task_force) if issue else bulletin
+        )
+    return made
+
+
 @pytest.fixture(scope="module")
 def worlds(django_db_setup, django_db_blocker, tmp_path_factory):
     media = tmp_path_factory.mktemp("two-counties-media")
@@ -325,8 +360,6 @@ def names_a_place(case) -> bool:
 def _params():
     params = []
     for key, case in CASES.items():
-        if county_level(key):
-            continue
         towns = TOWNS if case.scoped else ("-",)
         for viewer in SANTAI_USERS:  # 三台县's users on 金乡县's objects: both of its towns
             params += [pytest.param(key, viewer, t, id=f"{key}-{viewer}-{t}") for t in towns]
@@ -351,8 +384,8 @@ def _setting(worlds: Worlds, viewer: str, town: str):
 def _marks(world, detail_key: str) -> list[str]:
     """The other county's objects as `detail_key` shows them in lists."""
     detail = CASES[detail_key]
-    if not detail.scoped or county_level(detail_key):
-        return []  # a county-level object: not yet each county's own
+    if not detail.scoped:
+        return []
     if isinstance(world, SimpleNamespace):  # 三台县's world: one town, the kinds it builds
         return [detail.mark(world, "huji")] if _applies(detail, SANTAI_PROBE) else []
     return [detail.mark(world, t) for t in TOWNS]
@@ -398,7 +431,6 @@ def _list_params():
         pytest.param(key, id=key)
         for key, case in CASES.items()
         if case.hides
-        and not county_level(key)
         and not case.scoped
         and CASES[case.hides].scoped
         and _applies(case, SANTAI_PROBE)
@@ -661,3 +693,108 @@ def test_a_countys_division_import_touches_its_own_county_only(client, worlds):
 
     client.force_login(make_user("root_both", is_superuser=True))
     assert _preview(client, "divisions", foreign).status_code == 200
+
+
+# --- bulletins: each county's own -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_each_county_numbers_its_bulletins_under_its_own_header(client, worlds):
+    year = timezone.localdate().year
+    for viewer, world, name in (
+        ("task_force", worlds.jinxiang, "金乡县"),
+        ("santai_tf", worlds.santai, "三台县"),
+    ):
+        bulletin = world.bulletin["huji"]
+        # 金乡县's world issued one bulletin per town; 三台县's first is its own 第1批 too.
+        assert bulletin.number_label == f"{year}年第1批"
+        assert bulletin.snapshot["issuer"] == f"{name}农村人居环境整治工作专班"
+        client.force_login(worlds.users[viewer])
+        page = client.get(reverse("bulletin_detail", args=[bulletin.pk])).content.decode()
+        assert f"{name}农村人居环境整治工作专班" in page
+    other = worlds.jinxiang.bulletin["jishu"]
+    assert (other.county_id, other.batch) == ("370828000000", 2)
+
+
+@pytest.mark.django_db
+def test_a_bulletin_refuses_the_other_countys_tickets(worlds):
+    admin = make_user("admin_composer", is_superuser=True)
+    draft = worlds.santai.draft_bulletin["huji"]
+    items = list(draft.items.values_list("ticket_id", "wording"))
+    jinxiang_ticket = worlds.jinxiang.ticket["huji"]
+    with pytest.raises(ApplicationError, match=jinxiang_ticket.number):
+        bulletins.bulletin_items_set(bulletin=draft, by=admin, tickets=[jinxiang_ticket])
+    assert list(draft.items.values_list("ticket_id", "wording")) == items  # nothing written
+    # The compose page refuses it too (400), and offers only the bulletin's county's tickets.
+    client = Client()
+    client.force_login(admin)
+    url = reverse("bulletin_compose", args=[draft.pk])
+    response = client.post(url, {"ticket": [jinxiang_ticket.pk], "op": "save"})
+    assert response.status_code == 400
+    assert list(draft.items.values_list("ticket_id", "wording")) == items
+    candidates = bulletin_selectors.bulletin_candidates(bulletin=draft, user=admin, pool="open")
+    assert set(candidates.values_list("town__county_id", flat=True)) == {SANTAI}
+
+
+@pytest.mark.django_db
+def test_a_bulletin_is_made_in_the_county_named(worlds):
+    admin = make_user("admin_of_bulletins", is_superuser=True)
+    with pytest.raises(ApplicationError):  # two counties: which one?
+        bulletins.bulletin_create(by=admin, kind="problems", title="通报")
+    made = bulletins.bulletin_create(by=admin, kind="problems", title="通报", county=SANTAI)
+    assert (made.county_id, made.issuer) == (SANTAI, "三台县农村人居环境整治工作专班")
+    with pytest.raises(ApplicationError):  # 三台县's task force in 金乡县
+        bulletins.bulletin_create(
+            by=worlds.users["santai_tf"], kind="problems", title="通报", county="370828000000"
+        )
+    assert not Bulletin.objects.filter(county=SANTAI, title="通报").exclude(pk=made.pk).exists()
+
+
+@pytest.mark.django_db
+def test_each_county_numbers_its_notices(worlds):
+    """金乡县's world has issued overdue notices already; 三台县's first is its own 第1号."""
+    ticket = worlds.santai.ticket["huji"]
+    as_of = ticket.deadline + timedelta(days=1)
+    overdue_notices_issue(as_of=as_of)
+    document = NoticeDocument.objects.get(town_id=TONGCHUAN, kind="reminder", issued_on=as_of)
+    assert document.county_id == SANTAI
+    assert document.number == f"逾提〔{as_of.year}〕第1号"
+    jinxiang = NoticeDocument.objects.filter(county_id="370828000000", kind="reminder")
+    assert jinxiang.filter(number=document.number).exists()  # the same number, another county
+
+
+@pytest.mark.django_db
+def test_the_outbox_is_each_countys_own(client, worlds):
+    """The outbox names towns and recipients: 三台县's task force sees and re-queues none of
+    金乡县's rows, which 金乡县's own task force does see."""
+    documents = NoticeDocument.objects.filter(county_id="370828000000")
+    assert documents
+    rows = Outbox.objects.bulk_create(
+        Outbox(document=document, channel="webhook", recipient="jinxiang-gateway", attempts=3)
+        for document in documents
+    )
+    numbers = {document.number for document in documents}
+    for viewer, shown in (("santai_tf", False), ("task_force", True)):
+        client.force_login(worlds.users[viewer])
+        page = client.get(reverse("outbox_list")).content.decode()
+        assert all((number in page) == shown for number in numbers), viewer
+    client.force_login(worlds.users["santai_tf"])
+    pks = [row.pk for row in rows]
+    assert client.post(reverse("outbox_requeue"), {"pk": pks}).status_code == 303
+    assert set(Outbox.objects.filter(pk__in=pks).values_list("attempts", flat=True)) == {3}
+
+
+@pytest.mark.django_db
+def test_a_superuser_chooses_the_county_of_a_new_bulletin(client, worlds):
+    client.force_login(make_user("admin_of_new_bulletins", is_superuser=True))
+    url = reverse("bulletin_new")
+    assert 'name="county"' in client.get(url).content.decode()
+    data = {"kind": "problems", "title": "市里代三台县起草"}
+    assert client.post(url, data).status_code == 400  # which county?
+    assert client.post(url, {**data, "county": "999999000000"}).status_code == 400
+    assert not Bulletin.objects.filter(title=data["title"]).exists()
+    assert client.post(url, {**data, "county": SANTAI}).status_code == 303
+    assert Bulletin.objects.get(title=data["title"]).county_id == SANTAI
+    # A task force of one county is not asked.
+    client.force_login(worlds.users["santai_tf"])
+    assert 'name="county"' not in client.get(url).content.decode()

@@ -130,6 +130,8 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("imports.run", (TF,), county=True),
         # people (villages/people): add people, give and take roles, deactivate, reset passwords
         Permission("people.manage", (TF,), county=True),
+        # the county's configuration (SLA hours, reminder day, bulletin issuer…): its own page
+        Permission("county.configure", (TF,), county=True),
     )
 }
 

@@ -522,3 +522,67 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class CountySettings(models.Model):
+    """A county's own configuration (issue 20: the county is the tenant), edited by its task force
+    on its page. An empty field means the environment's default (config/settings.py): every read
+    goes through villages.configuration.county_config, never through this row or settings."""
+
+    county = models.OneToOneField(
+        County,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="configuration",
+        verbose_name=_("county"),
+    )
+    sla_pumping_hours = models.PositiveIntegerField(_("pumping SLA (hours)"), null=True, blank=True)
+    sla_repair_hours = models.PositiveIntegerField(_("repair SLA (hours)"), null=True, blank=True)
+    sla_unblocking_hours = models.PositiveIntegerField(
+        _("unblocking SLA (hours)"), null=True, blank=True
+    )
+    sla_other_hours = models.PositiveIntegerField(
+        _("other service SLA (hours)"), null=True, blank=True
+    )
+    patrol_reminder_day = models.PositiveSmallIntegerField(
+        _("patrol reminder day"), null=True, blank=True
+    )
+    extension_hold_days = models.PositiveSmallIntegerField(
+        _("extension hold (days)"), null=True, blank=True
+    )
+    bulletin_issuer = models.CharField(_("bulletin issuer (发文机关)"), max_length=100, blank=True)
+    bulletin_cc = models.CharField(_("bulletin cc (抄送)"), max_length=500, blank=True)
+    updated_at = models.DateTimeField(_("changed"), null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+
+    class Meta:
+        verbose_name = _("county configuration")
+        verbose_name_plural = _("county configurations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(patrol_reminder_day__gte=1, patrol_reminder_day__lte=28)
+                | Q(patrol_reminder_day=None),
+                name="county_settings_reminder_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(extension_hold_days__gte=1) | Q(extension_hold_days=None),
+                name="county_settings_hold_days",
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"sla_{kind}_hours__gte": 1}) | Q(**{f"sla_{kind}_hours": None}),
+                    name=f"county_settings_sla_{kind}",
+                )
+                for kind in ("pumping", "repair", "unblocking", "other")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.county_id)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from villages import imports_page, views
+from villages import configuration_page, imports_page, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("villages/<str:code>/", views.village_detail, name="village_detail"),
     path("imports/templates/<slug:kind>.xlsx", views.import_template, name="import_template"),
     path("", include(imports_page)),
+    path("", include(configuration_page)),
 ]

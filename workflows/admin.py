@@ -9,9 +9,10 @@ from workflows.models import JobRun, NoticeDocument, Outbox, OverdueStep
 
 @admin.register(OverdueStep)
 class OverdueStepAdmin(admin.ModelAdmin):
-    list_display = ("number", "days_past", "kind")
+    list_display = ("county", "number", "days_past", "kind")
     list_editable = ("days_past", "kind")
-    ordering = ("number",)
+    list_filter = ("county",)
+    ordering = ("county", "number")
 
 
 @admin.register(NoticeDocument)

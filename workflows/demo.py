@@ -422,7 +422,9 @@ def _relive(ticket, events: list[TicketEvent], times: list[datetime]) -> None:
         if getattr(ticket, name) is not None:
             setattr(ticket, name, getattr(ticket, name) + moved)
     if model is ToiletTicket:
-        ticket.sla_due_at = toilet_sla_due(kind=ticket.kind, reported_at=ticket.created_at)
+        ticket.sla_due_at = toilet_sla_due(
+            kind=ticket.kind, reported_at=ticket.created_at, town=ticket.town_id
+        )
 
 
 def _days_moved(events: list[TicketEvent], times: list[datetime]) -> timedelta:

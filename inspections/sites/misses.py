@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -20,6 +19,8 @@ from django.utils.translation import gettext as _
 from core.dates import month_start, previous_month
 from inspections.models import PatrolMiss, WaterSite
 from inspections.sites.rules import owes_patrols
+from villages.configuration import county_config
+from villages.models import County
 from workflows.models import NoticeKind
 from workflows.notices import services as notices
 
@@ -49,17 +50,22 @@ def missed_patrols_issue(*, as_of: date) -> dict[str, int]:
     counts = {"reminded": 0, "recorded": 0, "documents": 0, "notifications": 0, "outbox": 0}
     with transaction.atomic():
         notices.job_lock("missed_patrols")
-        if as_of.day >= settings.PATROL_REMINDER_DAY:
-            issued = _remind(as_of)
+        # Each county reminds from its own day (villages.configuration).
+        counties = [
+            c for c in County.objects.all() if as_of.day >= county_config(c).patrol_reminder_day
+        ]
+        if counties:
+            issued = _remind(as_of, counties=counties)
             counts["reminded"] = issued.pop("notices")
             counts.update(issued)
         counts["recorded"] = _record_month(previous_month(as_of), recorded_on=as_of)
     return counts
 
 
-def _remind(as_of: date) -> dict[str, int]:
+def _remind(as_of: date, *, counties) -> dict[str, int]:
     month = month_start(as_of)
-    sites = list(short_sites(month=month, until=as_of, stage=PatrolMiss.Stage.REMINDER))
+    short = short_sites(month=month, until=as_of, stage=PatrolMiss.Stage.REMINDER)
+    sites = list(short.filter(town__county__in=counties))
     _insert(sites, month=month, stage=PatrolMiss.Stage.REMINDER, recorded_on=as_of)
     lines = defaultdict(list)
     for site in sites:

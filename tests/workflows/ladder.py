@@ -1,19 +1,17 @@
-"""The default overdue ladder, for tests: migration 0004 seeds it, but a transactional test
-(TransactionTestCase's flush) empties every table, migration data included, for the tests after
-it. Import `ladder` into a test module to have the default ladder in every test."""
+"""The default overdue ladder, for tests. The overdue job gives every county without a ladder the
+default one (OverdueStep.DEFAULT_LADDER); import `ladder` into a test module to have it from the
+start of every test that loads the geography (pages that read the ladder before the job ran)."""
 
 from __future__ import annotations
 
 import pytest
 
 from workflows.models import OverdueStep
+from workflows.notices.services import overdue_ladders_seed
 
-DEFAULT_LADDER = [(1, 1, "reminder"), (2, 3, "supervision"), (3, 7, "bulletin")]
+DEFAULT_LADDER = list(OverdueStep.DEFAULT_LADDER)
 
 
 @pytest.fixture(autouse=True)
-def ladder(db):
-    for number, days_past, kind in DEFAULT_LADDER:
-        OverdueStep.objects.get_or_create(
-            number=number, defaults={"days_past": days_past, "kind": kind}
-        )
+def ladder(db, divisions):
+    overdue_ladders_seed()

@@ -92,6 +92,7 @@ def test_a_town_lists_the_issued_bulletins_addressed_to_it(
     row = next(r for r in body(response)["results"] if r["id"] == both.pk)
     assert (row["number"], row["items"], row["receipts"]) == (both.number_label, 2, 2)
     assert row["acknowledged_by_my_towns"] is False and row["all_closed"] is False
+    assert row["county_code"] == "370828000000"
     assert titles(api(other_officer).get("/bulletins")) == [both.title]
     assert sorted(titles(api(task_force).get("/bulletins"))) == sorted(
         [both.title, huji_only.title, draft.title]

@@ -141,7 +141,11 @@ def test_ladder_tickets_are_offered_and_filters_narrow(client, task_force, issue
     past = timezone.localdate() - timedelta(days=8)
     RectificationTicket.objects.filter(pk=ticket.pk).update(deadline=past)
     document = NoticeDocument.objects.create(
-        number="TB-1", kind="bulletin", town=ticket.town, issued_on=timezone.localdate()
+        number="TB-1",
+        kind="bulletin",
+        town=ticket.town,
+        county_id=ticket.town.county_id,
+        issued_on=timezone.localdate(),
     )
     OverdueNotice.objects.create(
         ticket=ticket, step=3, deadline=past, kind="bulletin",

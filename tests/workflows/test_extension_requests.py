@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from tests.workflows.conftest import jpeg_upload
+from villages.models import County, CountySettings
 from workflows.models import OverdueNotice, RectificationTicket, TicketEvent
 from workflows.notices.services import overdue_notices_issue
 from workflows.tickets import services
@@ -117,3 +118,18 @@ def test_a_refused_request_lets_the_ladder_go_on_at_once(assigned, hj_officer, t
     assert overdue_notices_issue(as_of=d + timedelta(3))["notices"] == 0
     services.rectification_refuse_extension(ticket=assigned, by=task_force, reason="不同意")
     assert overdue_notices_issue(as_of=d + timedelta(3))["notices"] == 2
+
+
+def test_the_hold_is_the_countys_own(assigned, hj_officer, clock, settings):
+    """金乡县 holds 2 days (its configuration) while another county keeps the default 5."""
+    settings.EXTENSION_HOLD_DAYS = 5
+    County.objects.create(code="370829000000", name="嘉祥县")
+    CountySettings.objects.create(county_id=assigned.town.county_id, extension_hold_days=2)
+    d = assigned.deadline
+    clock.now = timezone.make_aware(datetime.combine(d + timedelta(2), time(12)))
+    services.rectification_request_extension(
+        ticket=assigned, by=hj_officer, new_deadline=d + timedelta(20), reason="雨季施工困难"
+    )
+    assert overdue_notices_issue(as_of=d + timedelta(3))["notices"] == 0  # held
+    # The county's 2 days are over (the default 5 would hold until day 6): 催办 and 督办.
+    assert overdue_notices_issue(as_of=d + timedelta(4))["notices"] == 2

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 
 from tests.factories import make_household
 from tests.workflows.ladder import DEFAULT_LADDER, ladder  # noqa: F401 (autouse fixture)
+from villages.models import County
 from workflows.models import (
     JobLock,
     NoticeDocument,
@@ -54,14 +55,37 @@ def make_assigned(town, by_inspector, task_force, *, deadline, village=None, tex
 
 
 def test_the_default_ladder_is_seeded():
-    # The autouse `ladder` fixture only fills in missing rows; the migration's are kept.
+    # The ladder the migration seeded is the default each county is given (ladder fixture).
     seed = importlib.import_module("workflows.migrations.0004_seed_overdue_steps")
     assert seed.DEFAULT_LADDER == DEFAULT_LADDER
-    assert list(OverdueStep.objects.values_list("number", "days_past", "kind")) == [
-        (1, 1, "reminder"),
-        (2, 3, "supervision"),
-        (3, 7, "bulletin"),
+    assert list(OverdueStep.objects.values_list("county_id", "number", "days_past", "kind")) == [
+        ("370828000000", 1, 1, "reminder"),
+        ("370828000000", 2, 3, "supervision"),
+        ("370828000000", 3, 7, "bulletin"),
     ]
+
+
+def test_a_new_county_gets_the_default_ladder_and_keeps_its_own(huji, inspector, task_force):
+    OverdueStep.objects.filter(county_id="370828000000", number=3).delete()  # its own ladder
+    OverdueStep.objects.filter(number=2).update(days_past=2)
+    new = County.objects.create(code="370829000000", name="嘉祥县")
+    assert overdue_notices_issue(as_of=timezone.localdate())["notices"] == 0
+    ladders = OverdueStep.objects.values_list("county_id", "number", "days_past")
+    assert sorted(ladders) == [
+        ("370828000000", 1, 1),
+        ("370828000000", 2, 2),
+        (new.code, 1, 1),
+        (new.code, 2, 3),
+        (new.code, 3, 7),
+    ]
+    # The county's own ladder is what the job climbs: its step 2 two days on.
+    d = timezone.localdate()
+    ticket = make_assigned(huji, inspector, task_force, deadline=d)
+    overdue_notices_issue(as_of=d + timedelta(days=2))
+    assert set(OverdueNotice.objects.filter(ticket=ticket).values_list("step", flat=True)) == {
+        1,
+        2,
+    }
 
 
 def test_each_step_fires_on_its_local_day_and_only_once(assigned):
@@ -179,7 +203,7 @@ def test_the_job_costs_the_same_few_queries_for_2_or_12_tickets(huji, inspector,
     d = timezone.localdate()
     # Rows the very first run creates once and for all (its lock, the year's counter).
     JobLock.objects.create(name="overdue_notices")
-    TicketCounter.objects.create(prefix="NREM", year=(d + timedelta(1)).year)
+    TicketCounter.objects.create(prefix="NREM", year=(d + timedelta(1)).year, county=huji.county_id)
 
     def queries_for(tickets: int, as_of) -> int:
         for _ in range(tickets):

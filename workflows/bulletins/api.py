@@ -58,7 +58,8 @@ class ReceiptOut(Schema):
 class BulletinOut(Schema):
     id: int
     year: int
-    batch: int | None = Field(description="第N批, given at issue")
+    county_code: str = Field(description="The county whose bulletin it is (12 digits)")
+    batch: int | None = Field(description="第N批 of its county and year, given at issue")
     number: str = Field(description="e.g. 2026年第3批; empty for a draft")
     kind: BulletinKind
     state: BulletinState
@@ -73,6 +74,10 @@ class BulletinOut(Schema):
     acknowledged_by_my_towns: bool | None = Field(
         description="Whether the caller's towns acknowledged it; null if it is not theirs"
     )
+
+    @staticmethod
+    def resolve_county_code(bulletin) -> str:
+        return bulletin.county_id
 
     @staticmethod
     def resolve_number(bulletin) -> str:
@@ -165,7 +170,7 @@ class AcknowledgeOut(Schema):
     url_name="api_bulletin_list",
 )
 def bulletin_list(request, cursor: str | None = None, page_size: int | None = None):
-    """The bulletins the caller may read, newest first: the task force's every one (drafts
+    """The bulletins the caller may read, newest first: the task force's its county's (drafts
     too), a town's the issued ones addressed to it."""
     page = cursor_page(selectors.bulletin_list(request.user), cursor=cursor, size=page_size)
     selectors.mark_all_closed(page["results"])

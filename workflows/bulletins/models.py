@@ -1,7 +1,10 @@
 """Bulletins (通报): numbered county documents listing problems (tickets) for towns to rectify.
 
-A bulletin is composed as a draft (items = tickets, in order, with the wording printed), then
-issued in one transaction: it gets its batch number (第N批, per year), its draft tickets are
+A bulletin is one county's (the tenant): its tickets and recipient towns are that county's, its
+issuer (发文机关) that county's configuration (villages.configuration), and its number counts
+that county's bulletins of the year. It is composed as a draft (items = tickets, in order, with
+the wording printed), then issued in one transaction: it gets its batch number (第N批, per
+county and year), its draft tickets are
 assigned to their towns with the bulletin's deadline, its text and items are frozen into
 `snapshot` (an official document does not change when a ticket is edited later), and each
 recipient town gets a receipt to acknowledge. "整改中" and "已全部销号" are derived from the
@@ -18,10 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from villages.access import ScopedQuerySet
-from villages.models import Town
+from villages.models import County, Town
 from workflows.tickets.models import RectificationTicket
-
-ISSUER = "县农村人居环境整治工作专班"
 
 
 class BulletinKind(models.TextChoices):
@@ -38,8 +39,9 @@ class BulletinState(models.TextChoices):
 
 class BulletinQuerySet(ScopedQuerySet):
     def visible_to(self, user) -> BulletinQuerySet:
-        """The task force sees every bulletin; a town sees the issued ones addressed to it."""
-        county = self.scoped(user, perm="bulletin.view_all")
+        """The task force sees its county's bulletins (a superuser every county's); a town sees
+        the issued ones addressed to it."""
+        county = self.scoped(user, perm="bulletin.view_all", county="county_id")
         towns = self.filter(state=BulletinState.ISSUED).scoped(
             user, town="recipients__code", perm="bulletin.view"
         )
@@ -47,12 +49,16 @@ class BulletinQuerySet(ScopedQuerySet):
 
 
 class Bulletin(ConcurrentTransitionMixin, models.Model):
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="bulletins", verbose_name=_("county")
+    )
     year = models.PositiveSmallIntegerField(_("year"))
     # Assigned on issue, in issue order: 第N批 of the year.
     batch = models.PositiveSmallIntegerField(_("batch (第N批)"), null=True, blank=True)
     kind = models.CharField(_("kind"), max_length=12, choices=BulletinKind.choices)
     title = models.CharField(_("title"), max_length=200)
-    issuer = models.CharField(_("issuer"), max_length=100, default=ISSUER)
+    # The county's issuer when composed (villages.configuration), renewed and frozen at issue.
+    issuer = models.CharField(_("issuer"), max_length=100, blank=True)
     intro = models.TextField(_("introduction"), blank=True)
     recipients = models.ManyToManyField(
         Town, related_name="bulletins", verbose_name=_("recipient towns"), blank=True
@@ -90,8 +96,8 @@ class Bulletin(ConcurrentTransitionMixin, models.Model):
         ordering = ["-year", "-batch", "-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["year", "batch"],
-                name="bulletin_batch_per_year",
+                fields=["county", "year", "batch"],
+                name="bulletin_batch_per_county_year",
                 condition=Q(batch__isnull=False),
             ),
             models.CheckConstraint(
@@ -111,6 +117,7 @@ class Bulletin(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=BulletinState.DRAFT, target=BulletinState.ISSUED)
     def issue(self, *, batch: int, by, snapshot: dict) -> None:
         self.batch = batch
+        self.issuer = snapshot["issuer"]
         self.issued_by = by
         self.issued_at = timezone.now()
         self.snapshot = snapshot

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -28,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from villages import access
+from villages.configuration import county_config
 from villages.models import Town
 from workflows.bulletins.services import PHOTOS_PER_ITEM, addressed_town_codes, bulletin_text
 from workflows.models import (
@@ -128,8 +128,8 @@ def bulletin_candidates(
     source_kind: str = "",
     as_of: date | None = None,
 ) -> QuerySet[RectificationTicket]:
-    """The tickets `bulletin` may name, for `user`: open, in the user's jurisdiction, not on the
-    bulletin yet; by town and number. `pool` narrows them:
+    """The tickets `bulletin` may name, for `user`: open, in the user's jurisdiction and the
+    bulletin's county, not on the bulletin yet; by town and number. `pool` narrows them:
 
     - "suggested" (the default): the new findings and the ladder's;
     - "drafts": new findings (draft tickets from patrols, assessments and reports);
@@ -144,7 +144,7 @@ def bulletin_candidates(
     as_of = as_of or timezone.localdate()
     tickets = (
         selectors.rectification_list(user=user)
-        .filter(state__in=RECTIFICATION_OPEN_STATES)
+        .filter(state__in=RECTIFICATION_OPEN_STATES, town__county_id=bulletin.county_id)
         .exclude(pk__in=bulletin.items.values("ticket_id"))
         .annotate(for_bulletin=awaiting_next_bulletin())
     )
@@ -181,7 +181,7 @@ def bulletin_document(bulletin: Bulletin, *, items: Iterable[BulletinItem]) -> d
     by bulletin_text, the code that freezes the snapshot at issue."""
     if bulletin.state == BulletinState.ISSUED:
         # Issued before the 抄送 line was frozen into the text: printed with today's setting.
-        return {"cc": settings.BULLETIN_CC, **bulletin.snapshot}
+        return {"cc": county_config(bulletin.county_id).bulletin_cc, **bulletin.snapshot}
     return bulletin_text(bulletin, list(items))
 
 

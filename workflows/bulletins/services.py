@@ -26,16 +26,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.counters import counter_take
-from core.errors import ApplicationError, Conflict, Forbidden
+from core.errors import ApplicationError, Conflict, Forbidden, NotFound
 from villages import access
-from villages.models import Town
+from villages.configuration import county_config
+from villages.models import County, Town
 from workflows.bulletins.actions import BULLETIN_ACTIONS
 from workflows.models import (
     RECTIFICATION_DONE_STATES,
@@ -51,13 +51,48 @@ from workflows.models import (
 )
 from workflows.tickets import services
 
-COUNTER = "TB"  # TicketCounter prefix of bulletin batch numbers, per year
+COUNTER = "TB"  # TicketCounter prefix of bulletin batch numbers, per county and year
 PHOTOS_PER_ITEM = 2
 
 
 def _require_county(user) -> None:
     if not access.allows(user, "bulletin.compose"):
         raise Forbidden(_("Only the county task force may compose and issue bulletins."))
+
+
+def bulletin_counties(user) -> QuerySet[County]:
+    """The counties where `user` composes bulletins (his county; a superuser's every one)."""
+    granted = access.scope(user, "bulletin.compose")
+    counties = County.objects.only("code", "name").order_by("code")
+    return counties if granted.everywhere else counties.filter(code__in=granted.county_codes)
+
+
+def _bulletin_county(by, county: County | str | None) -> County:
+    """The county a new bulletin is `by`'s: the one named (within his reach: 404 otherwise), or
+    the only one where he composes bulletins."""
+    counties = bulletin_counties(by)
+    if county is not None:
+        code = county.pk if isinstance(county, County) else county
+        found = counties.filter(code=code).first()
+        if found is None:
+            raise NotFound(_("Not found, or outside your jurisdiction."))
+        return found
+    reachable = list(counties[:2])
+    if len(reachable) != 1:
+        raise ApplicationError(_("Choose the county the bulletin is for."))
+    return reachable[0]
+
+
+def _require_own_county(bulletin: Bulletin, *, tickets=(), towns=()) -> None:
+    """A bulletin names tickets and addresses towns of its own county only."""
+    county = bulletin.county_id[:6]  # a town's code begins with its county's (villages.Town)
+    foreign = [t.number for t in tickets if t.town_id[:6] != county]
+    foreign += [code for code in towns if code[:6] != county]
+    if foreign:
+        raise ApplicationError(
+            _("A bulletin names only its own county's tickets and towns: %(numbers)s")
+            % {"numbers": ", ".join(foreign)}
+        )
 
 
 def _require_draft(bulletin: Bulletin) -> None:
@@ -81,12 +116,18 @@ def bulletin_create(
     default_deadline: date | None = None,
     intro: str = "",
     sections: list | None = None,
+    county: County | str | None = None,
 ) -> Bulletin:
+    """A draft of `county` (default: the one county where `by` composes bulletins), with the
+    county's issuer (发文机关) as configured now; issuing renews it."""
     _require_county(by)
     title = (title or "").strip()
     if not title:
         raise ApplicationError(_("Give the bulletin a title."))
+    county = _bulletin_county(by, county)
     return Bulletin.objects.create(
+        county=county,
+        issuer=county_config(county).bulletin_issuer,
         year=year or timezone.localdate().year,
         kind=kind,
         title=title,
@@ -112,6 +153,7 @@ def bulletin_items_set(
         )
     if len({t.pk for t in tickets}) != len(tickets):
         raise ApplicationError(_("A ticket is listed twice."))
+    _require_own_county(bulletin, tickets=tickets)
     with transaction.atomic():
         # The row lock bulletin_issue takes: a save and an issue of one draft run one after the
         # other, so an issued bulletin's items are always those its text was frozen with.
@@ -161,7 +203,7 @@ def bulletin_issue_terms(bulletin: Bulletin) -> IssueTerms:
     """The terms issuing `bulletin` now would have, as its page states them. A read without a
     lock: another bulletin issued first takes the number, which bulletin_issue then refuses."""
     taken = (
-        TicketCounter.objects.filter(prefix=COUNTER, year=bulletin.year)
+        TicketCounter.objects.filter(**_counter_key(bulletin))
         .values_list("value", flat=True)
         .first()
     )
@@ -192,13 +234,14 @@ def bulletin_issue(*, bulletin: Bulletin, by, confirmed: IssueTerms | None = Non
         drafts = [item.ticket for item in items if item.ticket.state == RectificationState.DRAFT]
         if drafts and bulletin.default_deadline is None:
             raise ApplicationError(_("Set the deadline: the bulletin assigns its draft tickets."))
+        towns = addressed_town_codes(bulletin)
+        _require_own_county(bulletin, towns=towns)
         for ticket in drafts:
             _assign(ticket, by=by, bulletin=bulletin)
-        batch = _batch_next(bulletin.year)
+        batch = counter_take(TicketCounter, key=_counter_key(bulletin))
         terms = _terms(bulletin, batch=batch, items=len(items))
         if confirmed is not None and terms != confirmed:  # rolls back the number taken too
             raise Conflict(_not_as_confirmed(terms))
-        towns = addressed_town_codes(bulletin)
         bulletin.recipients.set(towns)
         snapshot = bulletin_text(bulletin, items, batch=batch)
         BULLETIN_ACTIONS.run(
@@ -256,9 +299,10 @@ def addressed_town_codes(bulletin: Bulletin) -> list[str]:
     return sorted(set(with_items) | set(chosen))
 
 
-def _batch_next(year: int) -> int:
-    # The counter row stays locked by its UPDATE until commit: concurrent issues queue on it.
-    return counter_take(TicketCounter, key={"prefix": COUNTER, "year": year})
+def _counter_key(bulletin: Bulletin) -> dict:
+    """The counter of the bulletin's county and year (第N批 counts them). Taken at issue with
+    counter_take: the row stays locked by its UPDATE until commit, so concurrent issues queue."""
+    return {"prefix": COUNTER, "year": bulletin.year, "county": bulletin.county_id}
 
 
 def _items(bulletin: Bulletin) -> QuerySet[BulletinItem]:
@@ -280,10 +324,11 @@ def bulletin_text(
     the document. A draft's preview is this text without a batch: no number, no issue date. A
     draft ticket shows the bulletin's deadline, which issuing assigns it with."""
     deadline = bulletin.default_deadline.isoformat() if bulletin.default_deadline else ""
+    config = county_config(bulletin.county_id)
     return {
         "title": bulletin.title,
         "number": f"{bulletin.year}年第{batch}批" if batch else "",
-        "issuer": bulletin.issuer,
+        "issuer": config.bulletin_issuer,
         "issued_on": timezone.localdate().isoformat() if batch else "",
         "intro": bulletin.intro,
         "deadline": deadline,
@@ -304,7 +349,7 @@ def bulletin_text(
             for item in items
         ],
         "sections": bulletin.sections,
-        "cc": settings.BULLETIN_CC,  # 抄送, printed at the end
+        "cc": config.bulletin_cc,  # 抄送, printed at the end
     }
 
 

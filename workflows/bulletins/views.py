@@ -120,6 +120,13 @@ class BulletinForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
     )
 
+    def __init__(self, *args, counties=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if len(counties) > 1:  # composing in several counties (a superuser): say which
+            self.fields["county"] = forms.ChoiceField(
+                label=gettext_lazy("County"), choices=[(c.code, c.name) for c in counties]
+            )
+
     def clean_default_deadline(self):
         deadline = self.cleaned_data["default_deadline"]
         if deadline and deadline < timezone.localdate():
@@ -130,7 +137,7 @@ class BulletinForm(forms.Form):
 @login_required
 def bulletin_new(request):
     _require_task_force(request, _("compose a bulletin"))
-    form = BulletinForm(request.POST or None)
+    form = BulletinForm(request.POST or None, counties=svc.bulletin_counties(request.user))
     if request.method != "POST":
         return render(request, "workflows/bulletin_new.html", {"form": form})
     if form.is_valid():
@@ -274,13 +281,11 @@ def bulletin_compose(request, pk: int):
 # --- the document -----------------------------------------------------------------------------
 
 
-def issuer_heading(issuer: str) -> str:
-    """县农村人居环境整治工作专班 → 金乡县农村人居环境整治工作专班: the red header names the
-    county."""
+def issuer_heading(issuer: str, *, county: County) -> str:
+    """县农村人居环境整治工作专班 (the issuer of bulletins issued before each county had its own)
+    → 金乡县农村人居环境整治工作专班: the red header names the bulletin's county."""
     if issuer.startswith("县"):
-        county = County.objects.only("name").order_by("code").first()
-        if county:
-            return county.name + issuer[1:]
+        return county.name + issuer[1:]
     return issuer
 
 
@@ -297,7 +302,7 @@ def _document(bulletin: Bulletin, follow_up) -> dict:
     doc["issued_on"] = _date(doc.get("issued_on"))
     doc["deadline"] = _date(doc.get("deadline"))
     doc["official_number"] = official_number(doc.get("number", ""))
-    doc["heading"] = issuer_heading(doc.get("issuer", ""))
+    doc["heading"] = issuer_heading(doc.get("issuer", ""), county=bulletin.county)
     return doc
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from villages import access
 from villages.access import ScopedQuerySet
-from villages.models import Town
+from villages.models import County, Town
 from workflows.tickets.models import RectificationTicket, ToiletTicket
 
 
@@ -35,9 +35,16 @@ LADDER_KINDS = [NoticeKind.REMINDER, NoticeKind.SUPERVISION, NoticeKind.BULLETIN
 
 
 class OverdueStep(models.Model):
-    """One rung of the overdue ladder; the county edits the ladder in the admin."""
+    """One rung of a county's overdue ladder; the county edits its ladder in the admin. A county
+    without one is given DEFAULT_LADDER (workflows.notices.services.overdue_ladders_seed)."""
 
-    number = models.PositiveSmallIntegerField(_("step"), unique=True)
+    # (number, days past the deadline, kind): +1 day 提醒, +3 督办单, +7 into the next bulletin.
+    DEFAULT_LADDER = ((1, 1, "reminder"), (2, 3, "supervision"), (3, 7, "bulletin"))
+
+    county = models.ForeignKey(
+        County, on_delete=models.CASCADE, related_name="+", verbose_name=_("county")
+    )
+    number = models.PositiveSmallIntegerField(_("step"))
     days_past = models.PositiveSmallIntegerField(
         _("days past the deadline"),
         help_text=_("1 = the first day after the deadline (local dates)."),
@@ -49,13 +56,14 @@ class OverdueStep(models.Model):
     class Meta:
         verbose_name = _("overdue step")
         verbose_name_plural = _("overdue steps")
-        ordering = ["number"]
+        ordering = ["county", "number"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(days_past__gte=1), name="step_days_past_1")
+            models.CheckConstraint(condition=models.Q(days_past__gte=1), name="step_days_past_1"),
+            models.UniqueConstraint(fields=["county", "number"], name="overdue_step_per_county"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.number}: +{self.days_past} {self.get_kind_display()}"
+        return f"{self.county_id} {self.number}: +{self.days_past} {self.get_kind_display()}"
 
 
 class NoticeDocumentQuerySet(ScopedQuerySet):
@@ -98,10 +106,14 @@ class NoticeRowQuerySet(ScopedQuerySet):
 class NoticeDocument(models.Model):
     """逾期整改通知书 / 督办单: one per town, day and kind, listing that day's new notices."""
 
-    number = models.CharField(_("number"), max_length=40, unique=True)
+    # Numbered per county, kind and year (逾提〔2026〕第3号 of 金乡县): each county its series.
+    number = models.CharField(_("number"), max_length=40)
     kind = models.CharField(_("kind"), max_length=12, choices=NoticeKind.choices)
     town = models.ForeignKey(
         Town, on_delete=models.PROTECT, related_name="+", verbose_name=_("town")
+    )
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="+", verbose_name=_("county")
     )
     issued_on = models.DateField(_("issued on"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -119,7 +131,8 @@ class NoticeDocument(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["town", "issued_on", "kind"], name="notice_document_town_day_kind"
-            )
+            ),
+            models.UniqueConstraint(fields=["county", "number"], name="notice_document_number"),
         ]
 
     def __str__(self) -> str:

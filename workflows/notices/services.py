@@ -30,6 +30,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Left
+from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -38,7 +40,8 @@ from core.counters import counter_take
 from core.dates import local_midnight
 from core.errors import Forbidden
 from villages import access
-from villages.models import Membership
+from villages.configuration import county_config
+from villages.models import County, Membership, Town
 from workflows.models import (
     JobLock,
     NoticeDocument,
@@ -104,13 +107,18 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
     with transaction.atomic():
         _lock("overdue_notices")
         documents: list[NoticeDocument] = []
-        for step in OverdueStep.objects.order_by("number"):
+        overdue_ladders_seed()
+        pending = _extension_pending(as_of)
+        for step in OverdueStep.objects.order_by("county_id", "number"):
             # Step reached: at least `days_past` local days after the deadline, i.e. overdue
-            # as of day `days_past - 1` after as_of's (days_past 1: overdue today). The same
-            # queryset picks the towns here and, compiled, the rows of the INSERT below.
-            reached = RectificationTicket.objects.overdue(
-                as_of=as_of - timedelta(step.days_past - 1)
-            ).exclude(_extension_pending(as_of))
+            # as of day `days_past - 1` after as_of's (days_past 1: overdue today), in the
+            # step's county. The
+            # same queryset picks the towns here and, compiled, the rows of the INSERT below.
+            reached = (
+                RectificationTicket.objects.overdue(as_of=as_of - timedelta(step.days_past - 1))
+                .filter(_in_county(step.county_id))
+                .exclude(pending)
+            )
             issued = OverdueNotice.objects.filter(
                 ticket=OuterRef("pk"), step=step.number, deadline=OuterRef("deadline")
             )
@@ -125,11 +133,44 @@ def overdue_notices_issue(*, as_of: date) -> dict[str, int]:
     return counts
 
 
+def overdue_ladders_seed() -> int:
+    """Gives every county without an overdue ladder the default one (OverdueStep.DEFAULT_LADDER):
+    a county added to the deployment is chased like the others from the job's next run. Returns
+    how many steps were added."""
+    bare = County.objects.exclude(code__in=OverdueStep.objects.values("county_id"))
+    steps = [
+        OverdueStep(county_id=code, number=number, days_past=days_past, kind=kind)
+        for code in bare.values_list("code", flat=True)
+        for number, days_past, kind in OverdueStep.DEFAULT_LADDER
+    ]
+    # A concurrent seeding (two jobs, the admin) may have added the same steps: kept as they are.
+    return len(OverdueStep.objects.bulk_create(steps, ignore_conflicts=True)) if steps else 0
+
+
+def _in_county(county: str) -> Q:
+    """Tickets of `county`, on the ticket's own town column (the raw INSERT … SELECT takes no
+    join): its towns' codes begin with the county's 6 digits (villages.Town's
+    town_code_in_county)."""
+    return Q(Exact(Left("town_id", 6), county[:6]))
+
+
 def _extension_pending(as_of: date) -> Q:
-    """An extension request the county has had less than EXTENSION_HOLD_DAYS to decide on (a
-    condition on the ticket's own columns: the job's INSERT … SELECT compiles it)."""
-    since = local_midnight(as_of - timedelta(days=settings.EXTENSION_HOLD_DAYS - 1))
-    return Q(state=RectificationState.EXTENSION_REQUESTED, extension_requested_at__gte=since)
+    """An extension request the ticket's county has had less than its hold (extension_hold_days,
+    villages.configuration) to decide on. A condition on the ticket's own columns, which the
+    job's INSERT … SELECT compiles: the county is told by the town code's first 6 digits (the
+    town_code_in_county constraint), the counties grouped by their hold."""
+    by_days: dict[int, list[str]] = {}
+    for county in County.objects.only("code", "name"):
+        by_days.setdefault(county_config(county).extension_hold_days, []).append(county.code)
+    held = Q(pk__in=[])
+    for days, codes in by_days.items():
+        since = local_midnight(as_of - timedelta(days=days - 1))
+        towns = Q()
+        if len(by_days) > 1:  # one hold for every county: no need to tell them apart
+            for code in codes:
+                towns |= _in_county(code)
+        held |= towns & Q(extension_requested_at__gte=since)
+    return Q(state=RectificationState.EXTENSION_REQUESTED) & held
 
 
 def sla_notices_issue(*, as_of: date) -> dict[str, int]:
@@ -194,7 +235,8 @@ def _lock(name: str) -> None:
 
 
 def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[NoticeDocument]:
-    """The documents (town, as_of, kind) that do not exist yet, numbered in one block."""
+    """The documents (town, as_of, kind) that do not exist yet, numbered in one block per county
+    (each county's series: 逾提〔2026〕第N号 counts its own)."""
     existing = set(
         NoticeDocument.objects.filter(kind=kind, issued_on=as_of, town_id__in=towns).values_list(
             "town_id", flat=True
@@ -203,17 +245,22 @@ def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[N
     missing = sorted(set(towns) - existing)
     if not missing:
         return []
-    key = {"prefix": COUNTER_PREFIX[kind], "year": as_of.year}
-    first = counter_take(TicketCounter, key=key, count=len(missing))
-    documents = [
-        NoticeDocument(
-            number=document_number(kind=kind, year=as_of.year, value=first + i),
-            kind=kind,
-            town_id=town,
-            issued_on=as_of,
-        )
-        for i, town in enumerate(missing)
-    ]
+    counties = dict(Town.objects.filter(code__in=missing).values_list("code", "county_id"))
+    documents = []
+    for county in sorted(set(counties.values())):  # each county numbers its own documents
+        own = [town for town in missing if counties[town] == county]
+        key = {"prefix": COUNTER_PREFIX[kind], "year": as_of.year, "county": county}
+        first = counter_take(TicketCounter, key=key, count=len(own))
+        documents += [
+            NoticeDocument(
+                number=document_number(kind=kind, year=as_of.year, value=first + i),
+                kind=kind,
+                town_id=town,
+                county_id=county,
+                issued_on=as_of,
+            )
+            for i, town in enumerate(own)
+        ]
     return NoticeDocument.objects.bulk_create(documents)
 
 
@@ -241,7 +288,9 @@ def rule_where(queryset: QuerySet) -> tuple[str, list]:
     exactly the rows RectificationTicket.objects.overdue() / ToiletTicket.objects.sla_breached()
     do."""
     query = queryset.query
-    if len(query.alias_map) != 1:
+    # A join Django set up and trimmed (a lookup on a foreign key's own column) is never
+    # emitted: only the tables still referred to count.
+    if sum(1 for alias in query.alias_map if query.alias_refcount[alias]) != 1:
         raise ValueError("a condition with joins cannot be reused in the raw statements")
     sql, params = query.get_compiler(connection=connection).compile(query.where)
     return sql, list(params)
@@ -434,20 +483,32 @@ def outbox_backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), BACKOFF_CAP_MINUTES))
 
 
-def outbox_requeue(*, pks: Iterable[int]) -> int:
+def outbox_of(user) -> QuerySet:
+    """The outbox rows of the documents of the counties where `user` watches the jobs (the
+    task force its own county's: the rows name its towns and people; a superuser every one)."""
+    condition = access.scope(user, "jobs.view").q(
+        town="document__town_id", county="document__county_id"
+    )
+    return Outbox.objects.none() if condition is None else Outbox.objects.filter(condition)
+
+
+def outbox_requeue(*, pks: Iterable[int], by=None) -> int:
     """Make unsent rows due now with a fresh set of attempts; their key stays. A row a live
-    worker holds is left alone (its claim has not expired)."""
+    worker holds is left alone (its claim has not expired). Given `by`, only his rows
+    (outbox_of): another county's are not touched."""
     cutoff = timezone.now() - claim_expiry()
-    rows = Outbox.objects.filter(pk__in=list(pks), sent_at=None).filter(
+    rows = outbox_of(by) if by is not None else Outbox.objects.all()
+    rows = rows.filter(pk__in=list(pks), sent_at=None).filter(
         Q(claimed_at=None) | Q(claimed_at__lt=cutoff)
     )
     return rows.update(attempts=0, claimed_at=None, next_attempt_at=timezone.now())
 
 
-def outbox_pending() -> QuerySet:
-    """Every unsent row, for the task force's outbox page."""
+def outbox_pending(user) -> QuerySet:
+    """Every unsent row `user` may see (outbox_of), for the task force's outbox page."""
     return (
-        Outbox.objects.filter(sent_at=None)
+        outbox_of(user)
+        .filter(sent_at=None)
         .select_related("document__town")
         .order_by("-outcome", "id")
     )

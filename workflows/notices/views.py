@@ -75,6 +75,8 @@ def notification_list(request):
 
 @login_required
 def job_run_list(request):
+    """The scheduled jobs' runs. One run serves every county of the deployment at once, so the
+    page is the deployment's: times, errors and totals, no town, ticket or person named."""
     access.require(request.user, "jobs.view", action=_("see the scheduled job runs"))
     runs = JobRun.objects.all()[:JOB_RUNS_SHOWN]
     lines = [(run, job_label(run.name), counts_labelled(run.counts)) for run in runs]
@@ -83,10 +85,11 @@ def job_run_list(request):
 
 @login_required
 def outbox_list(request):
-    """Deliveries not made yet: pending, failed, outcome unknown, stuck; re-queue from here."""
+    """Deliveries not made yet of the user's county (their rows name its towns and people):
+    pending, failed, outcome unknown, stuck; re-queue from here."""
     access.require(request.user, "jobs.view", action=_("see the outbox"))
     now = timezone.now()
-    rows = notices.outbox_pending()[:OUTBOX_SHOWN]
+    rows = notices.outbox_pending(request.user)[:OUTBOX_SHOWN]
     items = [(row, notices.outbox_state(row, now=now)) for row in rows]
     return render(request, "workflows/outbox_list.html", {"items": items})
 
@@ -98,7 +101,7 @@ def outbox_requeue(request):
     access.require(request.user, "jobs.view", action=_("re-queue deliveries"))
     picked = [request.POST["one"]] if request.POST.get("one") else request.POST.getlist("pk")
     pks = [int(pk) for pk in picked if pk.isdigit()]
-    count = notices.outbox_requeue(pks=pks)
+    count = notices.outbox_requeue(pks=pks, by=request.user)
     text = ngettext("%(n)d delivery re-queued.", "%(n)d deliveries re-queued.", count)
     messages.success(request, text % {"n": count})
     return see_other(reverse("outbox_list"))

@@ -503,11 +503,16 @@ class TicketCounter(models.Model):
 
     prefix = models.CharField(max_length=4)
     year = models.PositiveSmallIntegerField()
+    # The county whose documents the numbers count (bulletins' 第N批, notices' 第N号: each
+    # county numbers its own); "" for the deployment's own series (一件一号 ticket numbers).
+    county = models.CharField(max_length=12, blank=True, default="")
     value = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["prefix", "year"], name="ticket_counter_unique")
+            models.UniqueConstraint(
+                fields=["prefix", "year", "county"], name="ticket_counter_county_unique"
+            )
         ]
 
     def __str__(self) -> str:

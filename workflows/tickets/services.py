@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -23,6 +22,7 @@ from core.counters import counter_take
 from core.dates import field_time
 from core.errors import ApplicationError, Forbidden
 from villages import access
+from villages.configuration import county_config
 from villages.models import Household, Town, Village
 from workflows.models import (
     Category,
@@ -321,9 +321,11 @@ def _cancel(ticket, *, by, reason: str):
 # --- 管护工单 ----------------------------------------------------------------------------------
 
 
-def toilet_sla_due(*, kind: str, reported_at) -> object:
-    hours = settings.TOILET_SLA_HOURS.get(kind, settings.TOILET_SLA_HOURS["other"])
-    return reported_at + timedelta(hours=hours)
+def toilet_sla_due(*, kind: str, reported_at, town: str) -> object:
+    """The SLA deadline of a job of `kind` reported at `reported_at` in `town` (a town code): the
+    hours its county's configuration gives the kind."""
+    county = Town.objects.values_list("county_id", flat=True).get(code=town)
+    return reported_at + timedelta(hours=county_config(county).sla_hours(kind))
 
 
 def toilet_report(
@@ -352,7 +354,7 @@ def toilet_report(
             kind=kind,
             channel=channel,
             description=(description or "").strip() or ToiletTicket.Kind(kind).label,
-            sla_due_at=toilet_sla_due(kind=kind, reported_at=now),
+            sla_due_at=toilet_sla_due(kind=kind, reported_at=now, town=town_code),
             created_by=by,
             created_at=now,
         )
