@@ -164,7 +164,9 @@ def membership_county(*, county: str | None, place: Town | None) -> str:
 def role_entry(membership: Membership) -> dict:
     """A membership as the audit keeps it: role, codes, and the place's name at the time."""
     where = ""
-    if membership.village_id:
+    if membership.city_id:
+        where = membership.city.name
+    elif membership.village_id:
         village = membership.village
         where = f"{village.town.name} · {village.name}"
     elif membership.town_id:
@@ -173,6 +175,7 @@ def role_entry(membership: Membership) -> dict:
         "role": membership.role,
         "town": membership.town_id,
         "village": membership.village_id,
+        **({"city": membership.city_id} if membership.city_id else {}),
         "where": where,
     }
 
@@ -205,8 +208,16 @@ def require_manage(by, person, memberships: list[Membership] | None = None) -> N
     not given) is one `by` may give."""
     if memberships is None:
         memberships = list(
+            # (`memberships` may be prefetched as memberships_shown(), which follows the city.)
             person.memberships.select_related("village").only(
-                "id", "user", "role", "town", "village__code", "village__town", "village__parent"
+                "id",
+                "user",
+                "role",
+                "city",
+                "town",
+                "village__code",
+                "village__town",
+                "village__parent",
             )
         )
     if not access.may_manage(by, person, memberships):
