@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,9 +26,12 @@ from django.views.decorators.http import require_safe
 from core.charts import Bar, BarChart, bar_chart, nice_ceiling
 from core.xlsx import XLSX, Column, ledger_write
 from inspections.grading.grades import GRADES, grade_label
+from inspections.reporting import city as city_selectors
 from inspections.reporting import dashboard as selectors
+from inspections.reporting.city import CityTable, CountyStats
 from inspections.reporting.dashboard import Dashboard, DashboardScope, RankRow, TownStats
 from villages import access
+from villages.models import County
 from workflows.models import RECTIFICATION_OPEN_STATES, RectificationState, ToiletState
 
 # --- access ------------------------------------------------------------------------------------
@@ -137,8 +140,12 @@ def days(value: float | None) -> str:
 @require_safe
 def dashboard(request):
     scope = _scope(request)
+    county = None
+    if "county" in request.GET:  # one county of several (the city dashboard's drill-down)
+        scope, county = _one_county(scope, request.GET["county"])
     data = selectors.county_dashboard(user=request.user, scope=scope)
     context = {
+        "county": county,
         "data": data,
         "charts": _ticket_charts(data),
         "town_charts": _town_charts(data),
@@ -156,6 +163,16 @@ def dashboard(request):
         },
     }
     return render(request, "inspections/dashboard.html", context)
+
+
+def _one_county(scope: DashboardScope, code: str) -> tuple[DashboardScope, County]:
+    # A 12-digit code or nothing: a stray value (NUL included) never reaches the query.
+    valid = len(code) == 12 and code.isascii() and code.isdigit()
+    narrowed = scope.one_county(code) if valid else None
+    county = County.objects.filter(code=code).first() if narrowed else None
+    if county is None:
+        raise Http404(_("Not found, or outside your jurisdiction."))
+    return narrowed, county
 
 
 def _toilet_states() -> list[str]:
@@ -420,3 +437,44 @@ def town_rankings_xlsx(request):
     return FileResponse(
         handle, as_attachment=True, filename=f"town-rankings-{stamp}.xlsx", content_type=XLSX
     )
+
+
+# --- the city dashboard ------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def city_dashboard(request):
+    """The counties of the viewer's city side by side (市级督导), each linking to its county
+    dashboard; read-only."""
+    access.require(request.user, "city.dashboard", action=_("see the city dashboard"))
+    cities = city_selectors.city_dashboard(user=request.user)
+    context = {"cities": [_city_table(city) for city in cities], "labels": _grade_labels()}
+    return render(request, "inspections/city_dashboard.html", context)
+
+
+@dataclass(frozen=True)
+class CountyLine:
+    stats: CountyStats
+    url: str
+    on_time_rate: str
+    coverage_rate: str
+    grades: list[int]
+
+
+def _city_table(city: CityTable) -> dict:
+    lines = [
+        CountyLine(
+            stats=row,
+            url=_url("dashboard", county=row.county.code),
+            on_time_rate=percent(row.on_time_rate),
+            coverage_rate=percent(row.coverage_rate),
+            grades=[row.grades[g] for g in GRADES],
+        )
+        for row in city.counties
+    ]
+    return {"code": city.code, "name": city.name, "counties": lines}
+
+
+def _grade_labels() -> list[str]:
+    return [grade_label(g) for g in GRADES]
