@@ -8,13 +8,16 @@ import json
 from io import StringIO
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils.translation import gettext
 
 from tests.factories import make_user
+from tests.villages.test_import_page import counts_of, token_of
 from tests.villages.test_membership_county_migration import _manage
-from villages import access
+from villages import access, imports_page
 from villages.models import City, County, Membership, Role, Town, city_code_of
 
 HEADER = "区划代码,名称,级别,上级代码"
@@ -122,3 +125,19 @@ def test_migration_0006_makes_each_countys_parent_its_city(tmp_path):
         "370828000000": "370800000000",
         "510722000000": "510700000000",
     }
+
+
+def test_the_import_page_takes_the_city_row(task_force, tmp_path, monkeypatch, client):
+    monkeypatch.setattr(imports_page, "PENDING_ROOT", tmp_path / "pending")
+    client.force_login(task_force)
+    text = "\n".join([HEADER, JINING, JINXIANG]) + "\n"
+    upload = SimpleUploadedFile("济宁市.csv", text.encode())
+    preview = client.post(reverse("import_preview", args=["divisions"]), {"file": upload})
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    assert counts_of(page)["created"] == 1 and not City.objects.exists()
+    confirmed = client.post(
+        reverse("import_confirm", args=["divisions"]), {"token": token_of(page)}
+    )
+    assert confirmed.status_code == 303
+    assert list(City.objects.values_list("name", flat=True)) == ["济宁市"]
