@@ -335,6 +335,11 @@ def test_the_drill_down_is_a_county_of_his_city_only(client, cities):
     assert [t.town.code for t in page.context["data"].towns] == [JIAXIANG_TOWN]
     for other in (SANTAI, "370827000000", "3708", "x\x00"):
         assert client.get(reverse("dashboard"), {"county": other}).status_code == 404, other
+    # The rankings follow: the towns of 嘉祥县 only, the Excel too.
+    rankings = client.get(reverse("town_rankings"), {"county": JIAXIANG})
+    assert [r.stats.town.code for r in rankings.context["rankings"].rows] == [JIAXIANG_TOWN]
+    assert f"?county={JIAXIANG}" in rankings.content.decode()
+    assert client.get(reverse("town_rankings_xlsx"), {"county": SANTAI}).status_code == 404
     # A county's task force has one county: no other to choose.
     client.force_login(cities.jinxiang.users["task_force"])
     assert client.get(reverse("dashboard"), {"county": JIAXIANG}).status_code == 404

@@ -37,12 +37,16 @@ from workflows.models import RECTIFICATION_OPEN_STATES, RectificationState, Toil
 # --- access ------------------------------------------------------------------------------------
 
 
-def _scope(request) -> DashboardScope:
+def _scope(request) -> tuple[DashboardScope, County | None]:
+    """The viewer's dashboard scope; with ?county=, one county he holds whole (the city
+    dashboard's drill-down: 404 for any other), and that county."""
     access.require(request.user, "dashboard.view", action=_("see the dashboard"))
     scope = selectors.dashboard_scope(request.user)
     if scope is None:
         raise PermissionDenied(_("Your membership names no town whose dashboard you may see."))
-    return scope
+    if "county" in request.GET:
+        return _one_county(scope, request.GET["county"])
+    return scope, None
 
 
 # --- links -------------------------------------------------------------------------------------
@@ -139,10 +143,7 @@ def days(value: float | None) -> str:
 @login_required
 @require_safe
 def dashboard(request):
-    scope = _scope(request)
-    county = None
-    if "county" in request.GET:  # one county of several (the city dashboard's drill-down)
-        scope, county = _one_county(scope, request.GET["county"])
+    scope, county = _scope(request)
     data = selectors.county_dashboard(user=request.user, scope=scope)
     context = {
         "county": county,
@@ -345,7 +346,7 @@ def _grades(data: Dashboard) -> dict | None:
 @login_required
 @require_safe
 def town_rankings(request):
-    scope = _scope(request)
+    scope, county = _scope(request)
     rankings = selectors.town_rankings(scope=scope)
     context = {
         "rankings": rankings,
@@ -354,6 +355,7 @@ def town_rankings(request):
         "black": [_rank_line(r, rankings.round) for r in rankings.black],
         "list_size": selectors.LIST_SIZE,
         "county_wide": scope.county_wide,
+        "county": county,
     }
     return render(request, "inspections/town_rankings.html", context)
 
@@ -426,7 +428,7 @@ def _xlsx_row(row: RankRow) -> list:
 @login_required
 @require_safe
 def town_rankings_xlsx(request):
-    scope = _scope(request)
+    scope, _county = _scope(request)
     rankings = selectors.town_rankings(scope=scope)
     handle = ledger_write(
         title=_("Town rankings"),
