@@ -162,8 +162,9 @@ def roles(perm: str) -> tuple[str, ...]:
 # The order of the roles (villages/people): a role is given, taken away, or its holder's account
 # managed only by someone who holds people.manage through a role of at least the same rank, in a
 # jurisdiction covering the membership's. Today only the county-wide task force holds
-# people.manage, so it gives every role; were a town's officers given people rights later, they
-# could give the town's roles of their rank and below (a village admin), never the task force.
+# people.manage, so it gives every county role; were a town's officers given people rights
+# later, they could give the town's roles of their rank and below (a village admin), never the
+# task force.
 # The city supervisor ranks above the task force: no county gives it; a superuser does (the
 # Django admin) and manage.py init_city, both audited.
 ROLE_RANK: dict[Role, int] = {CITY: 4, TF: 3, INSP: 2, TOWN: 2, WORKER: 2, VADMIN: 1}
