@@ -594,6 +594,8 @@ PEOPLE = "tf=200/200 hjo=403/403 insp=403/403 tinsp=403/403 sw=403/403 va=403/40
 PEOPLE_WRITE = (
     "tf=ok/ok hjo=403/403 insp=403/403 tinsp=403/403 sw=403/403 va=403/403 nobody=403/403"
 )
+# A city supervisor's page: no role of a county (tests/test_city.py checks his).
+NOBODY_BUT_THE_CITY = "tf=403 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403"
 # The dashboard and rankings: the task force (county) and town officers (their towns).
 DASHBOARD = "tf=200 hjo=200 insp=403 tinsp=403 sw=403 va=403 nobody=403"
 
@@ -1021,6 +1023,8 @@ CASES: dict[str, Case] = {
     "dashboard": Case(DASHBOARD, hides="town_detail"),
     "town_rankings": Case(DASHBOARD, hides="town_detail"),
     "town_rankings_xlsx": Case(DASHBOARD, content_type=XLSX, hides="town_detail[name]"),
+    # The city dashboard: the city supervisor's (tests/test_city.py), no county role's.
+    "city_dashboard": Case(NOBODY_BUT_THE_CITY),
     # --- the JSON API (/api/v1/): the pages' scope, with the API's own answers (201 created,
     # 403 with the reason for an action the role or the state refuses) ---
     "api-v1:town_list": Case(EVERYONE, content_type=JSON, hides="api-v1:town_detail"),

@@ -126,28 +126,43 @@ class Worlds:
     users: dict = field(default_factory=dict)  # both counties' named users
 
 
-def _santai_users() -> dict:
-    county = County.objects.get(code=SANTAI)
-    town = Town.objects.get(code=TONGCHUAN)
+def county_users(prefix: str, town_code: str) -> dict:
+    """A county's named users, `prefix`_tf, _insp, _sw (county-wide) and _officer (of the town
+    `town_code`)."""
+    town = Town.objects.select_related("county").get(code=town_code)
+    county = town.county
     return {
-        "santai_tf": make_user("santai_tf", membership(Role.TASK_FORCE, county)),
-        "santai_insp": make_user("santai_insp", membership(Role.INSPECTOR, county)),
-        "santai_sw": make_user("santai_sw", membership(Role.SERVICE_WORKER, county)),
-        "santai_officer": make_user("santai_officer", membership(Role.TOWN_OFFICER, town)),
+        f"{prefix}_tf": make_user(f"{prefix}_tf", membership(Role.TASK_FORCE, county)),
+        f"{prefix}_insp": make_user(f"{prefix}_insp", membership(Role.INSPECTOR, county)),
+        f"{prefix}_sw": make_user(f"{prefix}_sw", membership(Role.SERVICE_WORKER, county)),
+        f"{prefix}_officer": make_user(f"{prefix}_officer", membership(Role.TOWN_OFFICER, town)),
     }
 
 
+def _santai_users() -> dict:
+    return county_users("santai", TONGCHUAN)
+
+
 def _santai_world(users: dict) -> SimpleNamespace:
-    """潼川镇's objects under the matrix's names, keyed "huji" (the town the cases take first)."""
-    town = Town.objects.get(code=TONGCHUAN)
+    return county_world(
+        "santai", users, town_code=TONGCHUAN, position=TONGCHUAN_SITE, site_code="TC-POND-1"
+    )
+
+
+def county_world(
+    prefix: str, users: dict, *, town_code: str, position: tuple, site_code: str
+) -> SimpleNamespace:
+    """The town's objects under the matrix's names, keyed "huji" (the town the cases take
+    first), made by the county's users of county_users(prefix, …)."""
+    town = Town.objects.select_related("county").get(code=town_code)
     first_two = list(town.villages.administrative().order_by("code")[:2])
     village = first_two[0]
-    inspector, task_force = users["santai_insp"], users["santai_tf"]
+    inspector, task_force = users[f"{prefix}_insp"], users[f"{prefix}_tf"]
     draft = services.rectification_create(
         by=inspector,
         town=town,
         village=village,
-        description="三台县：河道岸边堆放生活垃圾",
+        description=f"{town.county.name}：河道岸边堆放生活垃圾",
         source_kind="patrol",
         before_photos=[evidence_photo_create(file=jpeg_upload(), uploaded_by=inspector)],
     )
@@ -162,15 +177,16 @@ def _santai_world(users: dict) -> SimpleNamespace:
         channel="phone",
         photos=[evidence_photo_create(file=jpeg_upload(), uploaded_by=task_force)],
     )
-    toilet = services.toilet_dispatch(ticket=reported, by=task_force, worker=users["santai_sw"])
-    site = make_site(town, village, position=TONGCHUAN_SITE, code="TC-POND-1", state="maintained")
+    worker = users[f"{prefix}_sw"]
+    toilet = services.toilet_dispatch(ticket=reported, by=task_force, worker=worker)
+    site = make_site(town, village, position=position, code=site_code, state="maintained")
     patrol = make_patrol(site, inspector, on=timezone.localdate())
     patrol.photos.add(evidence_photo_create(file=jpeg_upload(), uploaded_by=inspector))
     # A village admin of the spare village, and a token acting as one: the people pages' objects.
     spare = first_two[1]
-    person = make_user("person_santai", membership(Role.VILLAGE_ADMIN, spare))
+    person = make_user(f"person_{prefix}", membership(Role.VILLAGE_ADMIN, spare))
     token = token_create(
-        by=task_force, name="三台县测试系统", role=Role.VILLAGE_ADMIN, village=spare
+        by=task_force, name=f"{town.county.name}测试系统", role=Role.VILLAGE_ADMIN, village=spare
     )[0]
     issued, draft = _santai_bulletins(task_force, inspector, town, village)
     one = lambda value: {"huji": value}  # noqa: E731

@@ -13,6 +13,9 @@ by permission name ("ticket.close", "site.delist", "bulletin.issue"):
 - `require(user, perm)` — 403 with the reason unless `allows`;
 - `{% if can.ticket.close %}` in templates (the `can` context processor).
 
+A city supervisor's membership names a city, not a county: it counts as a county-wide membership
+in each county of the city (`scope_of`), of a role that holds view permissions only.
+
 A permission marked `county` holds only with a county-wide membership (the task force's rounds,
 bulletins and job runs): a town-level grant of the same role would not do. A jurisdiction is
 the union of a user's memberships (see `villages.scope.Scope`); every membership names its
@@ -31,7 +34,10 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from villages.scope import NO_SCOPE, Scope, county_lookup, scope_from
+from villages.scope import NO_SCOPE, Grant, Scope, county_lookup, scope_from
+
+# A city's code is its first 4 digits and 8 zeros (villages.models.city_code_of).
+CITY_DIGITS = 4
 
 
 class Role(models.TextChoices):
@@ -40,14 +46,16 @@ class Role(models.TextChoices):
     TASK_FORCE = "task_force", gettext_lazy("county task force (县专班)")
     SERVICE_WORKER = "service_worker", gettext_lazy("service worker (管护员)")
     VILLAGE_ADMIN = "village_admin", gettext_lazy("village admin (村管员)")
+    CITY_SUPERVISOR = "city_supervisor", gettext_lazy("city supervisor (市级督导)")
 
 
-TF, INSP, TOWN, WORKER, VADMIN = (
+TF, INSP, TOWN, WORKER, VADMIN, CITY = (
     Role.TASK_FORCE,
     Role.INSPECTOR,
     Role.TOWN_OFFICER,
     Role.SERVICE_WORKER,
     Role.VILLAGE_ADMIN,
+    Role.CITY_SUPERVISOR,
 )
 
 # The jurisdiction a membership of each role must name (docs/architecture.md §5), enforced by
@@ -57,10 +65,17 @@ MEMBERSHIP_JURISDICTION: dict[Role, tuple[str, Q]] = {
     TOWN: ("membership_town_officer_has_town", Q(town__isnull=False, village__isnull=True)),
     VADMIN: ("membership_village_admin_has_village", Q(village__isnull=False)),
     TF: ("membership_task_force_county_wide", Q(town__isnull=True, village__isnull=True)),
+    # A city's membership names the city alone; every other names its county
+    # (Membership's membership_has_county).
+    CITY: (
+        "membership_city_supervisor_has_city",
+        Q(city__isnull=False, county__isnull=True, town__isnull=True, village__isnull=True),
+    ),
 }
 
-# A superuser (Django admin) acts as the task force of every county (villages.scope: everywhere).
-SUPERUSER_ROLE = TF
+# A superuser (Django admin) acts as the task force of every county (villages.scope: everywhere),
+# and as the city supervisor of every city (the city dashboard).
+SUPERUSER_ROLES = (TF, CITY)
 # A county's first account, made at go-live (manage.py init_county): it adds everyone else.
 FIRST_ACCOUNT_ROLE = TF
 
@@ -75,13 +90,15 @@ class Permission:
 # Shorthands for the role sets several permissions share.
 FINDERS = (TF, INSP, TOWN)  # who opens tickets and patrols sites in their jurisdiction
 OFFICES = (TOWN, TF)  # the town and the county desks
-READERS = (TF, INSP, TOWN)  # bulletins, notices, rounds, grades, coverage
+# Bulletins, notices, rounds, grades, coverage. The city supervisor reads (only) in every
+# county of his city: he holds the *.view permissions and city.dashboard, nothing that writes.
+READERS = (TF, INSP, TOWN, CITY)
 
 PERMISSIONS: dict[str, Permission] = {
     p.name: p
     for p in (
         # 整改单 (rectification tickets)
-        Permission("ticket.view", (TF, INSP, TOWN, VADMIN)),
+        Permission("ticket.view", (TF, INSP, TOWN, VADMIN, CITY)),
         Permission("ticket.open", FINDERS),
         Permission("ticket.assign", (TF,)),
         Permission("ticket.submit", (TOWN,)),
@@ -92,7 +109,7 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("ticket.refuse_extension", (TF,)),
         Permission("ticket.cancel", (TF,)),
         # 管护工单 (toilet service tickets); the assigned worker's own steps are `toilet.work`
-        Permission("toilet.view", (TF, TOWN, VADMIN)),
+        Permission("toilet.view", (TF, TOWN, VADMIN, CITY)),
         Permission("toilet.report", (VADMIN, TOWN, TF)),
         Permission("toilet.channel", OFFICES),  # say how a request came in (phone, patrol…)
         Permission("toilet.dispatch", OFFICES),
@@ -103,7 +120,7 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("toilet.cancel", OFFICES),
         Permission("toilet.full_phone", OFFICES),  # call the household back (回访)
         # 黑臭水体 (water sites)
-        Permission("site.view", (TF, INSP, TOWN, VADMIN)),
+        Permission("site.view", (TF, INSP, TOWN, VADMIN, CITY)),
         Permission("site.patrol", FINDERS),
         Permission("site.accept", (TF,)),
         Permission("site.confirm_rebound", (TF,)),
@@ -124,7 +141,9 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("notice.view", READERS),
         Permission("notice.receive", (TOWN,)),  # overdue notices are addressed to the town
         # the county's desk
-        Permission("dashboard.view", OFFICES),
+        Permission("dashboard.view", (*OFFICES, CITY)),
+        # the city's desk (市级督导): its counties side by side
+        Permission("city.dashboard", (CITY,)),
         Permission("jobs.view", (TF,)),
         # registers in and out of Excel: download the import templates (导入模板)
         Permission("imports.run", (TF,), county=True),
@@ -145,9 +164,12 @@ def roles(perm: str) -> tuple[str, ...]:
 # The order of the roles (villages/people): a role is given, taken away, or its holder's account
 # managed only by someone who holds people.manage through a role of at least the same rank, in a
 # jurisdiction covering the membership's. Today only the county-wide task force holds
-# people.manage, so it gives every role; were a town's officers given people rights later, they
-# could give the town's roles of their rank and below (a village admin), never the task force.
-ROLE_RANK: dict[Role, int] = {TF: 3, INSP: 2, TOWN: 2, WORKER: 2, VADMIN: 1}
+# people.manage, so it gives every county role; were a town's officers given people rights
+# later, they could give the town's roles of their rank and below (a village admin), never the
+# task force.
+# The city supervisor ranks above the task force: no county gives it; a superuser does (the
+# Django admin) and manage.py init_city, both audited.
+ROLE_RANK: dict[Role, int] = {CITY: 4, TF: 3, INSP: 2, TOWN: 2, WORKER: 2, VADMIN: 1}
 
 # What the people pages say when a membership's jurisdiction does not fit its role
 # (MEMBERSHIP_JURISDICTION above; a role not listed may name a town, a village or neither).
@@ -155,7 +177,13 @@ JURISDICTION_HINTS = {
     TOWN: gettext_lazy("A town officer works for one town: choose the town and no village."),
     VADMIN: gettext_lazy("A village admin works for one village: choose the village."),
     TF: gettext_lazy("The task force works for the whole county: choose no town and no village."),
+    CITY: gettext_lazy(
+        "A city supervisor's role is given by the system administrator (Django admin, or "
+        "manage.py init_city), not in a county."
+    ),
 }
+# The roles a membership in a county holds: every role but the city's (the roster's choices).
+COUNTY_ROLES = tuple(role for role in Role if role != CITY)
 JURISDICTION_HINT_ANY = gettext_lazy("Choose a town, a village, or neither for the whole county.")
 
 
@@ -167,7 +195,13 @@ def jurisdiction_fits(role: str, *, town: bool, village: bool) -> bool:
     rule = MEMBERSHIP_JURISDICTION.get(Role(role))
     if rule is None:
         return True
-    facts = {"town__isnull": not town, "village__isnull": not village}
+    # The people pages and the roster give memberships in a county, never a city's.
+    facts = {
+        "town__isnull": not town,
+        "village__isnull": not village,
+        "county__isnull": False,
+        "city__isnull": True,
+    }
     # Each condition is an AND of `<field>__isnull` lookups (tests/villages/test_people.py
     # checks this reading against the database's constraints).
     return all(facts[lookup] == value for lookup, value in rule[1].children)
@@ -228,11 +262,30 @@ def scope_of(user) -> Scope:
         return cached
     if user.is_superuser:
         # A superuser acts everywhere: every county of the deployment (no county named).
-        grants = [(SUPERUSER_ROLE, None, None, None)]
+        grants = [(role, None, None, None) for role in SUPERUSER_ROLES]
     else:
-        grants = list(user.memberships.values_list("role", "county_id", "town_id", "village_id"))
+        rows = user.memberships.values_list("role", "county_id", "town_id", "village_id", "city_id")
+        grants = _city_grants(list(rows))
     user._renju_scope = scope_from(grants)
     return user._renju_scope
+
+
+def _city_grants(rows: list[tuple]) -> list[Grant]:
+    """Memberships as grants: a city's membership becomes a county-wide grant of its role in
+    each county of the city stored now (its code's first 4 digits are the city's), so every
+    rule of a county-wide grant applies to it, county by county; one query, for city
+    supervisors only."""
+    grants = [(role, county, town, place) for role, county, town, place, city in rows if not city]
+    prefixes = {city[:CITY_DIGITS]: role for role, _c, _t, _v, city in rows if city}
+    if prefixes:
+        from villages.models import County  # the models import this module
+
+        condition = Q()
+        for prefix in prefixes:
+            condition |= Q(code__startswith=prefix)
+        for code in County.objects.filter(condition).values_list("code", flat=True):
+            grants.append((prefixes[code[:CITY_DIGITS]], code, None, None))
+    return grants
 
 
 def held_roles(user) -> list[Role]:

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from villages.models import Membership, MembershipChange, Person
+from villages.models import City, Membership, MembershipChange, Person
 from villages.people import services
 
 User = get_user_model()
@@ -19,7 +19,7 @@ Action, Via = MembershipChange.Action, MembershipChange.Via
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ["role", "county", "town", "village"]
+    fields = ["role", "city", "county", "town", "village"]
     raw_id_fields = ["village"]  # a select of every village of the county would be unusable
 
 
@@ -69,11 +69,11 @@ class PeopleUserAdmin(UserAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "role", "county", "town", "village"]
-    list_filter = ["role", "county", "town"]
+    list_display = ["user", "role", "city", "county", "town", "village"]
+    list_filter = ["role", "city", "county", "town"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     raw_id_fields = ["user", "village"]
-    list_select_related = ["user", "county", "town", "village"]
+    list_select_related = ["user", "city", "county", "town", "village"]
 
     def save_model(self, request, obj, form, change):
         old_user = Membership.objects.filter(pk=obj.pk).values_list("user", flat=True).first()
@@ -125,3 +125,11 @@ class MembershipChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(City)
+class CityAdmin(admin.ModelAdmin):
+    """Cities (地级市) as the division list names them; a city supervisor's membership names one."""
+
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]

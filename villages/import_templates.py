@@ -34,7 +34,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from villages import access, households, imports
-from villages.access import MEMBERSHIP_JURISDICTION, Role
+from villages.access import COUNTY_ROLES, MEMBERSHIP_JURISDICTION
 
 TEXT = "@"  # Excel's Text number format: what is typed stays as typed
 DATE = "yyyy-mm-dd"
@@ -254,14 +254,19 @@ def divisions_template() -> ImportTemplate:
                 width=24,
             ),
             TemplateColumn(
-                _header(h, "level"), required(), "", "村", choices=("县", "乡镇", "村", "自然村")
+                _header(h, "level"),
+                required(),
+                "",
+                "村",
+                choices=("市", "县", "乡镇", "村", "自然村"),
             ),
             TemplateColumn(
                 _header(h, "parent_code"),
                 required(),
                 _(
                     "12 digits: a town's county, a village's town, a natural village's "
-                    "administrative village; a county: its prefecture's code, or blank"
+                    "administrative village; a county: its city's code, or blank; a city "
+                    "(地级市): its province's code, or blank"
                 ),
                 "370828102000",
                 text=True,
@@ -385,7 +390,7 @@ STAFF_CODE_COLUMNS = ("phone", "town_code", "village_code")  # parse_rows(codes=
 
 def staff_roles() -> tuple[str, ...]:
     """The roles as the roster writes them: their labels in the active language."""
-    return tuple(str(role.label) for role in Role)
+    return tuple(str(role.label) for role in COUNTY_ROLES)
 
 
 def _role_naming(place: str) -> str:

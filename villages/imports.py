@@ -33,7 +33,7 @@ from core.tables import (
     read_table,
     write_upserts,
 )
-from villages.models import County, Town, Village
+from villages.models import City, County, Town, Village, city_code_of
 
 # Headers as the statistics list and county offices write them (compared after normalising:
 # no spaces, no "*", no note in brackets, lower case); the internal names are accepted too. The
@@ -51,6 +51,16 @@ COLUMN_ALIASES = {
 REQUIRED_COLUMNS = ("code", "name", "level", "parent_code")
 CODE_COLUMNS = ("code", "parent_code")
 LEVEL_ALIASES = {
+    # The city (地级市; 地区, 自治州 and 盟 are cities' peers): the row above the counties.
+    "city": "city",
+    "prefecture": "city",
+    "市": "city",
+    "地级市": "city",
+    "地级": "city",
+    "市级": "city",
+    "地区": "city",
+    "自治州": "city",
+    "盟": "city",
     "county": "county",
     "县": "county",
     "区": "county",
@@ -79,20 +89,26 @@ COMMITTEE_ALIASES = {
     "villagers": Village.Committee.VILLAGERS,
     "residents": Village.Committee.RESIDENTS,
 }
-LEVELS = ("county", "town", "village", "natural")
+LEVELS = ("city", "county", "town", "village", "natural")
 # [0-9], not \d: \d also matches full-width "３７０８…" from Chinese input methods, which would be
 # stored as a code no other system (or the model's own validator) recognises.
 CODE = re.compile(r"[0-9]{12}")
 NATURAL_CODE = re.compile(r"[0-9]{15}")
+CITY_CODE = re.compile(r"[0-9]{4}0{8}")
 URBAN_RURAL_CODE = re.compile(r"[0-9]{3}")
 # Statistical codes nest: a town's code starts with its county's first 6 digits, a village's
 # with its town's first 9, a natural village's with its administrative village's whole code.
 # A parent_code that disagrees is a typo that would file the division under the wrong town, and
-# the town is what a town officer's scope is cut by.
+# the town is what a town officer's scope is cut by. A county's parent, when given, is its city
+# (checked whole: city_code_of), whose row the list need not carry.
 PARENT_PREFIX = {"town": 6, "village": 9, "natural": 12}
+# A city's and a county's parents may be blank (the province is never imported, the city's
+# row need not be).
+OPTIONAL_PARENT = ("city", "county")
 # The columns' own limits: PostgreSQL would refuse a longer name half-way through the writes
 # (an error without a line number), SQLite would silently keep it.
 NAME_LENGTH = {
+    "city": City._meta.get_field("name").max_length,
     "county": County._meta.get_field("name").max_length,
     "town": Town._meta.get_field("name").max_length,
     "village": Village._meta.get_field("name").max_length,
@@ -171,10 +187,15 @@ def _parse_row(line: int, cells: dict[str, Any]) -> DivisionRow:
         raise RowError(
             _("the name is longer than %(max)d characters.") % {"max": NAME_LENGTH[level]}
         )
-    # A county's parent is its prefecture, which is not imported: blank or a code.
-    if (level != "county" or parent) and not CODE.fullmatch(parent):
+    # A county's parent is its city, a city's its province: blank or a code.
+    if (level not in OPTIONAL_PARENT or parent) and not CODE.fullmatch(parent):
         raise RowError(
             _("malformed parent code “%(code)s” (12 digits expected).") % {"code": parent}
+        )
+    if level == "county" and parent and parent != city_code_of(code):
+        raise RowError(
+            _("a county's parent is its city, %(city)s, not %(parent)s.")
+            % {"city": city_code_of(code), "parent": parent}
         )
     if level in PARENT_PREFIX and not code.startswith(parent[: PARENT_PREFIX[level]]):
         raise RowError(
@@ -194,6 +215,11 @@ def _parse_row(line: int, cells: dict[str, Any]) -> DivisionRow:
 
 
 def _check_code(level: str, code: str) -> None:
+    if level == "city" and CODE.fullmatch(code) and not CITY_CODE.fullmatch(code):
+        raise RowError(
+            _("malformed city code “%(code)s” (4 digits of the city, then 8 zeros).")
+            % {"code": code}
+        )
     if level == "natural":
         # 自然村 have no statistical code: their administrative village's code + 3 digits.
         if not NATURAL_CODE.fullmatch(code):
@@ -254,7 +280,7 @@ def check_hierarchy(rows: list[DivisionRow]) -> None:
         "natural": _("administrative village"),
     }
     for row in rows:
-        if row.level != "county" and row.parent_code not in known[row.level]:
+        if row.level not in OPTIONAL_PARENT and row.parent_code not in known[row.level]:
             errors.append(
                 _("Line %(line)d: unknown parent %(parent)s (no such %(kind)s).")
                 % {"line": row.line, "parent": row.parent_code, "kind": parent_names[row.level]}
@@ -269,12 +295,13 @@ def check_hierarchy(rows: list[DivisionRow]) -> None:
 def _level_conflicts(rows: list[DivisionRow]) -> list[str]:
     """A code already stored at another level would silently create a second division."""
     stored = {
+        "city": set(City.objects.values_list("code", flat=True)),
         "county": set(County.objects.values_list("code", flat=True)),
         "town": set(Town.objects.values_list("code", flat=True)),
         "village": set(Village.objects.values_list("code", flat=True)),
     }
     stored["natural"] = stored["village"]
-    table = {"county": "county", "town": "town", "village": "village", "natural": "village"}
+    table = {level: level for level in LEVELS} | {"natural": "village"}
     errors = []
     for row in rows:
         for level, codes in stored.items():
@@ -304,6 +331,7 @@ def divisions_import(
     summary = ImportSummary()
     level_rows = {level: [r for r in rows if r.level == level] for level in LEVELS}
     with transaction.atomic():
+        _upsert(City, _city_fields, level_rows["city"], summary, progress)
         _upsert(County, _county_fields, level_rows["county"], summary, progress)
         _upsert(Town, _town_fields, level_rows["town"], summary, progress)
         _upsert(Village, _village_fields, level_rows["village"], summary, progress)
@@ -332,8 +360,13 @@ def _count_missing(level_rows: dict[str, list[DivisionRow]]) -> int:
     return sum(1 for code in stored if code not in listed)
 
 
+def _city_fields(row: DivisionRow) -> dict:
+    return {"name": row.name}
+
+
 def _county_fields(row: DivisionRow) -> dict:
-    return {"name": row.name, "parent_code": row.parent_code}
+    # The city is told by the code when the list leaves the parent blank (villages.models).
+    return {"name": row.name, "parent_code": row.parent_code or city_code_of(row.code)}
 
 
 def _town_fields(row: DivisionRow) -> dict:

@@ -13,13 +13,13 @@ import hmac
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Left
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat, Left
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
-from villages.access import MEMBERSHIP_JURISDICTION, Role, ScopedQuerySet
+from villages.access import CITY_DIGITS, MEMBERSHIP_JURISDICTION, Role, ScopedQuerySet
 from villages.names import short_name
 
 CODE_12 = RegexValidator(r"^\d{12}$", _("A division code has exactly 12 digits."))
@@ -46,18 +46,74 @@ class Geography(models.Model):
         return self.centroid_lat is not None and self.centroid_lng is not None
 
 
+# A city's (地级市, prefecture's) code is its first 4 digits (CITY_DIGITS) and 8 zeros:
+# 370800000000 济宁市.
+CITY_CODE = RegexValidator(
+    r"^\d{4}0{8}$", _("A city code has 12 digits: 4 of the city, then 8 zeros.")
+)
+
+
+def city_code_of(code: str) -> str:
+    """The code of the city a county (or town, or village) lies in: codes nest, so its first
+    4 digits and 8 zeros (370828000000 金乡县 → 370800000000 济宁市)."""
+    return code[:CITY_DIGITS] + "0" * (12 - CITY_DIGITS)
+
+
+class City(models.Model):
+    """A city (地级市, prefecture) above the counties: the division list's city row. A county's
+    city is told by its code (city_code_of) whether or not this row was imported; the row gives
+    the city its name (without one, pages name it by its code: City.label)."""
+
+    code = models.CharField(_("code"), max_length=12, primary_key=True, validators=[CITY_CODE])
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        verbose_name = _("city")
+        verbose_name_plural = _("cities")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__endswith="00000000"), name="city_code_ends_in_zeros"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def label(code: str, names: dict[str, str]) -> str:
+        """The city's name from `names` ({code: name} of the imported rows), else its code:
+        "city 370800000000" until the division list's city row is imported."""
+        return names.get(code) or str(_("city %(code)s") % {"code": code})
+
+
 class County(Geography):
     code = models.CharField(_("code"), max_length=12, primary_key=True, validators=[CODE_12])
     name = models.CharField(_("name"), max_length=50)
+    # The county's city (City.code), whose row may not be imported yet; blank where the
+    # division list gave none (the city is then still city_code_of(code)).
     parent_code = models.CharField(_("prefecture code"), max_length=12, blank=True)
 
     class Meta(Geography.Meta):
         verbose_name = _("county")
         verbose_name_plural = _("counties")
         ordering = ["code"]
+        constraints = [
+            # A county's parent is the city its code lies in (villages.scope places a county
+            # in its city by the code's first 4 digits; the parent must not say otherwise).
+            models.CheckConstraint(
+                condition=Q(parent_code="")
+                | Exact(F("parent_code"), Concat(Left("code", CITY_DIGITS), Value("00000000"))),
+                name="county_parent_is_its_city",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def city_code(self) -> str:
+        return city_code_of(self.code)
 
 
 class TownQuerySet(ScopedQuerySet):
@@ -277,7 +333,9 @@ class Membership(models.Model):
     """What a user may do (role) and where (jurisdiction). Every membership names its county (the
     tenant: villages.scope); no town and no village means that whole county, and a town's or a
     village's membership names the county they lie in (services.membership_for; the
-    membership_county_* constraints). A user may hold several memberships; their scopes add up."""
+    membership_county_* constraints). A user may hold several memberships; their scopes add up.
+    The one exception is the city supervisor's, which names a city and no county: it reaches
+    every county of the city, to read (villages.access.scope_of)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -286,8 +344,22 @@ class Membership(models.Model):
         verbose_name=_("user"),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    # Every role's but the city supervisor's, who names his city instead (membership_has_county).
     county = models.ForeignKey(
-        County, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("county")
+        County,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("county"),
+    )
+    city = models.ForeignKey(
+        City,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("city"),
     )
     town = models.ForeignKey(
         Town, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("town")
@@ -306,6 +378,18 @@ class Membership(models.Model):
                 fields=["user", "role", "county"],
                 condition=Q(town__isnull=True, village__isnull=True),
                 name="membership_unique_county",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "city"],
+                condition=Q(city__isnull=False),
+                name="membership_unique_city",
+            ),
+            # A county names every membership but a city's, which names its city alone (the
+            # city supervisor's: membership_city_supervisor_has_city).
+            models.CheckConstraint(
+                condition=Q(city__isnull=True, county__isnull=False)
+                | Q(role=Role.CITY_SUPERVISOR.value),
+                name="membership_has_county",
             ),
             models.UniqueConstraint(
                 fields=["user", "role", "town"],
@@ -343,7 +427,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = self.village or self.town or self.county
+        where = self.village or self.town or self.county or self.city
         return f"{self.user} · {self.get_role_display()} · {where}"
 
 

@@ -97,6 +97,15 @@ class DashboardScope:
         towns = Town.objects.filter(county_id__in=self.county_codes).values("code")
         return Q(**{f"{path}__in": towns})
 
+    def one_county(self, code: str) -> DashboardScope | None:
+        """This scope narrowed to the county `code`, which it must hold whole (a city
+        supervisor's drill-down from the city dashboard); None otherwise (→ 404)."""
+        if not self.county_wide:
+            return None
+        if self.county_codes is not None and code not in self.county_codes:
+            return None
+        return DashboardScope(county_wide=True, county_codes=(code,))
+
     def whole_counties(self) -> DashboardScope:
         """The counties this scope lies in, whole: what a town is ranked among."""
         if self.county_wide:

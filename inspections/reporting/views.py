@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,20 +26,27 @@ from django.views.decorators.http import require_safe
 from core.charts import Bar, BarChart, bar_chart, nice_ceiling
 from core.xlsx import XLSX, Column, ledger_write
 from inspections.grading.grades import GRADES, grade_label
+from inspections.reporting import city as city_selectors
 from inspections.reporting import dashboard as selectors
+from inspections.reporting.city import CityTable, CountyStats
 from inspections.reporting.dashboard import Dashboard, DashboardScope, RankRow, TownStats
 from villages import access
+from villages.models import County
 from workflows.models import RECTIFICATION_OPEN_STATES, RectificationState, ToiletState
 
 # --- access ------------------------------------------------------------------------------------
 
 
-def _scope(request) -> DashboardScope:
+def _scope(request) -> tuple[DashboardScope, County | None]:
+    """The viewer's dashboard scope; with ?county=, one county he holds whole (the city
+    dashboard's drill-down: 404 for any other), and that county."""
     access.require(request.user, "dashboard.view", action=_("see the dashboard"))
     scope = selectors.dashboard_scope(request.user)
     if scope is None:
         raise PermissionDenied(_("Your membership names no town whose dashboard you may see."))
-    return scope
+    if "county" in request.GET:
+        return _one_county(scope, request.GET["county"])
+    return scope, None
 
 
 # --- links -------------------------------------------------------------------------------------
@@ -136,9 +143,10 @@ def days(value: float | None) -> str:
 @login_required
 @require_safe
 def dashboard(request):
-    scope = _scope(request)
+    scope, county = _scope(request)
     data = selectors.county_dashboard(user=request.user, scope=scope)
     context = {
+        "county": county,
         "data": data,
         "charts": _ticket_charts(data),
         "town_charts": _town_charts(data),
@@ -156,6 +164,16 @@ def dashboard(request):
         },
     }
     return render(request, "inspections/dashboard.html", context)
+
+
+def _one_county(scope: DashboardScope, code: str) -> tuple[DashboardScope, County]:
+    # A 12-digit code or nothing: a stray value (NUL included) never reaches the query.
+    valid = len(code) == 12 and code.isascii() and code.isdigit()
+    narrowed = scope.one_county(code) if valid else None
+    county = County.objects.filter(code=code).first() if narrowed else None
+    if county is None:
+        raise Http404(_("Not found, or outside your jurisdiction."))
+    return narrowed, county
 
 
 def _toilet_states() -> list[str]:
@@ -328,7 +346,7 @@ def _grades(data: Dashboard) -> dict | None:
 @login_required
 @require_safe
 def town_rankings(request):
-    scope = _scope(request)
+    scope, county = _scope(request)
     rankings = selectors.town_rankings(scope=scope)
     context = {
         "rankings": rankings,
@@ -337,6 +355,7 @@ def town_rankings(request):
         "black": [_rank_line(r, rankings.round) for r in rankings.black],
         "list_size": selectors.LIST_SIZE,
         "county_wide": scope.county_wide,
+        "county": county,
     }
     return render(request, "inspections/town_rankings.html", context)
 
@@ -409,7 +428,7 @@ def _xlsx_row(row: RankRow) -> list:
 @login_required
 @require_safe
 def town_rankings_xlsx(request):
-    scope = _scope(request)
+    scope, _county = _scope(request)
     rankings = selectors.town_rankings(scope=scope)
     handle = ledger_write(
         title=_("Town rankings"),
@@ -420,3 +439,44 @@ def town_rankings_xlsx(request):
     return FileResponse(
         handle, as_attachment=True, filename=f"town-rankings-{stamp}.xlsx", content_type=XLSX
     )
+
+
+# --- the city dashboard ------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def city_dashboard(request):
+    """The counties of the viewer's city side by side (市级督导), each linking to its county
+    dashboard; read-only."""
+    access.require(request.user, "city.dashboard", action=_("see the city dashboard"))
+    cities = city_selectors.city_dashboard(user=request.user)
+    context = {"cities": [_city_table(city) for city in cities], "labels": _grade_labels()}
+    return render(request, "inspections/city_dashboard.html", context)
+
+
+@dataclass(frozen=True)
+class CountyLine:
+    stats: CountyStats
+    url: str
+    on_time_rate: str
+    coverage_rate: str
+    grades: list[int]
+
+
+def _city_table(city: CityTable) -> dict:
+    lines = [
+        CountyLine(
+            stats=row,
+            url=_url("dashboard", county=row.county.code),
+            on_time_rate=percent(row.on_time_rate),
+            coverage_rate=percent(row.coverage_rate),
+            grades=[row.grades[g] for g in GRADES],
+        )
+        for row in city.counties
+    ]
+    return {"code": city.code, "name": city.name, "counties": lines}
+
+
+def _grade_labels() -> list[str]:
+    return [grade_label(g) for g in GRADES]

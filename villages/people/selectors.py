@@ -20,6 +20,8 @@ MEMBERSHIP_COLUMNS = (
     "user_id",
     "role",
     "county_id",
+    "city__code",
+    "city__name",
     "town__code",
     "town__name",
     "village__code",
@@ -32,7 +34,7 @@ MEMBERSHIP_COLUMNS = (
 
 def memberships_shown() -> QuerySet[Membership]:
     return (
-        Membership.objects.select_related("town", "village__town")
+        Membership.objects.select_related("city", "town", "village__town")
         .only(*MEMBERSHIP_COLUMNS)
         .order_by("role", "town_id", "village_id", "id")
     )

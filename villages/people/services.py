@@ -22,7 +22,15 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound
 from villages import access
-from villages.models import County, Membership, MembershipChange, Person, Town, Village
+from villages.models import (
+    City,
+    County,
+    Membership,
+    MembershipChange,
+    Person,
+    Town,
+    Village,
+)
 from villages.people import selectors
 
 # No l, o, 0, 1: read off a screen and typed on a phone without doubt. 31 characters, 10 of them:
@@ -164,7 +172,9 @@ def membership_county(*, county: str | None, place: Town | None) -> str:
 def role_entry(membership: Membership) -> dict:
     """A membership as the audit keeps it: role, codes, and the place's name at the time."""
     where = ""
-    if membership.village_id:
+    if membership.city_id:
+        where = membership.city.name
+    elif membership.village_id:
         village = membership.village
         where = f"{village.town.name} · {village.name}"
     elif membership.town_id:
@@ -173,6 +183,7 @@ def role_entry(membership: Membership) -> dict:
         "role": membership.role,
         "town": membership.town_id,
         "village": membership.village_id,
+        **({"city": membership.city_id} if membership.city_id else {}),
         "where": where,
     }
 
@@ -205,8 +216,16 @@ def require_manage(by, person, memberships: list[Membership] | None = None) -> N
     not given) is one `by` may give."""
     if memberships is None:
         memberships = list(
+            # (`memberships` may be prefetched as memberships_shown(), which follows the city.)
             person.memberships.select_related("village").only(
-                "id", "user", "role", "town", "village__code", "village__town", "village__parent"
+                "id",
+                "user",
+                "role",
+                "city",
+                "town",
+                "village__code",
+                "village__town",
+                "village__parent",
             )
         )
     if not access.may_manage(by, person, memberships):
@@ -301,6 +320,51 @@ def first_task_force_create(
             _("The county already has a task-force account; it adds the others on /people/.")
         )
     return _person_new(by=None, name=name, username=username, phone=phone, membership=membership)
+
+
+def first_city_supervisor_create(
+    *, city: str, city_name: str = "", name: str, username: str, phone: str = ""
+):
+    """A city's first supervisor (市级督导), made on the command line (manage.py init_city):
+    refused once anyone supervises the city, or while none of its counties is stored. The city's
+    row is made with `city_name` when the division list's city row was not imported. Later
+    supervisors are given by a superuser in the Django admin (audited there). Returns (user,
+    one-time password); the audit row names no actor (the command line)."""
+    if not (len(city) == 12 and city.isascii() and city.isdigit() and city.endswith("0" * 8)):
+        raise ApplicationError(
+            _("A city code has 12 digits: 4 of the city, then 8 zeros.") + f" ({city})"
+        )
+    counties = County.objects.filter(code__startswith=city[: access.CITY_DIGITS])
+    if not counties.exists():
+        raise ApplicationError(
+            _("No county of the city %(code)s is stored: import the division list first.")
+            % {"code": city}
+        )
+    row = _city_row(city, city_name)
+    supervisors = Membership.objects.filter(role=access.Role.CITY_SUPERVISOR, city=row)
+    if supervisors.exists():
+        raise Conflict(
+            _("%(city)s already has a city supervisor; others are given in the Django admin.")
+            % {"city": row.name}
+        )
+    membership = Membership(role=access.Role.CITY_SUPERVISOR, city=row)
+    return _person_new(by=None, name=name, username=username, phone=phone, membership=membership)
+
+
+def _city_row(code: str, name: str) -> City:
+    city = City.objects.filter(code=code).first()
+    if city is not None:
+        return city
+    name = name.strip()
+    if not name:
+        raise ApplicationError(
+            _(
+                "The city %(code)s has no name yet: give it (--city-name) or import the "
+                "division list's city row."
+            )
+            % {"code": code}
+        )
+    return City.objects.create(code=code, name=name[: City._meta.get_field("name").max_length])
 
 
 def _person_new(*, by, name: str, username: str, phone: str, membership: Membership):

@@ -44,6 +44,7 @@ class Command(FileImportCommand):
 
 def level_labels() -> dict[str, str]:
     return {
+        "city": _("Cities"),
         "county": _("Counties"),
         "town": _("Towns"),
         "village": _("Administrative villages"),
