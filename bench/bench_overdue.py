@@ -16,13 +16,13 @@ import os
 import time
 from datetime import timedelta
 
-from common import analyze, record, short_count
+from common import analyze, member, record, short_count
 from django.core.management import call_command
 from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from villages.models import Membership, Role, Town
+from villages.models import Role, Town
 from workflows.jobs import issue_overdue_notices
 from workflows.models import (
     RECTIFICATION_RUNNING_STATES,
@@ -149,7 +149,7 @@ def officers(as_of) -> None:
             user = User.objects.create_user(
                 f"bench_{town.code}_{i}", email=f"{town.code}.{i}@example.gov.cn"
             )
-            Membership.objects.create(user=user, role=Role.TOWN_OFFICER, town=town)
+            member(user, Role.TOWN_OFFICER, town=town)
 
 
 def floor(as_of) -> tuple[float, int]:
