@@ -63,7 +63,7 @@ from inspections.reporting.dashboard import COUNTY, median_sql, window_months
 from inspections.reporting.models import (
     ClosedDaysCount,
     ClosedHoursCount,
-    ClosedTicketDays,
+    ClosedMinutesCount,
     RectificationMonthCount,
     RunningDeadlineCount,
     ToiletCount,
@@ -95,7 +95,7 @@ ROLLUPS = [
     RectificationMonthCount,
     ClosedDaysCount,
     ClosedHoursCount,
-    ClosedTicketDays,
+    ClosedMinutesCount,
     RunningDeadlineCount,
     ToiletCount,
 ]
@@ -157,18 +157,22 @@ def run() -> None:
 
 
 def median_step(today: date) -> None:
-    """The one step of the pages that reads rows in proportion to the tickets: the median time
-    to close ranks the ClosedTicketDays rows (one per closed ticket) of each town's middle
-    hour(s) by their exact time. Printed: that query's time and how many rows it ranks."""
+    """The step of the pages that once read rows in proportion to the tickets (one per closed
+    ticket of each town's middle hour): the median time to close, now located in the days',
+    hours' and minutes' histograms. Printed: that query's time and the rollup rows each of its
+    three steps reads (the `rows` columns of median_sql), which must not follow the tickets."""
     sql, params = median_sql(COUNTY, window_months(today))
-    ranked = sql.rsplit("SELECT town_id, AVG", 1)[0] + "SELECT COUNT(*) FROM ranked"
+    read = sql.rsplit("SELECT town_id, (", 1)[0] + (
+        "SELECT (SELECT SUM(rows) FROM days), (SELECT SUM(rows) FROM hours), "
+        "(SELECT SUM(rows) FROM minutes)"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(ranked, params)
-        (rows,) = cursor.fetchone()
+        cursor.execute(read, params)
+        days, hours, minutes = (int(n or 0) for n in cursor.fetchone())
     ms = median_ms(lambda: _execute(sql, params), REPEAT)
     print(
-        f"median step (county, 13 towns): {ms:.1f} ms, ranking {rows:,} ClosedTicketDays rows "
-        f"of the middle hours ({rows / TICKETS * 1e6:.0f} per million tickets)"
+        f"median step (county, 13 towns): {ms:.1f} ms, reading {days:,} day + {hours:,} hour + "
+        f"{minutes:,} minute rollup rows ({days + hours + minutes:,} at {TICKETS:,} tickets)"
     )
 
 
@@ -239,10 +243,7 @@ def rollup_sums() -> dict[str, tuple]:
     sums = {}
     with connection.cursor() as cursor:
         for model in ROLLUPS:
-            table = _table(model)
-            # One row per closed ticket there: the sum of its whole hours (an exact integer).
-            total = "SUM(n)" if model is not ClosedTicketDays else "SUM(hours)"
-            cursor.execute(f"SELECT COUNT(*), {total} FROM {table}")
+            cursor.execute(f"SELECT COUNT(*), SUM(n) FROM {_table(model)}")
             rows, n = cursor.fetchone()
             sums[model._meta.db_table] = (rows, int(n or 0))
     return sums
@@ -418,10 +419,10 @@ def generate_tickets(total: int, *, today: date, rng: random.Random) -> int:
             {counter()}
             INSERT INTO {_table(RectificationTicket)} (
                 number, town_id, description, created_at, updated_at, state, source_kind,
-                site_label, priority, rectification_note, deadline, closed_at
+                site_label, priority, rectification_note, deadline, closed_at, category
             )
             SELECT 'B' || t.code || '-' || seq.n, t.code, '沟渠黑臭', c.created_at, c.created_at,
-                c.state, c.source_kind, '', 'normal', '', c.deadline, c.closed_at
+                c.state, c.source_kind, '', 'normal', '', c.deadline, c.closed_at, 'sewage'
             FROM seq CROSS JOIN {_table(Town)} t
             JOIN bench_calendar c
               ON c.k = (seq.n * 7 + CAST(substr(t.code, 7, 3) AS integer)) %% {CALENDAR}

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import record
+from common import member, record
 
 CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
@@ -89,7 +89,7 @@ def world():
     from django.core.management import call_command
 
     from inspections.models import WaterSite
-    from villages.models import Membership, Role, Town
+    from villages.models import Role, Town
 
     divisions = settings.BASE_DIR / "villages/fixtures/jinxiang/divisions_2023.csv"
     call_command("import_divisions", str(divisions), verbosity=0, stdout=io.StringIO())
@@ -98,7 +98,7 @@ def world():
         code="BENCH-1", name="坑塘", town=town, kind="pond", lat=SITE[0], lng=SITE[1]
     )
     user = get_user_model().objects.create_user("bench_inspector", password=PASSWORD)
-    Membership.objects.create(user=user, role=Role.INSPECTOR, county_id=town.county_id)
+    member(user, Role.INSPECTOR)
     return site, user
 
 

@@ -144,19 +144,24 @@ def users(town_code: str):
     """(town officer of `town_code`, task force, county inspector)."""
     from django.contrib.auth import get_user_model
 
-    from villages.models import Membership, Role, Town
+    from villages.models import Role, Town
 
     User = get_user_model()
     officer = User.objects.create_user("bench_officer", password="x")
-    town = Town.objects.get(code=town_code)
-    Membership.objects.create(
-        user=officer, role=Role.TOWN_OFFICER, town=town, county_id=town.county_id
-    )
+    member(officer, Role.TOWN_OFFICER, town=Town.objects.get(code=town_code))
     county = User.objects.create_user("bench_county", password="x")
-    Membership.objects.create(user=county, role=Role.TASK_FORCE, county_id=town.county_id)
+    member(county, Role.TASK_FORCE)
     inspector = User.objects.create_user("bench_inspector", password="x")
-    Membership.objects.create(user=inspector, role=Role.INSPECTOR, county_id=town.county_id)
+    member(inspector, Role.INSPECTOR)
     return officer, county, inspector
+
+
+def member(user, role, *, town=None) -> None:
+    """A membership of `user` in `town`, or county-wide in the database's only county, through
+    the service that names its county (villages.people.services.membership_for)."""
+    from villages.people.services import membership_for
+
+    membership_for(role=role, town=town, user=user).save()
 
 
 # The people in charge of every generated water site, as a county's register names them.

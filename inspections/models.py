@@ -18,7 +18,7 @@ from inspections.grading.models import (
 from inspections.reporting.models import (
     ClosedDaysCount,
     ClosedHoursCount,
-    ClosedTicketDays,
+    ClosedMinutesCount,
     RectificationMonthCount,
     RunningDeadlineCount,
     ToiletCount,
@@ -52,7 +52,7 @@ __all__ = [
     "ChecklistTemplate",
     "ClosedDaysCount",
     "ClosedHoursCount",
-    "ClosedTicketDays",
+    "ClosedMinutesCount",
     "Deduction",
     "Dimension",
     "Grade",

@@ -66,11 +66,13 @@ class ClosedDaysCount(models.Model):
     """Closed rectification tickets per town × local month of closing × whole days to close.
 
     The closed-per-month trend, and the histogram the median time to close is located in: the
-    day bucket holding each town's middle ticket(s) (then ClosedHoursCount, ClosedTicketDays)."""
+    day bucket holding each town's middle ticket(s) (then ClosedHoursCount, ClosedMinutesCount).
+    Whole days, hours and minutes are the duration's floor (rollups.py), so each bucket is the
+    exact union of the finer buckets under it."""
 
     town = _town()
     month = models.DateField()  # first day of the local month of closed_at
-    days = models.IntegerField()  # the days to close, truncated to whole days
+    days = models.IntegerField()  # the days to close, rounded down to whole days
     n = models.IntegerField()
 
     class Meta:
@@ -86,13 +88,13 @@ class ClosedDaysCount(models.Model):
 
 class ClosedHoursCount(models.Model):
     """The same closed tickets per town × month of closing × whole days × whole hours to close:
-    within the day bucket holding a town's middle ticket(s), the hour holding them, so the exact
-    times read (ClosedTicketDays) are one hour's tickets, not one day's."""
+    within the day bucket holding a town's middle ticket(s), the hour holding them (at most 24
+    buckets a month)."""
 
     town = _town()
     month = models.DateField()
     days = models.IntegerField()
-    hours = models.IntegerField()  # the hours to close, truncated (days * 24 ≤ hours)
+    hours = models.IntegerField()  # the hours to close, rounded down (days * 24 ≤ hours)
     n = models.IntegerField()
 
     class Meta:
@@ -109,29 +111,30 @@ class ClosedHoursCount(models.Model):
         return f"{self.town_id} {self.month:%Y-%m} {self.hours} h: {self.n}"
 
 
-class ClosedTicketDays(models.Model):
-    """Each closed ticket's exact time to close, in days, as the dashboard has always computed
-    it. Read only in the hour bucket(s) holding a town's middle ticket(s), so the median is exact
-    (not a bucket's midpoint) while reading a few rows, not every closed ticket."""
+class ClosedMinutesCount(models.Model):
+    """The same closed tickets per town × month of closing × whole hours × whole minutes to
+    close: within the hour bucket holding a town's middle ticket(s), the minute holding them (at
+    most 60 buckets a month). The median is that minute — exact to the minute, read from
+    counts only, however many tickets closed."""
 
-    ticket_id = models.BigIntegerField(primary_key=True)
     town = _town()
     month = models.DateField()
-    hours = models.IntegerField()  # ClosedHoursCount's bucket
-    exact_days = models.FloatField()
+    hours = models.IntegerField()
+    minutes = models.IntegerField()  # the minutes to close, rounded down (hours * 60 ≤ minutes)
+    n = models.IntegerField()
 
     class Meta:
-        db_table = "rollup_closed_ticket"
-        indexes = [
-            # The median's last step: one town's hour bucket, closed in the window, by duration.
-            models.Index(
-                fields=["town", "hours", "month", "exact_days"],
-                name="rollup_closed_ticket_bucket",
+        db_table = "rollup_closed_minutes"
+        constraints = [
+            # Key and index of the median's last step: a town's hour bucket, by minute.
+            models.UniqueConstraint(
+                fields=["town", "hours", "minutes", "month"], name="rollup_closed_minutes_key"
             )
         ]
+        indexes = [_zero_rows("rollup_closed_minutes_zero")]
 
     def __str__(self) -> str:
-        return f"ticket {self.ticket_id}: {self.exact_days:.2f} d"
+        return f"{self.town_id} {self.month:%Y-%m} {self.minutes} min: {self.n}"
 
 
 class RunningDeadlineCount(models.Model):

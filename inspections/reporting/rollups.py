@@ -59,11 +59,10 @@ class Dialect:
     def local_month(self, column: str) -> str:
         raise NotImplementedError
 
-    def days_between(self, start: str, end: str) -> str:
-        raise NotImplementedError
-
-    def whole(self, value: str) -> str:
-        """The number truncated to an integer (towards zero)."""
+    def whole_units(self, start: str, end: str, seconds: int) -> str:
+        """The time from start to end in whole units of `seconds`, rounded down (floor, also
+        below zero): a day bucket is then exactly its 24 hour buckets, an hour its 60 minutes,
+        and a ticket of m whole minutes took between m and m + 1 minutes."""
         raise NotImplementedError
 
 
@@ -75,12 +74,12 @@ class SQLiteDialect(Dialect):
         # time, then to the first of its month ("2025-06-01", a DateField's text).
         return f"date({column}, '{sqlite_offset()}', 'start of month')"
 
-    def days_between(self, start: str, end: str) -> str:
-        # What the dashboard has always computed on SQLite (julianday difference, in days).
-        return f"(julianday({end}) - julianday({start}))"
-
-    def whole(self, value: str) -> str:
-        return f"CAST({value} AS INTEGER)"
+    def whole_units(self, start: str, end: str, seconds: int) -> str:
+        # julianday() resolves milliseconds: the difference, rounded to whole milliseconds (an
+        # exact integer, free of the float's noise), divided by integer floor division.
+        ms = f"CAST(round((julianday({end}) - julianday({start})) * 86400000) AS INTEGER)"
+        unit = seconds * 1000
+        return f"(CASE WHEN {ms} >= 0 THEN {ms} / {unit} ELSE -((-{ms} + {unit - 1}) / {unit}) END)"
 
 
 class PostgresDialect(Dialect):
@@ -90,13 +89,9 @@ class PostgresDialect(Dialect):
         zone = settings.TIME_ZONE.replace("'", "")
         return f"CAST(date_trunc('month', {column} AT TIME ZONE '{zone}') AS date)"
 
-    def days_between(self, start: str, end: str) -> str:
-        return f"CAST(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0 AS double precision)"
-
-    def whole(self, value: str) -> str:
-        # trunc, as SQLite's CAST: towards zero. Only its order matters (a bucket never holds a
-        # longer time than the next one's), and that of both is the order of the values.
-        return f"CAST(trunc({value}) AS integer)"
+    def whole_units(self, start: str, end: str, seconds: int) -> str:
+        # EXTRACT(EPOCH …) is numeric (exact microseconds), and so is its floor.
+        return f"CAST(floor(EXTRACT(EPOCH FROM ({end} - {start})) / {seconds}) AS integer)"
 
 
 def sqlite_offset() -> str:
@@ -126,15 +121,13 @@ def dialect(vendor: str) -> Dialect:
 
 @dataclass(frozen=True)
 class Rollup:
-    """A count of the rows of `source` per key. `keys`: (column, SQL over the row alias {r});
-    `where`: the SQL condition for a row to count, over {r}; `counted`: False for a table of one
-    row per ticket (no n column, the key being the ticket's id)."""
+    """A count (column n) of the rows of `source` per key. `keys`: (column, SQL over the row
+    alias {r}); `where`: the SQL condition for a row to count, over {r}."""
 
     table: str
     source: str
     keys: tuple[tuple[str, str], ...]
     where: str = "TRUE"
-    counted: bool = True
 
     @property
     def columns(self) -> list[str]:
@@ -149,11 +142,13 @@ class Rollup:
 
 def rollups(d: Dialect) -> list[Rollup]:
     """Every rollup, in the order the triggers write them (the same on every change)."""
-    days = d.days_between("{r}.created_at", "{r}.closed_at")
     closed = f"{{r}}.state = '{CLOSED}' AND {{r}}.closed_at IS NOT NULL"
     running = ", ".join(f"'{state}'" for state in RECTIFICATION_RUNNING_STATES)
     town, closed_month = ("town_id", "{r}.town_id"), ("month", d.local_month("{r}.closed_at"))
-    whole_days, whole_hours = ("days", d.whole(days)), ("hours", d.whole(f"({days}) * 24"))
+    whole_days, whole_hours, whole_minutes = (
+        (column, d.whole_units("{r}.created_at", "{r}.closed_at", seconds))
+        for column, seconds in (("days", 86400), ("hours", 3600), ("minutes", 60))
+    )
     return [
         Rollup(
             "rollup_rect_month",
@@ -173,11 +168,10 @@ def rollups(d: Dialect) -> list[Rollup]:
             closed,
         ),
         Rollup(
-            "rollup_closed_ticket",
+            "rollup_closed_minutes",
             RECT_TABLE,
-            (("ticket_id", "{r}.id"), town, closed_month, whole_hours, ("exact_days", days)),
+            (town, whole_hours, whole_minutes, closed_month),
             closed,
-            counted=False,
         ),
         Rollup(
             "rollup_running_deadline",
@@ -206,8 +200,6 @@ WATCHED = {
 def _sqlite_add(rollup: Rollup, r: str) -> str:
     columns = ", ".join(rollup.columns)
     exprs = ", ".join(rollup.exprs(r))
-    if not rollup.counted:
-        return f"INSERT INTO {rollup.table} ({columns}) SELECT {exprs} WHERE {rollup.condition(r)};"
     return (
         f"INSERT INTO {rollup.table} ({columns}, n) SELECT {exprs}, 1 "
         f"WHERE {rollup.condition(r)} ON CONFLICT ({columns}) DO UPDATE SET n = n + 1;"
@@ -215,8 +207,6 @@ def _sqlite_add(rollup: Rollup, r: str) -> str:
 
 
 def _sqlite_remove(rollup: Rollup, r: str) -> str:
-    if not rollup.counted:
-        return f"DELETE FROM {rollup.table} WHERE ticket_id = {r}.id;"
     match = " AND ".join(
         f"{column} = {expr}" for column, expr in zip(rollup.columns, rollup.exprs(r), strict=True)
     )
@@ -249,18 +239,6 @@ def sqlite_triggers(source: str) -> list[str]:
 
 def _pg_apply(rollup: Rollup, *, new: bool, old: bool) -> str:
     columns = ", ".join(rollup.columns)
-    if not rollup.counted:
-        parts = []
-        if old:
-            parts.append(
-                f"DELETE FROM {rollup.table} WHERE ticket_id IN (SELECT id FROM old_rows);"
-            )
-        if new:
-            parts.append(
-                f"INSERT INTO {rollup.table} ({columns}) SELECT {', '.join(rollup.exprs('r'))} "
-                f"FROM new_rows r WHERE {rollup.condition('r')};"
-            )
-        return " ".join(parts)
     sources = []
     if new:
         sources.append(
@@ -350,15 +328,12 @@ def rebuild_sql(vendor: str) -> list[str]:
         columns = ", ".join(rollup.columns)
         exprs = ", ".join(rollup.exprs("r"))
         source = f"FROM {rollup.source} r WHERE {rollup.condition('r')}"
+        groups = ", ".join(str(i) for i in range(1, len(rollup.keys) + 1))
         statements.append(f"DELETE FROM {rollup.table}")
-        if rollup.counted:
-            groups = ", ".join(str(i) for i in range(1, len(rollup.keys) + 1))
-            statements.append(
-                f"INSERT INTO {rollup.table} ({columns}, n) SELECT {exprs}, COUNT(*) {source} "
-                f"GROUP BY {groups}"
-            )
-        else:
-            statements.append(f"INSERT INTO {rollup.table} ({columns}) SELECT {exprs} {source}")
+        statements.append(
+            f"INSERT INTO {rollup.table} ({columns}, n) SELECT {exprs}, COUNT(*) {source} "
+            f"GROUP BY {groups}"
+        )
     return statements
 
 

@@ -6,14 +6,18 @@ every ticket. Kept here, for the tests only, as the reference the rollups must e
 - `raw_numbers()`: the dashboard's numbers per town and for the scope, by the old queries
   (grouping the tickets, RectificationTicket.objects.overdue, the 12-month window from the
   first month's local midnight with no end) and a plain median of the exact durations.
+
+The median from the rollups is the middle minute's midpoint: within half a minute of the exact
+one (MEDIAN_TOLERANCE).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -21,7 +25,7 @@ from core.dates import local_midnight, month_start
 from inspections.models import (
     ClosedDaysCount,
     ClosedHoursCount,
-    ClosedTicketDays,
+    ClosedMinutesCount,
     RectificationMonthCount,
     RunningDeadlineCount,
     ToiletCount,
@@ -40,8 +44,29 @@ def local_month(moment) -> date:
     return month_start(timezone.localdate(moment))
 
 
+# Days. Half a minute, and SQLite's julianday() resolving a millisecond (each end rounded).
+MEDIAN_TOLERANCE = 0.5 / 1440 + 2 / 86_400_000
+
+
 def duration_days(created, closed) -> float:
     return (closed - created).total_seconds() / 86400
+
+
+def whole_minutes(created, closed) -> int:
+    """The minutes to close rounded down, as the triggers count them: from exact microseconds
+    on PostgreSQL; on SQLite from each end rounded to the millisecond, as julianday() reads it."""
+    if connection.vendor == "sqlite":
+        start, end = ((_microseconds(moment) + 500) // 1000 for moment in (created, closed))
+        return (end - start) // 60_000
+    return (_microseconds(closed) - _microseconds(created)) // 60_000_000
+
+
+def _microseconds(moment) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # --- the rollups' contents ----------------------------------------------------------------------
@@ -53,14 +78,13 @@ class Contents:
     running: Counter
     toilet: Counter
     closed_month: Counter  # (town, month of closing) → n, the day buckets summed
-    closed_tickets: dict  # ticket id → (town, month, exact days)
+    closed_minutes: Counter  # (town, month of closing, whole minutes to close) → n
 
 
 def raw_rollups() -> Contents:
-    rect_month, running, closed_month, closed = Counter(), Counter(), Counter(), {}
-    fields = ("pk", "town_id", "created_at", "state", "source_kind", "closed_at", "deadline")
+    rect_month, running, closed_month, closed = Counter(), Counter(), Counter(), Counter()
+    fields = ("town_id", "created_at", "state", "source_kind", "closed_at", "deadline")
     for (
-        pk,
         town,
         created,
         state,
@@ -73,37 +97,35 @@ def raw_rollups() -> Contents:
             running[(town, deadline)] += 1
         if state == "closed" and closed_at is not None:
             closed_month[(town, local_month(closed_at))] += 1
-            closed[pk] = (town, local_month(closed_at), duration_days(created, closed_at))
+            closed[(town, local_month(closed_at), whole_minutes(created, closed_at))] += 1
     toilet = Counter(ToiletTicket.objects.values_list("town_id", "state", "kind"))
     return Contents(rect_month, running, toilet, closed_month, closed)
 
 
 def stored_rollups() -> Contents:
-    """The rollup tables as they are, in the same shape (after checking that each day and hour
-    bucket's count is its tickets' and that each ticket sits in the bucket of its whole hours)."""
-    buckets, hour_buckets = Counter(), Counter()
-    closed = {}
-    for ticket, town, month, hours, exact in ClosedTicketDays.objects.values_list(
-        "ticket_id", "town_id", "month", "hours", "exact_days"
-    ):
-        assert hours == int(exact * 24), (ticket, hours, exact)
-        buckets[(town, month, int(exact))] += 1
-        hour_buckets[(town, month, int(exact), hours)] += 1
-        closed[ticket] = (town, month, exact)
-    rows = ClosedDaysCount.objects.values_list("town_id", "month", "days", "n")
-    histogram = Counter({(t, m, d): n for t, m, d, n in rows})
-    assert histogram == buckets
-    rows = ClosedHoursCount.objects.values_list("town_id", "month", "days", "hours", "n")
-    assert Counter({(t, m, d, h): n for t, m, d, h, n in rows}) == hour_buckets
+    """The rollup tables as they are, in the same shape, after checking that the three
+    histograms of closed tickets nest: each day bucket's count is the sum of its hours', each
+    hour's the sum of its minutes' (whole hours and days being the minutes' floor)."""
+    minutes = _counter(ClosedMinutesCount, "town_id", "month", "hours", "minutes")
+    hours, days = Counter(), Counter()
+    closed_minutes = Counter()
+    for (town, month, hour, minute), n in minutes.items():
+        assert hour == minute // 60, (hour, minute)
+        hours[(town, month, minute // 1440, hour)] += n
+        closed_minutes[(town, month, minute)] += n
+    assert _counter(ClosedHoursCount, "town_id", "month", "days", "hours") == hours
+    for (town, month, day, _hour), n in hours.items():
+        days[(town, month, day)] += n
+    assert _counter(ClosedDaysCount, "town_id", "month", "days") == days
     closed_month = Counter()
-    for (town, month, _days), n in histogram.items():
+    for (town, month, _day), n in days.items():
         closed_month[(town, month)] += n
     return Contents(
         rect_month=_counter(RectificationMonthCount, "town_id", "month", "state", "source_kind"),
         running=_counter(RunningDeadlineCount, "town_id", "deadline"),
         toilet=_counter(ToiletCount, "town_id", "state", "kind"),
         closed_month=closed_month,
-        closed_tickets=closed,
+        closed_minutes=closed_minutes,
     )
 
 
@@ -121,10 +143,7 @@ def assert_rollups_exact() -> None:
     assert stored.running == raw.running
     assert stored.toilet == raw.toilet
     assert stored.closed_month == raw.closed_month
-    assert stored.closed_tickets.keys() == raw.closed_tickets.keys()
-    for ticket, (town, month, exact) in raw.closed_tickets.items():
-        assert stored.closed_tickets[ticket][:2] == (town, month), ticket
-        assert abs(stored.closed_tickets[ticket][2] - exact) < 1e-6, ticket
+    assert stored.closed_minutes == raw.closed_minutes
 
 
 # --- the dashboard's numbers --------------------------------------------------------------------

@@ -34,7 +34,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from inspections.models import (
     ClosedDaysCount,
-    ClosedTicketDays,
+    ClosedMinutesCount,
     RectificationMonthCount,
     RunningDeadlineCount,
     ToiletCount,
@@ -42,6 +42,7 @@ from inspections.models import (
 from inspections.reporting import dashboard, rollups
 from tests.factories import make_household, make_user, membership
 from tests.inspections.raw_dashboard import (
+    MEDIAN_TOLERANCE,
     assert_rollups_exact,
     board_numbers,
     raw_numbers,
@@ -305,7 +306,7 @@ def test_rebuild_repairs_counts_that_drifted(walk):
         steps.step()
     kept = stored_rollups()
     RectificationMonthCount.objects.update(n=F("n") + 5)
-    ClosedTicketDays.objects.all().delete()
+    ClosedMinutesCount.objects.all().delete()
     call_command("rebuild_rollups", verbosity=0)
     assert stored_rollups() == kept
 
@@ -344,7 +345,9 @@ def test_months_are_local_months(huji):
     assert list(ClosedDaysCount.objects.values_list("month", "days", "n")) == [
         (date(2025, 6, 1), 40, 1)
     ]
-    assert ClosedTicketDays.objects.get().exact_days == pytest.approx(40)
+    assert list(ClosedMinutesCount.objects.values_list("month", "hours", "minutes", "n")) == [
+        (date(2025, 6, 1), 40 * 24, 40 * 1440, 1)
+    ]
 
 
 # --- the dashboard from the rollups -------------------------------------------------------------
@@ -357,10 +360,11 @@ def assert_same_numbers(board: dashboard.Dashboard, scope, as_of: date) -> None:
     assert shown.towns.keys() == raw.towns.keys()
     for town, numbers in raw.towns.items():
         assert shown.towns[town][:7] == numbers[:7], town
-        # Exact durations; SQLite's julianday() (as the dashboard always used there) resolves
-        # milliseconds, 1e-8 days: the median is the same to far below what a page shows.
+        # The middle minute's midpoint: within half a minute of the exact median (a page shows
+        # tenths of a day, 144 minutes).
         median = shown.towns[town][7]
-        assert median == (None if numbers[7] is None else pytest.approx(numbers[7], abs=1e-7))
+        expected = None if numbers[7] is None else pytest.approx(numbers[7], abs=MEDIAN_TOLERANCE)
+        assert median == expected
 
 
 @pytest.mark.parametrize("seed", [5, 6])
@@ -377,29 +381,53 @@ def test_the_dashboard_equals_the_tickets_own_numbers(walk, task_force, seed):
             assert_same_numbers(board, scope, as_of)
 
 
-def test_many_tickets_in_the_middle_bucket_give_the_exact_median(huji, jishu):
-    """Durations that share whole days: the median is a ticket's exact time, not its bucket's;
-    for an even count the two middle ones may sit in different buckets."""
+def closed_after(durations: dict[Town, list[timedelta]]) -> None:
     closed = timezone.now() - timedelta(days=1)
-    hours = {huji: [30, 31.5, 33, 47, 49, 50, 75], jishu: [47.5, 48.5, 10, 100]}
     RectificationTicket.objects.bulk_create(
         RectificationTicket(
             number=f"ZG-D-{town.code[-6:]}-{i}",
             town=town,
             description="x",
             state="closed",
-            created_at=closed - timedelta(hours=h),
+            created_at=closed - duration,
             closed_at=closed,
             deadline=timezone.localdate(),
         )
-        for town, values in hours.items()
-        for i, h in enumerate(values)
+        for town, values in durations.items()
+        for i, duration in enumerate(values)
     )
-    medians = dashboard.median_days_by_town(
+
+
+def medians_now() -> dict[str, tuple[float, int]]:
+    return dashboard.median_days_by_town(
         dashboard.COUNTY, dashboard.window_months(timezone.localdate())
     )
-    assert medians[huji.code] == (pytest.approx(47 / 24), 7)
-    assert medians[jishu.code] == (pytest.approx(48 / 24), 4)
+
+
+def test_many_tickets_in_the_middle_day_give_the_median_to_the_minute(huji, jishu):
+    """Durations that share whole days: the median is the middle ticket's minute, not its day's;
+    for an even count the two middle ones may sit in different days."""
+    hours = {huji: [30, 31.5, 33, 47.01, 49, 50, 75], jishu: [47.5, 48.5, 10, 100]}
+    closed_after({town: [timedelta(hours=h) for h in values] for town, values in hours.items()})
+    medians = medians_now()
+    # 47.01 h is 2820 whole minutes (and 36 s): the minute's midpoint, 2820.5 min.
+    assert medians[huji.code] == (pytest.approx(2820.5 / 1440), 7)
+    assert medians[jishu.code] == (pytest.approx(48 / 24, abs=MEDIAN_TOLERANCE), 4)
+
+
+def test_the_middle_hour_is_told_apart_to_the_minute(huji, jishu):
+    """Tickets that share the middle hour (and its day): the minutes within it decide."""
+    minutes = {huji: [1.2, 5.7, 12.3, 40.1, 59.9], jishu: [3.5, 3.9, 7.25, 58]}
+    closed_after(
+        {town: [timedelta(hours=47, minutes=m) for m in values] for town, values in minutes.items()}
+    )
+    medians = medians_now()
+    assert medians[huji.code] == (pytest.approx((47 * 60 + 12.5) / 1440), 5)
+    # The mean of the middle two, 3.9 and 7.25 min: of their minutes' midpoints, 3.5 and 7.5.
+    assert medians[jishu.code] == (pytest.approx((47 * 60 + 5.5) / 1440), 4)
+    for town, values in minutes.items():
+        exact = dashboard.median([(47 * 60 + m) / 1440 for m in values])
+        assert abs(medians[town.code][0] - exact) <= MEDIAN_TOLERANCE
 
 
 def test_the_rankings_read_the_same_numbers(walk, task_force):
@@ -467,7 +495,7 @@ def test_the_migration_counts_the_tickets_already_there(huji):
     RectificationTicket.objects.bulk_create(
         RectificationTicket(number=f"ZG-E-{i}", town=huji, description="x") for i in range(3)
     )
-    migration = importlib.import_module("inspections.migrations.0005_rollups")
+    migration = importlib.import_module("inspections.migrations.0007_closed_minutes")
     migration.install_and_count(None, SimpleNamespace(connection=connection))
     assert RectificationMonthCount.objects.get().n == 3
     assert_rollups_exact()
