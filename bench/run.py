@@ -7,7 +7,9 @@ set) so nothing touches the demo data.
 `bench/run.py bench_scan bench_grading` runs only those. ON_REQUEST are run only when named
 (`make bench BENCH=bench_province`): bench_province generates a province on PostgreSQL, which
 plain `make bench` (SQLite by default, and CI) must not. BENCH_KEEPDB=1 keeps each benchmark's
-database after the run (test_<NAME> on PostgreSQL), to read its plans with EXPLAIN afterwards.
+database after the run (test_<NAME> on PostgreSQL), to read its plans with EXPLAIN afterwards,
+and reuses one left by an earlier run (bench_province then measures its pages again without
+generating anything; the other benchmarks expect an empty database: run them without it).
 
 At the end one table lists the headline figure of every benchmark run (bench/common.py
 `record`) with its floor, ratio, target (a ratio, and an absolute bar where the issue sets one)
@@ -87,8 +89,8 @@ def main(names: list[str]) -> int:
     def run_one(name: str) -> None:
         # The test-database machinery gives a fresh, migrated database on either backend; each
         # benchmark gets its own, so none sees another's rows.
-        old = setup_databases(verbosity=0, interactive=False)
         keep = os.environ.get("BENCH_KEEPDB") == "1"
+        old = setup_databases(verbosity=0, interactive=False, keepdb=keep)
         try:
             # Read here: before setup the configured database need not exist (PostgreSQL).
             version = connection.get_database_version()
