@@ -90,7 +90,9 @@ def main(names: list[str]) -> int:
         # The test-database machinery gives a fresh, migrated database on either backend; each
         # benchmark gets its own, so none sees another's rows.
         keep = os.environ.get("BENCH_KEEPDB") == "1"
-        old = setup_databases(verbosity=0, interactive=False, keepdb=keep)
+        # No serialized copy of the database's rows (TransactionTestCase's, which no benchmark
+        # uses): of a kept province it would read gigabytes into this process.
+        old = setup_databases(verbosity=0, interactive=False, keepdb=keep, serialized_aliases=set())
         try:
             # Read here: before setup the configured database need not exist (PostgreSQL).
             version = connection.get_database_version()
