@@ -48,8 +48,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
+# make bench BENCH="bench_scan bench_grading": only those; BENCH=bench_province (PostgreSQL
+# DATABASE_URL, BENCH_PROVINCE_SIZE=full for the full size) runs only when named.
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -4,12 +4,18 @@ Each benchmark prints its figures and its ratio against a floor measured in the 
 a scratch database (a fresh SQLite file, or a fresh PostgreSQL database when DATABASE_URL is
 set) so nothing touches the demo data.
 
-`bench/run.py bench_scan bench_grading` runs only those. At the end one table lists the headline
-figure of every benchmark run (bench/common.py `record`) with its floor, ratio, target (a ratio,
-and an absolute bar where the issue sets one) and PASS or FAIL; it is also written to
-var/bench/summary.json and var/bench/summary.md with the date, the database and the machine's CPU
-count. A benchmark that raises does not stop the others: the table shows it as CRASHED with its
-error, and run.py then exits with status 1.
+`bench/run.py bench_scan bench_grading` runs only those. ON_REQUEST are run only when named
+(`make bench BENCH=bench_province`): bench_province generates a province on PostgreSQL, which
+plain `make bench` (SQLite by default, and CI) must not. BENCH_KEEPDB=1 keeps each benchmark's
+database after the run (test_<NAME> on PostgreSQL), to read its plans with EXPLAIN afterwards,
+and reuses one left by an earlier run (bench_province then measures its pages again without
+generating anything; the other benchmarks expect an empty database: run them without it).
+
+At the end one table lists the headline figure of every benchmark run (bench/common.py
+`record`) with its floor, ratio, target (a ratio, and an absolute bar where the issue sets one)
+and PASS or FAIL; it is also written to var/bench/summary.json and var/bench/summary.md with the
+date, the database and the machine's CPU count. A benchmark that raises does not stop the others:
+the table shows it as CRASHED with its error, and run.py then exits with status 1.
 
 A FAIL (a target missed) does not change the exit status: the figures are timings on a shared
 machine, where a neighbour's load can push a row over its bar in one run and not the next, so a
@@ -50,6 +56,8 @@ BENCHES = [
     "bench_exports",
     "bench_documents",
 ]
+# Run only when named: the province's generator is PostgreSQL-only and takes minutes to an hour.
+ON_REQUEST = ["bench_province"]
 WIDTH = 120  # of the printed table
 GAP = "  "
 HEADERS = ("benchmark", "measured", "value", "floor", "floor value", "ratio", "target", "verdict")
@@ -59,9 +67,10 @@ SHRINKABLE = {"measured": 16, "floor": 16, "benchmark": 12}
 
 
 def main(names: list[str]) -> int:
-    unknown = [name for name in names if name not in BENCHES]
+    unknown = [name for name in names if name not in BENCHES + ON_REQUEST]
     if unknown:
-        print(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+        known = ", ".join(BENCHES + ON_REQUEST)
+        print(f"unknown benchmark {', '.join(unknown)}; known: {known}")
         return 2
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     os.environ.setdefault("DEBUG", "1")
@@ -80,7 +89,10 @@ def main(names: list[str]) -> int:
     def run_one(name: str) -> None:
         # The test-database machinery gives a fresh, migrated database on either backend; each
         # benchmark gets its own, so none sees another's rows.
-        old = setup_databases(verbosity=0, interactive=False)
+        keep = os.environ.get("BENCH_KEEPDB") == "1"
+        # No serialized copy of the database's rows (TransactionTestCase's, which no benchmark
+        # uses): of a kept province it would read gigabytes into this process.
+        old = setup_databases(verbosity=0, interactive=False, keepdb=keep, serialized_aliases=set())
         try:
             # Read here: before setup the configured database need not exist (PostgreSQL).
             version = connection.get_database_version()
@@ -88,7 +100,7 @@ def main(names: list[str]) -> int:
             print(f"== {name}", flush=True)
             importlib.import_module(name).run()
         finally:
-            teardown_databases(old, verbosity=0)
+            teardown_databases(old, verbosity=0, keepdb=keep)
 
     results = run_all(names or BENCHES, run_one)
     meta = {
