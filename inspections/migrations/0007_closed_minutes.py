@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
     its own, and recounts, after its `migrate` (inspections/apps.py)."""
 
     dependencies = [
-        ('inspections', '0005_rollups'),
+        ('inspections', '0006_county_objects'),
         ('villages', '0004_membership_county'),
     ]
 
