@@ -190,7 +190,7 @@ def county_world(
     )[0]
     issued, draft = _santai_bulletins(task_force, inspector, town, village)
     one = lambda value: {"huji": value}  # noqa: E731
-    rounds = _santai_rounds(users, village)
+    rounds = _county_rounds(prefix, users, village)
     return SimpleNamespace(
         **rounds["county_level"],
         assessment=one(rounds["assessment"]),
@@ -217,11 +217,12 @@ def county_world(
     )
 
 
-def _santai_rounds(users: dict, village: Village) -> dict:
+def _county_rounds(prefix: str, users: dict, village: Village) -> dict:
     """三台县's campaign, named as 金乡县's (names are each county's own), its checklist, an
     active round with a draft assessment of the village and a published round grading it."""
-    inspector = users["santai_insp"]
-    template = ChecklistTemplate.objects.create(county_id=SANTAI, name="村村到检查表", version=1)
+    inspector = users[f"{prefix}_insp"]
+    county = village.town.county_id
+    template = ChecklistTemplate.objects.create(county_id=county, name="村村到检查表", version=1)
     item = ChecklistItem.objects.create(
         template=template,
         code="T1",
@@ -233,7 +234,7 @@ def _santai_rounds(users: dict, village: Village) -> dict:
         photos_required=False,
     )
     campaign = Campaign.objects.create(
-        county_id=SANTAI, name="2024年村村到", year=2024, template=template
+        county_id=county, name="2024年村村到", year=2024, template=template
     )
     planned = Round.objects.create(
         campaign=campaign,
@@ -242,7 +243,7 @@ def _santai_rounds(users: dict, village: Village) -> dict:
         starts_on=date(2024, 3, 1),
         ends_on=date(2024, 3, 31),
     )
-    active = grading.round_start(round=planned, by=users["santai_tf"])
+    active = grading.round_start(round=planned, by=users[f"{prefix}_tf"])
     assessment = grading.assessment_open(round=active, village=village, by=inspector)
     photo = evidence_photo_create(file=jpeg_upload(), uploaded_by=inspector)
     deduction = grading.deduction_record(
@@ -258,7 +259,7 @@ def _santai_rounds(users: dict, village: Village) -> dict:
         template=template,
         published_at=timezone.now(),
     )
-    policy = GradingPolicy.current(SANTAI)
+    policy = GradingPolicy.current(county)
     Assessment.objects.create(
         round=published,
         village=village,

@@ -99,6 +99,13 @@ class DashboardScope:
         towns = Town.objects.filter(county_id__in=self.county_codes).values("code")
         return Q(**{f"{path}__in": towns})
 
+    def counties(self) -> tuple[str, ...] | None:
+        """The counties this scope lies in (a town's is told by its code's first 6 digits);
+        None: every county of the database."""
+        if self.county_wide:
+            return self.county_codes
+        return tuple(sorted({f"{town[:6]}000000" for town in self.town_codes}))
+
     def one_county(self, code: str) -> DashboardScope | None:
         """This scope narrowed to the county `code`, which it must hold whole (a city
         supervisor's drill-down from the city dashboard); None otherwise (→ 404)."""
@@ -457,10 +464,15 @@ def coverage_by_town(user, towns: list[Town], *, as_of: date, stats: dict[str, T
     return result.month
 
 
-def latest_published_round(*, acceptance_first: bool = False) -> Round | None:
-    """The latest round whose grades are published; with acceptance_first, the latest
+def latest_published_round(
+    scope: DashboardScope, *, acceptance_first: bool = False
+) -> Round | None:
+    """The latest round of the scope's counties whose grades are published (campaigns are
+    each county's: another county's round is never named); with acceptance_first, the latest
     acceptance (验收) round if there is one."""
     rounds = Round.objects.filter(state=RoundState.PUBLISHED).select_related("campaign")
+    if scope.counties() is not None:
+        rounds = rounds.filter(campaign__county_id__in=scope.counties())
     order = ["-published_at", "-pk"]
     if acceptance_first:
         acceptance = Case(
@@ -516,7 +528,7 @@ def county_dashboard(*, user, scope: DashboardScope, as_of: date | None = None) 
     closed = closed_by_month(scope, months)
     _add_medians(scope, months, stats)
     coverage_month = coverage_by_town(user, towns, as_of=as_of, stats=stats)
-    round = latest_published_round()
+    round = latest_published_round(scope)
     county, grade_towns = grade_counts(scope, round, stats)
     return Dashboard(
         as_of=as_of,
@@ -588,7 +600,7 @@ def town_rankings(*, scope: DashboardScope, as_of: date | None = None) -> Rankin
             stats[town].overdue = n
     opened_by_town_and_month(county, months, stats)
     _add_medians(county, months, stats)
-    round = latest_published_round(acceptance_first=True)
+    round = latest_published_round(county, acceptance_first=True)
     grade_counts(county, round, stats)
     rows = rank_towns(list(stats.values()))
     shown = [r for r in rows if scope.county_wide or r.stats.town.code in scope.town_codes]
