@@ -164,7 +164,7 @@ def test_a_column_of_a_few_values_offers_them_as_a_list(tmp_path):
     [validation] = [
         v for v in workbook.worksheets[0].data_validations.dataValidation if "C2" in v.sqref
     ]
-    assert validation.formula1 == '"县,乡镇,村,自然村"'
+    assert validation.formula1 == '"市,县,乡镇,村,自然村"'  # a county's list begins with its city
 
 
 def test_a_template_saved_while_its_notes_were_showing_still_imports(divisions, tmp_path):

@@ -241,13 +241,23 @@ def _committee_from_name(name: str) -> str:
 
 def check_within(rows: list[DivisionRow], counties: frozenset[str]) -> None:
     """Every row lies in one of `counties`: a county row is one of them, any other row's code
-    starts with one's 6 digits (codes nest: PARENT_PREFIX)."""
+    starts with one's 6 digits (codes nest: PARENT_PREFIX). A city row is allowed when it is the
+    city of one of them: the statistics list of a county begins with its city's row."""
     prefixes = {code[:6] for code in counties}
+    cities = {code[:4] + "0" * (len(code) - 4) for code in counties}
+
+    def outside(row: DivisionRow) -> bool:
+        if row.level == "city":
+            return row.code not in cities
+        if row.level == "county":
+            return row.code not in counties
+        return row.code[:6] not in prefixes
+
     errors = [
         _("Line %(line)d: %(code)s %(name)s lies outside your county.")
         % {"line": row.line, "code": row.code, "name": row.name}
         for row in rows
-        if (row.code not in counties if row.level == "county" else row.code[:6] not in prefixes)
+        if outside(row)
     ]
     if errors:
         raise DivisionImportError(errors[:MAX_REPORTED_ERRORS])

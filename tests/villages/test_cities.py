@@ -141,3 +141,15 @@ def test_the_import_page_takes_the_city_row(task_force, tmp_path, monkeypatch, c
     )
     assert confirmed.status_code == 303
     assert list(City.objects.values_list("name", flat=True)) == ["济宁市"]
+
+
+def test_the_import_page_refuses_another_citys_row(task_force, tmp_path, monkeypatch, client):
+    """A county's list may begin with its own city's row; another city's is outside it."""
+    monkeypatch.setattr(imports_page, "PENDING_ROOT", tmp_path / "pending")
+    client.force_login(task_force)
+    text = "\n".join([HEADER, "370900000000,泰安市,地级市,370000000000", JINXIANG]) + "\n"
+    upload = SimpleUploadedFile("泰安市.csv", text.encode())
+    preview = client.post(reverse("import_preview", args=["divisions"]), {"file": upload})
+    assert preview.status_code == 400
+    assert "370900000000" in preview.content.decode()
+    assert not City.objects.exists()
