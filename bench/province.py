@@ -552,45 +552,55 @@ def set_counters() -> None:
     ):
         _execute(
             f"""
-            INSERT INTO workflows_ticketcounter (prefix, year, value)
-            SELECT %s, substr(number, 4, 4)::int, max(substr(number, 9)::int)
+            INSERT INTO workflows_ticketcounter (prefix, year, county, value)
+            SELECT %s, substr(number, 4, 4)::int, '', max(substr(number, 9)::int)
             FROM {table} GROUP BY 2
             """,
             [prefix],
         )
 
 
-def load_grades(inspector_id: int, now: datetime) -> int:
-    """A campaign with two published rounds grading every administrative village."""
+def load_grades(now: datetime) -> int:
+    """Per county (campaigns are each county's) a campaign with two published rounds grading
+    every administrative village of the county, by the county's inspector."""
     from inspections.models import Campaign, ChecklistTemplate, Round
 
-    template = ChecklistTemplate.objects.create(name="省级抽查", version=1)
-    campaign = Campaign.objects.create(name="人居环境整治提升", year=now.year, template=template)
     made = 0
-    for number, mode in ((1, "acceptance"), (2, "sweep")):
-        round = Round.objects.create(
-            campaign=campaign,
-            number=number,
-            mode=mode,
-            starts_on=now.date() - timedelta(days=120 - 60 * number),
-            ends_on=now.date() - timedelta(days=100 - 60 * number),
-            state="published",
-            template=template,
-            published_at=now - timedelta(days=90 - 60 * number),
+    for county, inspector in _rows(
+        """
+        SELECT c.code, u.id FROM villages_county c
+        JOIN auth_user u ON u.username = 'in_' || left(c.code, 6) ORDER BY c.code
+        """
+    ):
+        template = ChecklistTemplate.objects.create(name="省级抽查", version=1, county_id=county)
+        campaign = Campaign.objects.create(
+            name="人居环境整治提升", year=now.year, template=template, county_id=county
         )
-        u = _u(50 + number, "hashtext(code)")
-        made += _execute(
-            f"""
-            INSERT INTO inspections_assessment (created_at, state, score, veto, grade, graded_by,
-                submitted_at, inspector_id, village_id, round_id)
-            SELECT %s, 'published', 60 + floor(40 * {u}), false,
-                CASE WHEN {u} < 0.05 THEN 'weak' WHEN {u} < 0.35 THEN 'C'
-                    WHEN {u} < 0.75 THEN 'B' ELSE 'A' END,
-                '{{}}'::jsonb, %s, %s, code, %s
-            FROM villages_village WHERE level = 'administrative'
-            """,
-            [now, now, inspector_id, round.pk],
-        )
+        for number, mode in ((1, "acceptance"), (2, "sweep")):
+            round = Round.objects.create(
+                campaign=campaign,
+                number=number,
+                mode=mode,
+                starts_on=now.date() - timedelta(days=120 - 60 * number),
+                ends_on=now.date() - timedelta(days=100 - 60 * number),
+                state="published",
+                template=template,
+                published_at=now - timedelta(days=90 - 60 * number),
+            )
+            u = _u(50 + number, "hashtext(v.code)")
+            made += _execute(
+                f"""
+                INSERT INTO inspections_assessment (created_at, state, score, veto, grade,
+                    graded_by, submitted_at, inspector_id, village_id, round_id)
+                SELECT %s, 'published', 60 + floor(40 * {u}), false,
+                    CASE WHEN {u} < 0.05 THEN 'weak' WHEN {u} < 0.35 THEN 'C'
+                        WHEN {u} < 0.75 THEN 'B' ELSE 'A' END,
+                    '{{}}'::jsonb, %s, %s, v.code, %s
+                FROM villages_village v JOIN villages_town t ON t.code = v.town_id
+                WHERE v.level = 'administrative' AND t.county_id = %s
+                """,
+                [now, now, inspector, round.pk, county],
+            )
     return made
 
 
@@ -661,8 +671,7 @@ def generate(size: Size, *, seed: int = 1, vacuum: bool = True) -> Loaded:
         # triggers could not be switched on again with their checks pending.
         _execute("SET CONSTRAINTS ALL IMMEDIATE")
     step("counters", set_counters)
-    inspector = _scalar("SELECT MIN(user_id) FROM villages_membership WHERE role = 'inspector'")
-    counts["assessments"] = step("grades", lambda: load_grades(inspector, now))
+    counts["assessments"] = step("grades", lambda: load_grades(now))
     step("helper tables dropped", _drop_helpers)
     step("rebuild_rollups", rollups.rebuild)
     _execute("RESET ALL")
@@ -746,12 +755,16 @@ def smallest_county() -> str:
     )
 
 
-def _codes(sql: str):
+def _rows(sql: str) -> list[tuple]:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
+
+
+def _codes(sql: str):
+    return [row[0] for row in _rows(sql)]
 
 
 def main(argv: list[str]) -> int:
