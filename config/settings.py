@@ -175,7 +175,8 @@ if DATABASE_URL:
     # 15, 2026-12-06): the header's unread count took 47.9 ms, 47.5 of them compiling its plan;
     # 0.37 ms without JIT, and the county pages 40–130 ms faster. A DATABASE_URL that sets
     # `options` itself (?options=…) keeps its own.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -13,11 +13,12 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from core.dates import month_start, previous_month
-from inspections.models import PatrolMiss, WaterSite
+from inspections.models import Patrol, PatrolMiss, WaterSite
 from inspections.sites.rules import owes_patrols
 from villages.configuration import county_config
 from villages.models import County
@@ -28,19 +29,26 @@ from workflows.notices import services as notices
 def short_sites(*, month: date, until: date, stage: str) -> QuerySet[WaterSite]:
     """Sites that owe patrols in `month` (rules.owes_patrols: listed, registered before the
     month began — the coverage page's rule too) with fewer valid patrols from `month` to
-    `until` than they need, and no `stage` record for the month yet."""
-    valid = Q(
-        patrols__local_date__gte=month, patrols__local_date__lte=until, patrols__flagged=False
+    `until` than they need, and no `stage` record for the month yet.
+
+    Both figures are per-site subqueries on the valid patrols' partial index (site, day): the
+    month's count reads the month's entries, the last valid day one entry — never a site's
+    whole patrol history (a join and GROUP BY over it cost 47× the floor at 1.8M patrols)."""
+    valid = Patrol.objects.filter(site=OuterRef("pk"), flagged=False).order_by()
+    in_month = (
+        valid.filter(local_date__gte=month, local_date__lte=until)
+        .values("site")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    last = valid.filter(local_date__lte=until).order_by("-local_date").values("local_date")[:1]
     recorded = PatrolMiss.objects.filter(site=OuterRef("pk"), month=month, stage=stage)
     return (
         WaterSite.objects.filter(owes_patrols(month))
         .exclude(Exists(recorded))
-        .annotate(
-            valid=Count("patrols", filter=valid),
-            last_valid=Max("patrols__local_date", filter=Q(patrols__flagged=False)),
-        )
+        .annotate(valid=Coalesce(Subquery(in_month), 0))
         .filter(valid__lt=F("patrols_per_month"))
+        .annotate(last_valid=Subquery(last))
         .select_related("village")
         .order_by("town_id", "code")
     )

@@ -501,13 +501,20 @@ class Patrol(models.Model):
         verbose_name_plural = _("patrols")
         ordering = ["-created_at", "-id"]
         indexes = [
-            # Coverage (inspections/sites/coverage.py) and 漏巡 (misses.py): a month's patrols
-            # grouped by site with their valid, flagged and problem counts — covering.
+            # Coverage (inspections/sites/coverage.py): a month's patrols grouped by site with
+            # their valid, flagged and problem counts — covering.
             models.Index(
                 fields=["local_date", "site", "flagged", "result"], name="patrol_month_site"
             ),
             # A site's history, newest first.
             models.Index(fields=["site", "-created_at"], name="patrol_site_time"),
+            # 漏巡 (misses.py): a site's valid patrols by day — the month's count and the last
+            # valid day, per site, without reading the flagged ones or the site's history.
+            models.Index(
+                fields=["site", "local_date"],
+                name="patrol_site_valid_day",
+                condition=Q(flagged=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["inspector", "key"], name="patrol_once_per_key"),
