@@ -33,7 +33,7 @@ from workflows.models import (
     OverdueStep,
     RectificationTicket,
 )
-from workflows.notices.services import _table
+from workflows.notices.services import _table, overdue_ladders_seed
 
 TOTAL = int(os.environ.get("BENCH_TICKETS", "1000000"))
 TARGET = 2
@@ -119,7 +119,7 @@ def generate(total: int, *, as_of) -> int:
         WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %s)
         INSERT INTO {_table(RectificationTicket)} (
             number, town_id, description, created_at, updated_at, state, source_kind,
-            site_label, priority, rectification_note, deadline
+            site_label, priority, rectification_note, deadline, category
         )
         SELECT 'B' || t.code || '-' || seq.n, t.code, '沟渠黑臭', %s, %s,
             CASE WHEN seq.n %% 20 < 4 THEN 'assigned' ELSE 'closed' END,
@@ -130,7 +130,7 @@ def generate(total: int, *, as_of) -> int:
                 WHEN seq.n %% 60 = 40 THEN %s
                 WHEN seq.n %% 20 < 4 THEN %s
                 ELSE %s
-            END
+            END, 'other'
         FROM seq CROSS JOIN {_table(Town)} t
     """
     params = [per_town, now, now, day(-2), day(-5), day(-30), day(5), day(-10)]
@@ -153,23 +153,33 @@ def officers(as_of) -> None:
 
 
 def floor(as_of) -> tuple[float, int]:
-    """One INSERT … SELECT of every notice the job issues today, into documents made first."""
-    steps = list(OverdueStep.objects.order_by("number"))
+    """One INSERT … SELECT of every notice the job issues today, into documents made first: each
+    ticket against its county's ladder (the job gives a county without one the default first)."""
+    overdue_ladders_seed()
+    steps = list(OverdueStep.objects.order_by("county_id", "number"))
     documents = [
-        NoticeDocument(number=f"floor-{town}-{kind}", kind=kind, town_id=town, issued_on=as_of)
-        for town in Town.objects.values_list("code", flat=True)
-        for kind in {step.kind for step in steps}
+        NoticeDocument(
+            number=f"floor-{town}-{kind}",
+            kind=kind,
+            town_id=town,
+            county_id=county,
+            issued_on=as_of,
+        )
+        for town, county in Town.objects.values_list("code", "county_id")
+        for kind in {step.kind for step in steps if step.county_id == county}
     ]
     NoticeDocument.objects.bulk_create(documents)
     ops = connection.ops
     states = list(RECTIFICATION_RUNNING_STATES)
-    thresholds = " ".join(f"WHEN {step.number} THEN %s" for step in steps)
+    thresholds = " ".join(f"WHEN {step.pk} THEN %s" for step in steps)
     sql = f"""
         INSERT INTO {_table(OverdueNotice)}
             (ticket_id, step, deadline, kind, issued_on, document_id)
         SELECT t.id, s.number, t.deadline, s.kind, %s, d.id
         FROM {_table(RectificationTicket)} t
-        JOIN {_table(OverdueStep)} s ON t.deadline <= CASE s.number {thresholds} END
+        JOIN {_table(Town)} w ON w.code = t.town_id
+        JOIN {_table(OverdueStep)} s
+          ON s.county_id = w.county_id AND t.deadline <= CASE s.id {thresholds} END
         JOIN {_table(NoticeDocument)} d
           ON d.town_id = t.town_id AND d.kind = s.kind AND d.issued_on = %s
         WHERE t.state IN ({", ".join(["%s"] * len(states))}) AND t.deadline < %s

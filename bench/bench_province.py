@@ -203,8 +203,15 @@ def sla_floor(today) -> tuple[float, int]:
             [now],
         )
         towns = [row[0] for row in cursor.fetchall()]
+    county_of_town = dict(Town.objects.filter(code__in=towns).values_list("code", "county_id"))
     NoticeDocument.objects.bulk_create(
-        NoticeDocument(number=f"floor-sla-{town}", kind="sla", town_id=town, issued_on=today)
+        NoticeDocument(
+            number=f"floor-sla-{town}",
+            kind="sla",
+            town_id=town,
+            county_id=county_of_town[town],
+            issued_on=today,
+        )
         for town in towns
     )
     started = time.perf_counter()
@@ -328,7 +335,7 @@ PAGES = [
     ("village + households", lambda c: f"/villages/{c.village}/", (TF,)),
     ("campaigns", lambda c: "/campaigns/", (TF, INSP, TOWN)),
     ("grades", lambda c: "/grades/", (TF, INSP, TOWN)),
-    ("round grades", lambda c: f"/grades/rounds/{latest_round()}/", (TF, TOWN)),
+    ("round grades", lambda c: f"/grades/rounds/{latest_round(c.code)}/", (TF, TOWN)),
     ("notifications", lambda c: "/notifications/", (TF, TOWN)),
     ("bulletins", lambda c: "/bulletins/", (TF, TOWN)),
     ("dashboard", lambda c: "/dashboard/", (TF, TOWN)),
@@ -339,8 +346,10 @@ PAGES = [
 SHORT = {TF: "county", INSP: "insp.", TOWN: "town"}
 
 
-def latest_round() -> int:
-    return Round.objects.order_by("-published_at").values_list("pk", flat=True).first()
+def latest_round(county: str) -> int:
+    """The county's latest published round (rounds are each county's campaign's)."""
+    rounds = Round.objects.filter(campaign__county_id=county).order_by("-published_at")
+    return rounds.values_list("pk", flat=True).first()
 
 
 @dataclass

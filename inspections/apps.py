@@ -42,5 +42,5 @@ def _ensure_rollup_triggers(sender, using="default", **kwargs) -> None:
     # The rollup tables the triggers write are those of the latest rollup migration; before it
     # is applied (or after it is reversed) the triggers of that time are that code's business.
     applied = MigrationRecorder(connections[using]).migration_qs
-    if applied.filter(app="inspections", name="0007_closed_minutes").exists():
+    if applied.filter(app="inspections", name="0009_closed_late").exists():
         rollups.ensure_installed(using)

@@ -18,6 +18,7 @@ from inspections.grading.models import (
 from inspections.reporting.models import (
     ClosedDaysCount,
     ClosedHoursCount,
+    ClosedLateCount,
     ClosedMinutesCount,
     RectificationMonthCount,
     RunningDeadlineCount,
@@ -52,6 +53,7 @@ __all__ = [
     "ChecklistTemplate",
     "ClosedDaysCount",
     "ClosedHoursCount",
+    "ClosedLateCount",
     "ClosedMinutesCount",
     "Deduction",
     "Dimension",

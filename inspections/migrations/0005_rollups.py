@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     """The rollup tables. Their triggers, and the counts of the tickets already there, come with
-    0007_closed_minutes: the triggers are written by today's inspections/reporting/rollups.py,
-    which writes 0007's tables (it ran here until then)."""
+    0009_closed_late: the triggers are written by today's inspections/reporting/rollups.py,
+    which writes the tables of 0007 and 0009 (it ran here until then)."""
 
     dependencies = [
         ('inspections', '0004_field_time'),

@@ -11,18 +11,13 @@ def uninstall(apps, schema_editor):
     rollups.uninstall(schema_editor.connection.alias)
 
 
-def install_and_count(apps, schema_editor):
-    # The triggers that write the minutes' histogram, then every rollup recounted from the
-    # tickets (days and hours are now rounded down, below zero too: a closing time fixed to
-    # before the opening counted towards zero before).
-    rollups.install(schema_editor.connection.alias)
-    rollups.rebuild(schema_editor.connection.alias)
-
-
 class Migration(migrations.Migration):
     """The median to the minute from counts (ClosedMinutesCount) instead of one row per closed
-    ticket (ClosedTicketDays). Backwards, the triggers are left off: the code of 0005 installs
-    its own, and recounts, after its `migrate` (inspections/apps.py)."""
+    ticket (ClosedTicketDays). The triggers, and the recount of every rollup, come with
+    0009_closed_late: they are written by today's inspections/reporting/rollups.py, which writes
+    0009's table too (they were installed here until then). Backwards, the triggers are left
+    off: the code of 0005 installs its own, and recounts, after its `migrate`
+    (inspections/apps.py)."""
 
     dependencies = [
         ('inspections', '0006_county_objects'),
@@ -50,5 +45,4 @@ class Migration(migrations.Migration):
         migrations.DeleteModel(
             name='ClosedTicketDays',
         ),
-        migrations.RunPython(install_and_count, uninstall),
     ]

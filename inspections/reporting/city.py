@@ -5,8 +5,7 @@ city stored now; a superuser: every county, grouped by city), whatever the numbe
 a fixed number of queries:
 1. the counties, 2. the cities' names (a city whose row was never imported is named by its
    code: villages.models.City.label);
-3. tickets closed on time and late (the tickets themselves: no rollup keeps the deadline — one
-   aggregate over the closed tickets of the counties, grouped by county);
+3. tickets closed on time and late (the ClosedLateCount rollup, grouped by the town's county);
 4. tickets open now (RectificationMonthCount) and 5. overdue now (RunningDeadlineCount), rollups
    grouped by the town's county, the county dashboard's rules;
 6–8. this month's patrol coverage (inspections.sites.coverage, the county dashboard's numbers);
@@ -21,14 +20,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from inspections.grading.grades import GRADES
 from inspections.models import (
     Assessment,
     AssessmentState,
+    ClosedLateCount,
     RectificationMonthCount,
     Round,
     RunningDeadlineCount,
@@ -36,7 +35,7 @@ from inspections.models import (
 from inspections.sites import coverage as coverage_selectors
 from villages import access
 from villages.models import City, County, Town, city_code_of
-from workflows.models import RECTIFICATION_OPEN_STATES, RectificationState, RectificationTicket
+from workflows.models import RECTIFICATION_OPEN_STATES
 
 
 @dataclass(slots=True)
@@ -103,21 +102,19 @@ def _by_city(rows: list[CountyStats]) -> list[CityTable]:
 
 def _closed_on_time(codes: list[str], stats: dict[str, CountyStats]) -> None:
     """On time: closed on a local day no later than the deadline; a ticket without a deadline
-    is never late (as it is never overdue: workflows.tickets.models.rectification_is_overdue)."""
-    closed_on = TruncDate("closed_at", tzinfo=timezone.get_current_timezone())
-    late = Q(deadline__isnull=False, closed_on__gt=F("deadline"))
+    is never late (as it is never overdue: workflows.tickets.models.rectification_is_overdue).
+    Read from the rollup (ClosedLateCount), a few rows per town and month."""
     rows = (
-        RectificationTicket.objects.filter(
-            state=RectificationState.CLOSED, town__county_id__in=codes
-        )
-        .annotate(closed_on=closed_on)
-        .values_list("town__county_id")
-        .annotate(late=Count("pk", filter=late), closed=Count("pk"))
+        ClosedLateCount.objects.filter(town__county_id__in=codes)
+        .values_list("town__county_id", "late")
+        .annotate(n=Sum("n"))
         .order_by()
     )
-    for county, n_late, n_closed in rows:
-        stats[county].closed_late = n_late
-        stats[county].closed_on_time = n_closed - n_late
+    for county, late, n in rows:
+        if late:
+            stats[county].closed_late += n
+        else:
+            stats[county].closed_on_time += n
 
 
 def _open_and_overdue(codes: list[str], stats: dict[str, CountyStats], *, as_of: date) -> None:

@@ -137,6 +137,27 @@ class ClosedMinutesCount(models.Model):
         return f"{self.town_id} {self.month:%Y-%m} {self.minutes} min: {self.n}"
 
 
+class ClosedLateCount(models.Model):
+    """Closed rectification tickets per town × local month of closing × late: closed on a local
+    day after the deadline (a ticket without a deadline is never late, as it is never overdue).
+    The city dashboard's tickets closed on time and late, county by county."""
+
+    town = _town()
+    month = models.DateField()  # first day of the local month of closed_at
+    late = models.BooleanField()
+    n = models.IntegerField()
+
+    class Meta:
+        db_table = "rollup_closed_late"
+        constraints = [
+            models.UniqueConstraint(fields=["town", "month", "late"], name="rollup_closed_late_key")
+        ]
+        indexes = [_zero_rows("rollup_closed_late_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.town_id} {self.month:%Y-%m} {'late' if self.late else 'on time'}: {self.n}"
+
+
 class RunningDeadlineCount(models.Model):
     """Running rectification tickets (the town owes work: RECTIFICATION_RUNNING_STATES) per town
     × deadline: overdue on day D is the sum over deadline < D (rectification_overdue)."""

@@ -59,6 +59,10 @@ class Dialect:
     def local_month(self, column: str) -> str:
         raise NotImplementedError
 
+    def local_date(self, column: str) -> str:
+        """The local (TIME_ZONE) day of a timestamp, comparable with a DateField column."""
+        raise NotImplementedError
+
     def whole_units(self, start: str, end: str, seconds: int) -> str:
         """The time from start to end in whole units of `seconds`, rounded down (floor, also
         below zero): a day bucket is then exactly its 24 hour buckets, an hour its 60 minutes,
@@ -74,6 +78,9 @@ class SQLiteDialect(Dialect):
         # time, then to the first of its month ("2025-06-01", a DateField's text).
         return f"date({column}, '{sqlite_offset()}', 'start of month')"
 
+    def local_date(self, column: str) -> str:
+        return f"date({column}, '{sqlite_offset()}')"
+
     def whole_units(self, start: str, end: str, seconds: int) -> str:
         # julianday() resolves milliseconds: the difference, rounded to whole milliseconds (an
         # exact integer, free of the float's noise), divided by integer floor division.
@@ -88,6 +95,10 @@ class PostgresDialect(Dialect):
     def local_month(self, column: str) -> str:
         zone = settings.TIME_ZONE.replace("'", "")
         return f"CAST(date_trunc('month', {column} AT TIME ZONE '{zone}') AS date)"
+
+    def local_date(self, column: str) -> str:
+        zone = settings.TIME_ZONE.replace("'", "")
+        return f"CAST({column} AT TIME ZONE '{zone}' AS date)"
 
     def whole_units(self, start: str, end: str, seconds: int) -> str:
         # EXTRACT(EPOCH …) is numeric (exact microseconds), and so is its floor.
@@ -149,6 +160,9 @@ def rollups(d: Dialect) -> list[Rollup]:
         (column, d.whole_units("{r}.created_at", "{r}.closed_at", seconds))
         for column, seconds in (("days", 86400), ("hours", 3600), ("minutes", 60))
     )
+    closed_late = (
+        f"({{r}}.deadline IS NOT NULL AND {d.local_date('{r}.closed_at')} > {{r}}.deadline)"
+    )
     return [
         Rollup(
             "rollup_rect_month",
@@ -171,6 +185,12 @@ def rollups(d: Dialect) -> list[Rollup]:
             "rollup_closed_minutes",
             RECT_TABLE,
             (town, whole_hours, whole_minutes, closed_month),
+            closed,
+        ),
+        Rollup(
+            "rollup_closed_late",
+            RECT_TABLE,
+            (town, closed_month, ("late", closed_late)),
             closed,
         ),
         Rollup(

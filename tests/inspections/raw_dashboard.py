@@ -25,6 +25,7 @@ from core.dates import local_midnight, month_start
 from inspections.models import (
     ClosedDaysCount,
     ClosedHoursCount,
+    ClosedLateCount,
     ClosedMinutesCount,
     RectificationMonthCount,
     RunningDeadlineCount,
@@ -79,10 +80,12 @@ class Contents:
     toilet: Counter
     closed_month: Counter  # (town, month of closing) → n, the day buckets summed
     closed_minutes: Counter  # (town, month of closing, whole minutes to close) → n
+    closed_late: Counter  # (town, month of closing, closed after the deadline's local day) → n
 
 
 def raw_rollups() -> Contents:
     rect_month, running, closed_month, closed = Counter(), Counter(), Counter(), Counter()
+    closed_late = Counter()
     fields = ("town_id", "created_at", "state", "source_kind", "closed_at", "deadline")
     for (
         town,
@@ -98,8 +101,10 @@ def raw_rollups() -> Contents:
         if state == "closed" and closed_at is not None:
             closed_month[(town, local_month(closed_at))] += 1
             closed[(town, local_month(closed_at), whole_minutes(created, closed_at))] += 1
+            late = deadline is not None and timezone.localdate(closed_at) > deadline
+            closed_late[(town, local_month(closed_at), late)] += 1
     toilet = Counter(ToiletTicket.objects.values_list("town_id", "state", "kind"))
-    return Contents(rect_month, running, toilet, closed_month, closed)
+    return Contents(rect_month, running, toilet, closed_month, closed, closed_late)
 
 
 def stored_rollups() -> Contents:
@@ -126,6 +131,7 @@ def stored_rollups() -> Contents:
         toilet=_counter(ToiletCount, "town_id", "state", "kind"),
         closed_month=closed_month,
         closed_minutes=closed_minutes,
+        closed_late=_counter(ClosedLateCount, "town_id", "month", "late"),
     )
 
 
@@ -144,6 +150,7 @@ def assert_rollups_exact() -> None:
     assert stored.toilet == raw.toilet
     assert stored.closed_month == raw.closed_month
     assert stored.closed_minutes == raw.closed_minutes
+    assert stored.closed_late == raw.closed_late
 
 
 # --- the dashboard's numbers --------------------------------------------------------------------

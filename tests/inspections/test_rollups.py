@@ -34,6 +34,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from inspections.models import (
     ClosedDaysCount,
+    ClosedLateCount,
     ClosedMinutesCount,
     RectificationMonthCount,
     RunningDeadlineCount,
@@ -286,6 +287,7 @@ def test_random_steps_keep_the_rollups_exact(walk, seed):
             assert_rollups_exact()
     assert RectificationTicket.objects.filter(state="closed").exists()
     assert RunningDeadlineCount.objects.exists() and ToiletCount.objects.exists()
+    assert set(ClosedLateCount.objects.values_list("late", flat=True)) == {False, True}
 
 
 def test_rebuild_is_idempotent_and_equals_what_the_triggers_kept(walk):
@@ -348,6 +350,36 @@ def test_months_are_local_months(huji):
     assert list(ClosedMinutesCount.objects.values_list("month", "hours", "minutes", "n")) == [
         (date(2025, 6, 1), 40 * 24, 40 * 1440, 1)
     ]
+
+
+def test_late_is_told_by_the_local_day_of_closing(huji):
+    """The deadline is a local day: closed at 23:30 in Beijing on it is on time, at 00:10 the
+    next day late — both the same UTC day."""
+    deadline = date(2025, 5, 1)
+    on_its_day = datetime(2025, 5, 1, 15, 30, tzinfo=UTC)  # 23:30 on 1 May in Beijing
+    next_day = datetime(2025, 5, 1, 16, 10, tzinfo=UTC)  # 00:10 on 2 May in Beijing
+    RectificationTicket.objects.bulk_create(
+        RectificationTicket(
+            number=f"ZG-L-{n}",
+            town=huji,
+            description="x",
+            state="closed",
+            created_at=closed - timedelta(days=20),
+            closed_at=closed,
+            deadline=due,
+        )
+        for n, (closed, due) in enumerate(
+            [(on_its_day, deadline), (next_day, deadline), (next_day, date(2025, 5, 2))]
+        )
+    )
+    assert sorted(ClosedLateCount.objects.values_list("month", "late", "n")) == [
+        (date(2025, 5, 1), False, 2),
+        (date(2025, 5, 1), True, 1),
+    ]
+    # Moving the deadline a day later makes the late one on time (an UPDATE moves the counts).
+    RectificationTicket.objects.filter(number="ZG-L-1").update(deadline=date(2025, 5, 2))
+    assert list(ClosedLateCount.objects.values_list("late", "n")) == [(False, 3)]
+    assert_rollups_exact()
 
 
 # --- the dashboard from the rollups -------------------------------------------------------------
@@ -495,7 +527,7 @@ def test_the_migration_counts_the_tickets_already_there(huji):
     RectificationTicket.objects.bulk_create(
         RectificationTicket(number=f"ZG-E-{i}", town=huji, description="x") for i in range(3)
     )
-    migration = importlib.import_module("inspections.migrations.0007_closed_minutes")
+    migration = importlib.import_module("inspections.migrations.0009_closed_late")
     migration.install_and_count(None, SimpleNamespace(connection=connection))
     assert RectificationMonthCount.objects.get().n == 3
     assert_rollups_exact()
