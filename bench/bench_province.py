@@ -287,6 +287,7 @@ def county_of(code: str) -> Place:
         "task force": User.objects.get(username=f"tf_{county}"),
         "inspector": User.objects.get(username=f"in_{county}"),
         "town officer": User.objects.get(username=f"to_{town[:9]}"),
+        "city supervisor": User.objects.get(username=f"cs_{county[:4]}"),
     }
     return Place(code, users, site, village)
 
@@ -317,7 +318,7 @@ def make_bulletins(county: Place) -> None:
 
 # --- the pages -----------------------------------------------------------------------------------
 
-TF, INSP, TOWN = "task force", "inspector", "town officer"
+TF, INSP, TOWN, CITY = "task force", "inspector", "town officer", "city supervisor"
 # (label, url of a county, roles that open it)
 PAGES = [
     ("home", lambda c: "/", (TF, INSP, TOWN)),
@@ -342,8 +343,11 @@ PAGES = [
     ("rankings", lambda c: "/dashboard/rankings/", (TF, TOWN)),
     ("people", lambda c: "/people/", (TF,)),
     ("job runs", lambda c: "/jobs/", (TF,)),
+    # The county's city: its counties side by side, and the drill-down into this county.
+    ("city dashboard", lambda c: "/city/", (CITY,)),
+    ("county dashboard from the city", lambda c: f"/dashboard/?county={c.code}", (CITY,)),
 ]
-SHORT = {TF: "county", INSP: "insp.", TOWN: "town"}
+SHORT = {TF: "county", INSP: "insp.", TOWN: "town", CITY: "city"}
 
 
 def latest_round(county: str) -> int:

@@ -165,6 +165,10 @@ def _copy(table: str, columns: list[str], rows) -> None:
 
 
 def load_geography(geo: Geography) -> None:
+    """The cities (each the parent of up to 10 counties, named from its code), the counties, the
+    towns and the villages."""
+    cities = sorted({parent for _code, _name, parent in geo.counties})
+    _copy("villages_city", ["code", "name"], ((c, name(random.Random(c), "市")) for c in cities))
     _copy("villages_county", ["code", "name", "parent_code"], geo.counties)
     _copy("villages_town", ["code", "county_id", "name", "kind"], geo.towns)
     _copy(
@@ -188,9 +192,9 @@ def load_geography(geo: Geography) -> None:
 
 
 def load_people(geo: Geography) -> None:
-    """Per county a task force and an inspector (county-wide), per town a town officer with an
-    e-mail address (the notices' recipients); usernames tell the place: tf_990505, in_990505,
-    to_990505003."""
+    """Per city a city supervisor, per county a task force and an inspector (county-wide), per
+    town a town officer with an e-mail address (the notices' recipients); usernames tell the
+    place: cs_9905, tf_990505, in_990505, to_990505003."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
 
@@ -199,6 +203,9 @@ def load_people(geo: Geography) -> None:
     User = get_user_model()
     password = make_password(None)  # unusable: the bench logs in with force_login
     users = []
+    cities = sorted({parent for _code, _name, parent in geo.counties})
+    for code in cities:
+        users.append(User(username=f"cs_{code[:4]}", password=password, last_name="市级督导"))
     for code, _name, _parent in geo.counties:
         users.append(User(username=f"tf_{code[:6]}", password=password, last_name="专班"))
         users.append(User(username=f"in_{code[:6]}", password=password, last_name="巡查员"))
@@ -215,7 +222,10 @@ def load_people(geo: Geography) -> None:
     ids = dict(
         User.objects.filter(username__in=[u.username for u in users]).values_list("username", "id")
     )
-    memberships = []
+    memberships = [
+        Membership(user_id=ids[f"cs_{code[:4]}"], role=Role.CITY_SUPERVISOR, city_id=code)
+        for code in cities
+    ]
     for code, _name, _parent in geo.counties:
         memberships.append(
             Membership(user_id=ids[f"tf_{code[:6]}"], role=Role.TASK_FORCE, county_id=code)
@@ -652,7 +662,12 @@ def generate(size: Size, *, seed: int = 1, vacuum: bool = True) -> Loaded:
         _execute(f"SET {setting}")
     _execute("SELECT setseed(0.5)")
     geo = step("geography", lambda: _load_geography(size, rng))
-    counts.update(counties=len(geo.counties), towns=len(geo.towns), villages=len(geo.villages))
+    counts.update(
+        cities=len({parent for _code, _name, parent in geo.counties}),
+        counties=len(geo.counties),
+        towns=len(geo.towns),
+        villages=len(geo.villages),
+    )
     step("people", lambda: load_people(geo))
     step("helper tables", _helper_tables)
     counts["households"] = step("households", lambda: load_households(size.households_per_village))

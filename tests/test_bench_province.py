@@ -64,12 +64,17 @@ def test_counts_are_the_size(loaded):
 
 
 def test_codes_nest_under_a_made_up_province(loaded):
-    from villages.models import County, Town, Village
+    from villages.models import City, County, Membership, Role, Town, Village
 
     counties = list(County.objects.values_list("code", "parent_code"))
     assert all(len(code) == 12 and code.startswith("99") for code, _parent in counties)
     assert all(code.endswith("000000") for code, _parent in counties)
     assert all(parent == code[:4] + "00000000" for code, parent in counties)
+    # Each county's city is a stored city with its supervisor.
+    cities = set(City.objects.values_list("code", flat=True))
+    assert cities == {parent for _code, parent in counties}
+    supervised = Membership.objects.filter(role=Role.CITY_SUPERVISOR)
+    assert set(supervised.values_list("city_id", flat=True)) == cities
     assert not Town.objects.exclude(code__regex=r"^99\d{7}000$").exists()
     assert not Town.objects.exclude(code__startswith=Left("county_id", 6)).exists()
     assert not Village.objects.exclude(code__regex=r"^99\d{10}$").exists()
