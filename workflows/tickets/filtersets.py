@@ -122,9 +122,22 @@ class SearchedListFilters(ScopedPlaceFilters):
         return queryset.filter(reduce(operator.or_, matches))
 
 
+class InChoicesFilter(django_filters.MultipleChoiceFilter):
+    """The chosen values as one `column IN (…)`, in a stable order. django-filter's own builds
+    `column = a OR column = b OR …`, which PostgreSQL planned as parallel scans of the whole
+    ticket table at 10M tickets (137 ms a query, issue 19) where an IN list reads the index.
+    For a column without NULLs (a state): no "null" choice."""
+
+    def filter(self, qs, value):
+        if not value or self.is_noop(qs, value):
+            return qs
+        qs = self.get_method(qs)(**{f"{self.field_name}__in": sorted(set(value))})
+        return qs.distinct() if self.distinct else qs
+
+
 def state_filter(choices) -> django_filters.MultipleChoiceFilter:
     """A list's states, as check boxes."""
-    return django_filters.MultipleChoiceFilter(
+    return InChoicesFilter(
         choices=choices,
         widget=forms.CheckboxSelectMultiple,
         label=_("State"),
