@@ -358,3 +358,15 @@ def test_a_superuser_sees_every_city_a_city_unnamed_by_its_code(client, cities):
     # 绵阳市's row was never imported (三台县's list has no city row): named by its code.
     assert 'data-city="510700000000"' in page and "510700000000" in page
     assert "济宁市" in page
+
+
+@pytest.mark.django_db
+def test_the_supervisor_is_told_his_city_not_a_county(client, cities):
+    """His home names his city (全市) and its counties; the people pages his role's place."""
+    client.force_login(cities.supervisor)
+    page = client.get(reverse("home")).content.decode()
+    assert "济宁市（全市）：金乡县、嘉祥县" in page and "（全县）" not in page
+    admin = make_user("city_admin", is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    page = client.get(reverse("person_detail", args=[cities.supervisor.pk])).content.decode()
+    assert "市级督导</strong> · 济宁市（全市）" in page

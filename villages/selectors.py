@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from villages import access
-from villages.models import County, Household, Town, Village
+from villages.models import City, County, Household, Town, Village
 
 
 def town_list(*, user) -> QuerySet[Town]:
@@ -39,6 +39,13 @@ def village_detail_queryset(*, user) -> QuerySet[Village]:
 
 def household_list(*, user) -> QuerySet[Household]:
     return Household.objects.visible_to(user).select_related("village", "village__town")
+
+
+def supervised_cities(*, user) -> list[City]:
+    """The cities `user` supervises (市级督导 memberships), by code."""
+    if not user.is_authenticated:
+        return []
+    return list(City.objects.filter(memberships__user=user).distinct().order_by("code"))
 
 
 def county_overview(*, user) -> QuerySet[County]:

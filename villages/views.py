@@ -32,6 +32,7 @@ def home(request):
         if scope.village_codes
         else [],
         "counties": selectors.county_overview(user=request.user) if scope.county_wide else [],
+        "cities": selectors.supervised_cities(user=request.user),
     }
     return render(request, "villages/home.html", context)
 
