@@ -886,6 +886,7 @@ GARBAGE = {
     "page": ["abc", "-1", "0", "99999999", "1e9", "9" * 100, "1\x00"],
     "sort": [SCRIPT, "-" * 50, "password", "\x00"],
     "town": ["../../etc", SCRIPT, "9" * 40, "37082810200\x00"],
+    "county": ["abc", SCRIPT, "9" * 40, "370828000000\x00"],
     "village": ["abc", SCRIPT, "\x00"],
     "state": ["forged", SCRIPT, "\x00"],
     "q": [LONG[:5000], SCRIPT, "\x00"],

@@ -13,6 +13,7 @@ supervisor to each county's objects.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -246,7 +247,10 @@ def _rows(response) -> dict[str, dict]:
     page = response.content.decode()
     rows = {}
     for code, row in re.findall(r'<tr data-county="(\d+)">(.*?)</tr>', page, re.S):
-        cells = dict(re.findall(r"<td[^>]* data-([a-z-]+)>([^<]*)", row))
+        cells = {
+            name: re.sub(r"<[^>]+>", "", text)
+            for name, text in re.findall(r"<td[^>]* data-([a-z-]+)>(.*?)</td>", row, re.S)
+        }
         cells["grades"] = re.findall(r"data-grade>(\d+)<", row)
         rows[code] = cells
     return rows
@@ -370,3 +374,33 @@ def test_the_supervisor_is_told_his_city_not_a_county(client, cities):
     client.force_login(admin)
     page = client.get(reverse("person_detail", args=[cities.supervisor.pk])).content.decode()
     assert "市级督导</strong> · 济宁市（全市）" in page
+
+
+@pytest.mark.django_db
+def test_the_city_drills_down_to_a_countys_tickets(client, cities):
+    """The city dashboard's open and overdue counts open the ticket list of that county; the
+    list offers the supervisor his counties (a county's task force has one: no choice), and a
+    county dashboard drilled into links to that county's rows."""
+    RectificationTicket.objects.filter(town__county_id=JIAXIANG).update(
+        deadline=timezone.localdate() - timedelta(days=2)
+    )
+    client.force_login(cities.supervisor)
+    page = client.get(reverse("city_dashboard")).content.decode()
+    row = re.search(rf'<tr data-county="{JIAXIANG}">(.*?)</tr>', page, re.S).group(1)
+    overdue_url = html.unescape(re.search(r'data-overdue><a href="([^"]+)"', row).group(1))
+    listed = client.get(overdue_url)
+    assert listed.status_code == 200
+    shown = set(re.findall(r"ZG-\d{4}-\d+", listed.content.decode()))
+    expected = RectificationTicket.objects.filter(town__county_id=JIAXIANG).overdue(
+        as_of=timezone.localdate()
+    )
+    assert shown == set(expected.values_list("number", flat=True)) and shown
+    assert f'<option value="{JIAXIANG}" selected>' in listed.content.decode()
+    # A county outside his city is no choice of his: a clear 400.
+    assert client.get(reverse("ticket_list"), {"county": SANTAI}).status_code == 400
+    # Drilled into 金乡县 from the city: the totals link to 金乡县's tickets.
+    board = client.get(reverse("dashboard"), {"county": JINXIANG}).content.decode()
+    assert f"county={JINXIANG}&amp;overdue=true" in board
+    # A county's task force lists his county: no county select.
+    client.force_login(cities.jinxiang.users["task_force"])
+    assert 'name="county"' not in client.get(reverse("ticket_list")).content.decode()

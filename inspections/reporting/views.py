@@ -145,10 +145,13 @@ def days(value: float | None) -> str:
 def dashboard(request):
     scope, county = _scope(request)
     data = selectors.county_dashboard(user=request.user, scope=scope)
+    # Drilled down into one county (?county=, a user of several counties): the lists its
+    # numbers link to show that county's rows only.
+    where = {"county": county.code} if county else {}
     context = {
         "county": county,
         "data": data,
-        "charts": _ticket_charts(data),
+        "charts": _ticket_charts(data, where),
         "town_charts": _town_charts(data),
         "towns": [_town_line(t) for t in data.towns],
         "trend": trend_chart(data),
@@ -156,11 +159,11 @@ def dashboard(request):
         "grades": _grades(data),
         "closure_rate": percent(data.closure_rate),
         "links": {
-            "all": tickets_url(state=all_states()),
-            "open": tickets_url(state=list(RECTIFICATION_OPEN_STATES)),
-            "overdue": tickets_url(overdue="true"),
-            "closed": tickets_url(state=RectificationState.CLOSED),
-            "toilet_all": _url("toilet_list", state=_toilet_states()),
+            "all": tickets_url(**where, state=all_states()),
+            "open": tickets_url(**where, state=list(RECTIFICATION_OPEN_STATES)),
+            "overdue": tickets_url(**where, overdue="true"),
+            "closed": tickets_url(**where, state=RectificationState.CLOSED),
+            "toilet_all": _url("toilet_list", **where, state=_toilet_states()),
         },
     }
     return render(request, "inspections/dashboard.html", context)
@@ -180,7 +183,7 @@ def _toilet_states() -> list[str]:
     return [value for value, _label in ToiletState.choices]
 
 
-def _ticket_charts(data: Dashboard) -> list[BarChart]:
+def _ticket_charts(data: Dashboard, where: dict) -> list[BarChart]:
     def bars(buckets, url):
         return [Bar(b.label, b.count, str(b.count), url(b.key)) for b in buckets]
 
@@ -189,19 +192,22 @@ def _ticket_charts(data: Dashboard) -> list[BarChart]:
             "rect-state",
             _("Rectification tickets by state"),
             _("Tickets"),
-            bars(data.rect_by_state, lambda k: tickets_url(state=k)),
+            bars(data.rect_by_state, lambda k: tickets_url(**where, state=k)),
         ),
         bar_chart(
             "rect-source",
             _("Rectification tickets by source"),
             _("Tickets"),
-            bars(data.rect_by_source, lambda k: tickets_url(state=all_states(), source_kind=k)),
+            bars(
+                data.rect_by_source,
+                lambda k: tickets_url(**where, state=all_states(), source_kind=k),
+            ),
         ),
         bar_chart(
             "toilet-state",
             _("Toilet service tickets by state"),
             _("Tickets"),
-            bars(data.toilet_by_state, lambda k: _url("toilet_list", state=k)),
+            bars(data.toilet_by_state, lambda k: _url("toilet_list", **where, state=k)),
         ),
         bar_chart(
             "toilet-kind",
@@ -209,7 +215,7 @@ def _ticket_charts(data: Dashboard) -> list[BarChart]:
             _("Tickets"),
             bars(
                 data.toilet_by_kind,
-                lambda k: _url("toilet_list", state=_toilet_states(), kind=k),
+                lambda k: _url("toilet_list", **where, state=_toilet_states(), kind=k),
             ),
         ),
     ]
@@ -459,6 +465,8 @@ def city_dashboard(request):
 class CountyLine:
     stats: CountyStats
     url: str
+    open_url: str
+    overdue_url: str
     on_time_rate: str
     coverage_rate: str
     grades: list[int]
@@ -469,6 +477,8 @@ def _city_table(city: CityTable) -> dict:
         CountyLine(
             stats=row,
             url=_url("dashboard", county=row.county.code),
+            open_url=tickets_url(county=row.county.code, state=list(RECTIFICATION_OPEN_STATES)),
+            overdue_url=tickets_url(county=row.county.code, overdue="true"),
             on_time_rate=percent(row.on_time_rate),
             coverage_rate=percent(row.coverage_rate),
             grades=[row.grades[g] for g in GRADES],

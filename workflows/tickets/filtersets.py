@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from villages import access
-from villages.models import Town, Village
+from villages.models import County, Town, Village
 from workflows.models import (
     RECTIFICATION_OPEN_STATES,
     TOILET_OPEN_STATES,
@@ -79,8 +79,16 @@ def ordering_filter(
 
 
 class ScopedPlaceFilters(django_filters.FilterSet):
-    """town_id and village_id limited to the user's scope; villages to the chosen town."""
+    """county, town_id and village_id limited to the user's scope; towns to the chosen county,
+    villages to the chosen town. The county is offered only to a user of several counties (a
+    city supervisor, a superuser): everyone else's list is one county's anyway."""
 
+    county = django_filters.ModelChoiceFilter(
+        field_name="town__county",
+        queryset=County.objects.none(),
+        label=_("County"),
+        empty_label=_("All counties"),
+    )
     town_id = django_filters.ModelChoiceFilter(
         field_name="town",
         queryset=Town.objects.none(),
@@ -96,8 +104,20 @@ class ScopedPlaceFilters(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, user=None, **kwargs):
         super().__init__(data, *args, **kwargs)
+        scope = access.scope_of(user)
+        if scope.everywhere or len(scope.tenant_codes) > 1:
+            counties = County.objects.only("code", "name").order_by("code")
+            if not scope.everywhere:
+                counties = counties.filter(code__in=sorted(scope.tenant_codes))
+            self.filters["county"].queryset = counties
+        else:
+            del self.filters["county"]
         # Only what a choice shows: boundaries are large GeoJSON documents.
-        self.filters["town_id"].queryset = Town.objects.visible_to(user).only("code", "name")
+        towns = Town.objects.visible_to(user).only("code", "name")
+        county = (data or {}).get("county") if "county" in self.filters else None
+        if county:
+            towns = towns.filter(county_id=county)
+        self.filters["town_id"].queryset = towns
         villages = Village.objects.visible_to(user).only("code", "name")
         town = (data or {}).get("town_id")
         if town:
@@ -105,7 +125,7 @@ class ScopedPlaceFilters(django_filters.FilterSet):
         self.filters["village_id"].queryset = villages
         # A county-wide user would get a select of every village in the county: offered only
         # once a town is chosen (a village_id in the URL is still accepted and checked).
-        self.show_village = bool(town) or not access.scope_of(user).county_wide
+        self.show_village = bool(town) or not scope.county_wide
 
 
 class SearchedListFilters(ScopedPlaceFilters):
