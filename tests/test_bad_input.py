@@ -56,6 +56,7 @@ from villages.models import (
 from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
     Bulletin,
+    CityBulletin,
     EvidencePhoto,
     RectificationTicket,
     TicketEvent,
@@ -128,6 +129,7 @@ def everything(w: World, t: Target) -> tuple:
         Assessment.objects.count(),
         sorted(Deduction.objects.values_list("pk", "count", "note")),
         Bulletin.objects.count(),
+        CityBulletin.objects.count(),
         sorted(RectificationTicket.objects.values_list("pk", "state", "deadline")),
         sorted(ToiletTicket.objects.values_list("pk", "state", "assigned_worker_id")),
     )
@@ -249,6 +251,12 @@ def _draft_bulletin(w: World) -> Target:
     bulletin = w.draft_bulletin["huji"]
     url = reverse("bulletin_compose", args=[bulletin.pk])
     return Target(url, w.users["task_force"], bulletin)
+
+
+def _city_draft(w: World) -> Target:
+    bulletin = w.city_draft["huji"]
+    url = reverse("city_bulletin_compose", args=[bulletin.pk])
+    return Target(url, w.city_supervisor, bulletin)
 
 
 def _compose_body(w: World, t: Target) -> dict:
@@ -595,6 +603,37 @@ FORMS: tuple[Form, ...] = (
             everything(w, t),
         ),
     ),
+    Form(
+        "city_bulletin_new[post]",
+        lambda w: Target(reverse("city_bulletin_new"), w.city_supervisor),
+        lambda w, t: {
+            "title": "关于农村人居环境问题的市级通报",
+            "issuer": "济宁市农村人居环境整治工作专班",
+            "deadline": _in_days(10),
+            "intro": "现将市级督导发现的问题通报如下。",
+        },
+        (
+            Field("title", "text", max_length=200),
+            Field("issuer", "text", required=False, max_length=100),
+            Field("deadline", "future_date", required=False),
+            Field("intro", "text", required=False, max_length=4000),
+        ),
+        everything,
+        shows_text=("title", "issuer", "intro"),
+        shown_on=lambda: reverse(
+            "city_bulletin_detail", args=[CityBulletin.objects.latest("pk").pk]
+        ),
+    ),
+    Form(
+        "city_bulletin_compose[post]",
+        _city_draft,
+        _compose_body,
+        (Field("ticket", "id", required=False), Field("op", "choice", required=False)),
+        lambda w, t: (
+            list(t.obj.items.order_by("position").values_list("ticket_id", "wording")),
+            everything(w, t),
+        ),
+    ),
 )
 
 
@@ -737,6 +776,8 @@ def test_every_form_post_of_the_project_is_in_the_table():
         "deduction_save",
         "bulletin_new",
         "bulletin_compose",
+        "city_bulletin_new",
+        "city_bulletin_compose",
     }
     posted = {url_name(key) for key, case in CASES.items() if case.method == "POST"}
     assert with_fields <= posted
@@ -899,8 +940,11 @@ GARBAGE = {
 
 
 def _viewer(world, key):
-    """Someone who sees the page: the task force, or for the city dashboard (no county role
-    sees it) a supervisor of the world's county's city."""
+    """Someone who sees the page: the task force, or for the city's pages (the city dashboard,
+    the city bulletins' drafts and forms: no county role sees them) a supervisor of the world's
+    county's city (the city bulletins': the world's own, who composed them)."""
+    if key.startswith("city_bulletin"):
+        return world.city_supervisor
     if key != "city_dashboard":
         return world.users["task_force"]
     code = city_code_of(world.town["huji"].county_id)

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from inspections.models import WaterSite
 from tests.factories import make_user
-from tests.test_scope_matrix import CASES, TOWNS, build_world, text_of
+from tests.test_scope_matrix import CASES, TOWNS, build_world, text_of, ticket_state
 from tests.test_scope_matrix import _send as send
 from tests.test_two_counties import (
     SANTAI_CSV,
@@ -70,6 +70,21 @@ READS = [
     *("town_rankings", "city_dashboard", "api-v1:ticket_detail", "api-v1:toilet_detail"),
 ]
 FORMS = ["ticket_new", "toilet_new", "bulletin_new", "person_new", "person_list", "import_list"]
+# His city's bulletins (市级通报), drafts too, and their forms: the city's own pages.
+READS += ["city_bulletin_list", "city_bulletin_list[unissued]", "city_bulletin_new"]
+READS += ["city_bulletin_detail", "city_bulletin_detail[unissued]", "city_bulletin_compose"]
+# His only writes: his city's bulletins, each answered so to him (tests/workflows/
+# test_city_bulletins.py follows them); a county's objects change through them only by an event
+# row on a named ticket.
+CITY_WRITES = {
+    "city_bulletin_new[post]": 303,
+    "city_bulletin_compose[post]": 303,
+    "city_bulletin_compose[issued]": 409,
+    "city_bulletin_issue": 400,  # a POST without the confirmation of its number
+    "city_bulletin_issue[issued]": 409,
+    "city_bulletin_acknowledge": 403,  # a named county's task force acknowledges
+    "city_bulletin_acknowledge[unissued]": 403,
+}
 
 
 @dataclass
@@ -120,7 +135,7 @@ JIAXIANG_PROBE = SANTAI_PROBE  # 嘉祥县's world builds 三台县's kinds
 def _jining_params(method: str):
     params = []
     for key, case in CASES.items():
-        if case.method != method:
+        if case.method != method or key in CITY_WRITES:
             continue
         for world, town in JINING_TOWNS if case.scoped else [("jinxiang", "-")]:
             if world != "jinxiang" and not _applies(case, JIAXIANG_PROBE):
@@ -163,6 +178,18 @@ def test_the_city_supervisor_changes_nothing(client, cities, key, world, town):
     assert response.status_code in (403, 404), f"{key} on {world}: {response.status_code}"
     if case.state:
         assert case.state(objects, town if town != "-" else "huji") == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", sorted(CITY_WRITES))
+def test_the_city_supervisor_writes_only_through_his_citys_bulletins(client, cities, key):
+    case = CASES[key]
+    tickets = lambda: [ticket_state(cities.jinxiang, t) for t in TOWNS]  # noqa: E731
+    before = tickets()
+    client.force_login(cities.supervisor)
+    response, _body, _path = send(client, case, key, cities.jinxiang, "huji")
+    assert response.status_code == CITY_WRITES[key], key
+    assert tickets() == before  # no state changed, no event written (none was issued)
 
 
 def _other_city_params():
@@ -225,6 +252,7 @@ def test_his_scope_is_his_citys_counties(cities, tmp_path):
         "notice.view",
         "dashboard.view",
         "city.dashboard",
+        "city_bulletin.compose",
     ]  # bulletin.view_all is the task force's: drafts stay theirs; jobs.view too
     # A county of the city stored later is his too (the grant is the city's, read per request).
     yutai = _csv(tmp_path, "370827000000,鱼台县,县,370800000000")

@@ -62,6 +62,7 @@ from tests.inspections.conftest import HUJI_SITE, JISHU_SITE, make_patrol, make_
 from tests.workflows.conftest import jpeg_upload
 from villages.models import (
     AccessToken,
+    City,
     CountySettings,
     Household,
     Membership,
@@ -71,10 +72,12 @@ from villages.models import (
     Village,
 )
 from villages.people.tokens import token_create
+from workflows.bulletins import city_services
 from workflows.bulletins import services as bulletins
 from workflows.evidence.services import evidence_photo_create
 from workflows.models import (
     Bulletin,
+    CityBulletin,
     NoticeDocument,
     NoticeKind,
     Notification,
@@ -148,6 +151,9 @@ class World:
     deduction: dict
     bulletin: dict  # issued, addressed to the town (its ticket's)
     draft_bulletin: dict  # listing the same ticket, not issued
+    city_bulletin: dict  # 济宁市's 市级通报, issued, naming the town's ticket
+    city_draft: dict  # 济宁市's draft naming it too
+    city_supervisor: object  # 济宁市's 市级督导 (no role of the grid: tests/test_city.py's cases)
     person: dict  # a village admin of the town's spare village (the people pages act on him)
     token: dict  # an access token acting as a village admin of the town's spare village
     photo: dict  # kind of holder (ticket, toilet, patrol, deduction) → {town: a photo it holds}
@@ -342,6 +348,28 @@ def _bulletins(w: World, deadline: date) -> None:
             getattr(w, kind)[t] = bulletin
 
 
+def _city_bulletins(w: World) -> None:
+    """济宁市 (金乡县's city) and its supervisor; per town, a city bulletin issued naming the
+    town's ticket (an event on the ticket, a receipt for 金乡县) and a draft naming it too."""
+    city, _ = City.objects.get_or_create(code="370800000000", defaults={"name": "济宁市"})
+    supervisor = {"role": Role.CITY_SUPERVISOR, "city": city, "county": None}
+    w.city_supervisor = make_user("city_supervisor", supervisor)
+    w.city_bulletin, w.city_draft = {}, {}
+    for t in TOWNS:
+        for kind in ("city_bulletin", "city_draft"):
+            bulletin = city_services.city_bulletin_create(
+                by=w.city_supervisor, title=f"关于{w.town[t].name}问题的市级通报"
+            )
+            city_services.city_bulletin_items_set(
+                bulletin=bulletin, by=w.city_supervisor, tickets=[w.ticket[t]]
+            )
+            if kind == "city_bulletin":
+                bulletin = city_services.city_bulletin_issue(
+                    bulletin=bulletin, by=w.city_supervisor
+                )
+            getattr(w, kind)[t] = bulletin
+
+
 def _people(w: World) -> None:
     w.person = {
         t: make_user(f"person_{t}", membership(Role.VILLAGE_ADMIN, w.spare_village[t]))
@@ -388,6 +416,7 @@ def build_world() -> World:
     _sites(w)
     _rounds(w)
     _bulletins(w, deadline)
+    _city_bulletins(w)
     _people(w)
     _tokens(w)
     _photos(w)
@@ -553,6 +582,30 @@ def bulletin_mark(kind: str) -> Callable[[World, str], str]:
     return lambda w, t: reverse("bulletin_detail", args=[getattr(w, kind)[t].pk])
 
 
+def city_bulletin_state(kind: str) -> Callable[[World, str], object]:
+    """The town's city bulletin of `kind` (city_bulletin, city_draft), its items and receipts,
+    and the events of the tickets it names."""
+
+    def state(w, town):
+        bulletin = CityBulletin.objects.get(pk=getattr(w, kind)[town].pk)
+        items = list(bulletin.items.order_by("position").values_list("ticket_id", "wording"))
+        receipts = sorted(bulletin.receipts.values_list("county_id", "acknowledged_at"))
+        events = TicketEvent.objects.filter(rectification__city_bulletin_items__bulletin=bulletin)
+        return bulletin.state, bulletin.batch, bulletin.snapshot, items, receipts, events.count()
+
+    return state
+
+
+def city_bulletin_mark(kind: str) -> Callable[[World, str], str]:
+    return lambda w, t: reverse("city_bulletin_detail", args=[getattr(w, kind)[t].pk])
+
+
+def city_bulletin_items(w, town):
+    """A compose form saving the city draft's ticket with another wording."""
+    pk = w.city_draft[town].items.get().ticket_id
+    return {"ticket": [pk], "op": "save", f"wording_{pk}": "矩阵测试：市级改写"}
+
+
 def notice_state(w, town):
     rows = Notification.objects.filter(document=w.notice[town]).values_list("user_id", "read_at")
     return sorted(rows)
@@ -596,6 +649,17 @@ PEOPLE_WRITE = (
 )
 # A city supervisor's page: no role of a county (tests/test_city.py checks his).
 NOBODY_BUT_THE_CITY = "tf=403 hjo=403 insp=403 tinsp=403 sw=403 va=403 nobody=403"
+# An issued city bulletin: the task force of a county it names, the officers of a named
+# ticket's town; a draft, and any write of the city's, no county role (tests/test_city.py).
+CITY_BULLETIN_READERS = (
+    "tf=200/200 hjo=200/404 insp=404/404 tinsp=404/404 sw=404/404 va=404/404 nobody=404/404"
+)
+CITY_BULLETIN_REFUSED = (
+    "tf=403/403 hjo=403/404 insp=404/404 tinsp=404/404 sw=404/404 va=404/404 nobody=404/404"
+)
+NOT_A_COUNTYS = (
+    "tf=404/404 hjo=404/404 insp=404/404 tinsp=404/404 sw=404/404 va=404/404 nobody=404/404"
+)
 # The dashboard and rankings: the task force (county) and town officers (their towns).
 DASHBOARD = "tf=200 hjo=200 insp=403 tinsp=403 sw=403 va=403 nobody=403"
 
@@ -1025,6 +1089,67 @@ CASES: dict[str, Case] = {
     "town_rankings_xlsx": Case(DASHBOARD, content_type=XLSX, hides="town_detail[name]"),
     # The city dashboard: the city supervisor's (tests/test_city.py), no county role's.
     "city_dashboard": Case(NOBODY_BUT_THE_CITY),
+    # --- city bulletins (市级通报): composed and issued by the city supervisor (tests/test_city.py
+    # and tests/workflows/test_city_bulletins.py send these as him); an issued one is read by
+    # the task force of a county it names and the officers of a named ticket's town ---
+    "city_bulletin_list": Case(EVERYONE, hides="city_bulletin_detail"),
+    "city_bulletin_list[unissued]": Case(EVERYONE, hides="city_bulletin_detail[unissued]"),
+    "city_bulletin_new": Case(NOBODY_BUT_THE_CITY),
+    "city_bulletin_new[post]": Case(
+        NOBODY_BUT_THE_CITY,
+        method="POST",
+        data=lambda w, t: {"title": "矩阵测试市级通报"},
+        state=lambda w, t: CityBulletin.objects.count(),
+    ),
+    "city_bulletin_detail": Case(
+        CITY_BULLETIN_READERS,
+        kwargs=of("city_bulletin"),
+        mark=city_bulletin_mark("city_bulletin"),
+    ),
+    "city_bulletin_detail[unissued]": Case(  # a draft is the city's only
+        NOT_A_COUNTYS,
+        kwargs=of("city_draft"),
+        mark=city_bulletin_mark("city_draft"),
+    ),
+    "city_bulletin_compose": Case(NOT_A_COUNTYS, kwargs=of("city_draft")),
+    "city_bulletin_compose[post]": Case(
+        NOT_A_COUNTYS,
+        kwargs=of("city_draft"),
+        method="POST",
+        data=city_bulletin_items,
+        state=city_bulletin_state("city_draft"),
+    ),
+    "city_bulletin_compose[issued]": Case(  # its readers may not compose (403)
+        CITY_BULLETIN_REFUSED,
+        kwargs=of("city_bulletin"),
+        method="POST",
+        data=lambda w, t: {"op": "save"},
+        state=city_bulletin_state("city_bulletin"),
+    ),
+    "city_bulletin_issue": Case(
+        NOT_A_COUNTYS,
+        kwargs=of("city_draft"),
+        method="POST",
+        state=city_bulletin_state("city_draft"),
+    ),
+    "city_bulletin_issue[issued]": Case(
+        CITY_BULLETIN_REFUSED,
+        kwargs=of("city_bulletin"),
+        method="POST",
+        state=city_bulletin_state("city_bulletin"),
+    ),
+    "city_bulletin_acknowledge": Case(  # a named county's task force
+        "tf=ok/ok hjo=403/404 insp=404/404 tinsp=404/404 sw=404/404 va=404/404 nobody=404/404",
+        kwargs=of("city_bulletin"),
+        method="POST",
+        state=city_bulletin_state("city_bulletin"),
+    ),
+    "city_bulletin_acknowledge[unissued]": Case(
+        NOT_A_COUNTYS,
+        kwargs=of("city_draft"),
+        method="POST",
+        state=city_bulletin_state("city_draft"),
+    ),
     # --- the JSON API (/api/v1/): the pages' scope, with the API's own answers (201 created,
     # 403 with the reason for an action the role or the state refuses) ---
     "api-v1:town_list": Case(EVERYONE, content_type=JSON, hides="api-v1:town_detail"),
@@ -1328,4 +1453,9 @@ def test_the_hidden_check_is_not_vacuous(client, world, key):
             response, body, _path = _send(client, case, key, world, "huji")
             if mark in text_of(response, body):
                 return
+    if key.startswith("city_bulletin"):  # a city draft: no county role's, the city's own
+        client.force_login(world.city_supervisor)
+        response, body, _path = _send(client, case, key, world, "huji")
+        if mark in text_of(response, body):
+            return
     pytest.fail(f"no role that may see {mark} finds it in {key}")

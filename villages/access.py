@@ -14,7 +14,8 @@ by permission name ("ticket.close", "site.delist", "bulletin.issue"):
 - `{% if can.ticket.close %}` in templates (the `can` context processor).
 
 A city supervisor's membership names a city, not a county: it counts as a county-wide membership
-in each county of the city (`scope_of`), of a role that holds view permissions only.
+in each county of the city (`scope_of`), of a role that holds view permissions only, and the
+city's own bulletins (city_bulletin.compose).
 
 A permission marked `county` holds only with a county-wide membership (the task force's rounds,
 bulletins and job runs): a town-level grant of the same role would not do. A jurisdiction is
@@ -91,7 +92,8 @@ class Permission:
 FINDERS = (TF, INSP, TOWN)  # who opens tickets and patrols sites in their jurisdiction
 OFFICES = (TOWN, TF)  # the town and the county desks
 # Bulletins, notices, rounds, grades, coverage. The city supervisor reads (only) in every
-# county of his city: he holds the *.view permissions and city.dashboard, nothing that writes.
+# county of his city: he holds the *.view permissions and city.dashboard, and writes nothing in
+# a county but through his city's bulletins (city_bulletin.compose).
 READERS = (TF, INSP, TOWN, CITY)
 
 PERMISSIONS: dict[str, Permission] = {
@@ -144,6 +146,14 @@ PERMISSIONS: dict[str, Permission] = {
         Permission("dashboard.view", (*OFFICES, CITY)),
         # the city's desk (市级督导): its counties side by side
         Permission("city.dashboard", (CITY,)),
+        # 市级通报: the city supervisor composes and issues his city's (county-wide grants in
+        # each county of it: the city's bulletins are those of the counties' city); the
+        # task force and town officers read the issued ones naming a ticket of theirs, and the
+        # task force of a named county acknowledges it (回执). Naming a ticket is the city's only
+        # write into a county: an event row on the ticket (workflows/bulletins/city.py).
+        Permission("city_bulletin.compose", (CITY,), county=True),
+        Permission("city_bulletin.view", OFFICES),
+        Permission("city_bulletin.acknowledge", (TF,), county=True),
         Permission("jobs.view", (TF,)),
         # registers in and out of Excel: download the import templates (导入模板)
         Permission("imports.run", (TF,), county=True),

@@ -6,6 +6,9 @@ from workflows.bulletins.models import (
     BulletinKind,
     BulletinReceipt,
     BulletinState,
+    CityBulletin,
+    CityBulletinItem,
+    CityBulletinReceipt,
 )
 from workflows.evidence.models import EvidencePhoto
 from workflows.notices.models import (
@@ -48,6 +51,9 @@ __all__ = [
     "BulletinReceipt",
     "BulletinState",
     "Category",
+    "CityBulletin",
+    "CityBulletinItem",
+    "CityBulletinReceipt",
     "EvidencePhoto",
     "JobLock",
     "JobRun",

@@ -7,14 +7,17 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.factories import make_user
 from tests.workflows.test_concurrency import (
     logged_in,
     postgres_only,
     second_task_force,
     together,
 )
+from villages.models import City, Role
+from workflows.bulletins import city_services as city_svc
 from workflows.bulletins import services as svc
-from workflows.models import Bulletin, TicketCounter
+from workflows.models import Bulletin, CityBulletin, TicketCounter
 from workflows.tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,3 +56,35 @@ def test_two_bulletins_confirmed_as_the_same_number_issued_at_once(
     assert (loser.state, loser.batch) == ("draft", None)
     assert 'value="2:1"' in responses[lost].content.decode()  # confirm again, as 第2批
     assert TicketCounter.objects.get(prefix=svc.COUNTER).value == 1
+
+
+@postgres_only
+def test_two_city_bulletins_issued_at_once_get_consecutive_numbers(
+    huji, huji_village, inspector, task_force, make_photo, deadline
+):
+    """Two supervisors of 济宁市 issue a draft each at once, without confirmation (the service
+    call jobs make): 第1批 and 第2批 of the city's year, never the same number twice."""
+    city = City.objects.create(code="370800000000", name="济宁市")
+    supervisors = [
+        make_user(f"city_{n}", {"role": Role.CITY_SUPERVISOR, "city": city, "county": None})
+        for n in (1, 2)
+    ]
+    drafts = []
+    for n, supervisor in enumerate(supervisors):
+        ticket = services.rectification_create(
+            by=inspector, town=huji, village=huji_village, description=f"市级问题{n}",
+            source_kind="patrol", before_photos=[make_photo(inspector)],
+        )  # fmt: skip
+        ticket = services.rectification_assign(ticket=ticket, by=task_force, deadline=deadline)
+        draft = city_svc.city_bulletin_create(by=supervisor, title=f"市级通报{n}")
+        city_svc.city_bulletin_items_set(bulletin=draft, by=supervisor, tickets=[ticket])
+        drafts.append(draft)
+
+    def issue(i):
+        return city_svc.city_bulletin_issue(bulletin=drafts[i], by=supervisors[i])
+
+    results = together(2, issue)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(CityBulletin.objects.values_list("batch", flat=True)) == [1, 2]
+    assert TicketCounter.objects.get(prefix=city_svc.COUNTER, county=city.code).value == 2

@@ -17,3 +17,15 @@ BULLETIN_ACTIONS = ActionTable(
     ),
     place=lambda bulletin: None,
 )
+
+# A city's bulletin (市级通报) is its city supervisor's: issuing it is his permission; which city
+# he may issue for is checked by bulletins.city_services (his city's counties' city).
+CITY_BULLETIN_ACTIONS = ActionTable(
+    Action("issue", "issue", _("Issue the bulletin"), "city_bulletin.compose", primary=True),
+    messages=Messages(
+        not_allowed=_("Only the city supervisor may compose and issue city bulletins."),
+        not_now=_("The bulletin was issued; it can no longer be changed."),
+        changed=_("Someone else changed this bulletin. Reload it."),
+    ),
+    place=lambda bulletin: None,
+)

@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from villages import access
 from villages.access import ScopedQuerySet
-from villages.models import County, Town
+from villages.models import City, County, Town, city_code_of
 from workflows.tickets.models import RectificationTicket
 
 
@@ -184,3 +185,162 @@ class BulletinReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bulletin_id} → {self.town_id}"
+
+
+# --- the city's bulletins (市级通报) -------------------------------------------------------------
+#
+# A city's own series, beside the counties': composed by the city supervisor (市级督导) from the
+# tickets of his city's counties, numbered 第N批 per city and year, frozen at issue like a
+# county's. A separate model, not Bulletin with a nullable county: a county bulletin's issue
+# assigns its draft tickets and addresses towns, its issuer and 抄送 are the county's
+# configuration, and its queries (the ladder's "into the next bulletin", inspections' ranking
+# bulletins, the API) all take a county; a city bulletin writes nothing into a county but one
+# event row per ticket, and is addressed to the counties it names. What the two share —
+# IssueTerms, the counter, the official number, the follow-up's statuses — is code, not rows.
+
+
+class CityBulletinQuerySet(models.QuerySet):
+    def visible_to(self, user) -> CityBulletinQuerySet:
+        """The city supervisor sees his city's bulletins, drafts too (a superuser every city's);
+        a county's task force and a town's officers see the issued ones naming a ticket of
+        their jurisdiction (villages.access: city_bulletin.compose and city_bulletin.view)."""
+        composing = access.scope(user, "city_bulletin.compose")
+        if composing.everywhere:
+            return self.all()
+        cities = {city_code_of(code) for code in composing.county_codes}
+        named = CityBulletinItem.objects.scoped(
+            user, perm="city_bulletin.view", town="ticket__town_id"
+        )
+        readable = Q(state=BulletinState.ISSUED, pk__in=named.values("bulletin_id"))
+        return self.filter(Q(city_id__in=sorted(cities)) | readable)
+
+
+class CityBulletin(ConcurrentTransitionMixin, models.Model):
+    city = models.ForeignKey(
+        City, on_delete=models.PROTECT, related_name="bulletins", verbose_name=_("city")
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    # Assigned on issue, in issue order: 第N批 of the city's year.
+    batch = models.PositiveSmallIntegerField(_("batch (第N批)"), null=True, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    # 发文机关: "<city>农村人居环境整治工作专班" unless the supervisor writes another; frozen when
+    # issued.
+    issuer = models.CharField(_("issuer"), max_length=100)
+    intro = models.TextField(_("introduction"), blank=True)
+    # By when the named counties report their tickets rectified (a ticket's own deadline is
+    # its county's: the city bulletin does not change it).
+    deadline = models.DateField(_("deadline (整改时限)"), null=True, blank=True)
+    state = FSMField(
+        _("state"), default=BulletinState.DRAFT, choices=BulletinState.choices, protected=True
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+    # Frozen at issue: title, number, issuer, items with their county, wording and deadline.
+    snapshot = models.JSONField(_("issued text"), default=dict, blank=True)
+
+    objects = CityBulletinQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("city bulletin")
+        verbose_name_plural = _("city bulletins")
+        ordering = ["-year", "-batch", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["city", "year", "batch"],
+                name="city_bulletin_batch_per_city_year",
+                condition=Q(batch__isnull=False),
+            ),
+            models.CheckConstraint(
+                condition=Q(state="draft") | Q(batch__isnull=False),
+                name="city_bulletin_issued_numbered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.batch:
+            return f"{self.year}年第{self.batch}批 {self.title}"
+        return self.title
+
+    @property
+    def number_label(self) -> str:
+        return f"{self.year}年第{self.batch}批" if self.batch else ""
+
+    @transition(field=state, source=BulletinState.DRAFT, target=BulletinState.ISSUED)
+    def issue(self, *, batch: int, by, snapshot: dict) -> None:
+        self.batch = batch
+        self.issued_by = by
+        self.issued_at = timezone.now()
+        self.snapshot = snapshot
+
+
+class CityBulletinItem(models.Model):
+    bulletin = models.ForeignKey(
+        CityBulletin, on_delete=models.CASCADE, related_name="items", verbose_name=_("bulletin")
+    )
+    ticket = models.ForeignKey(
+        RectificationTicket,
+        on_delete=models.PROTECT,
+        related_name="city_bulletin_items",
+        verbose_name=_("ticket"),
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    wording = models.TextField(_("wording"), blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("city bulletin item")
+        verbose_name_plural = _("city bulletin items")
+        ordering = ["bulletin", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["bulletin", "ticket"], name="city_bulletin_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bulletin_id}#{self.position}"
+
+
+class CityBulletinReceipt(models.Model):
+    """One per named county: its task force acknowledges the city's bulletin (回执)."""
+
+    bulletin = models.ForeignKey(
+        CityBulletin, on_delete=models.CASCADE, related_name="receipts", verbose_name=_("bulletin")
+    )
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="+", verbose_name=_("county")
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+
+    class Meta:
+        verbose_name = _("city bulletin receipt")
+        verbose_name_plural = _("city bulletin receipts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bulletin", "county"], name="city_bulletin_receipt_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bulletin_id} → {self.county_id}"

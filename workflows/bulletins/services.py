@@ -414,7 +414,7 @@ def bulletin_follow_up(*, bulletin: Bulletin, user, as_of: date | None = None) -
     for item in items:
         ticket = item.ticket
         row = progress.setdefault(ticket.town_id, TownProgress(ticket.town))
-        status = _status(ticket, as_of)
+        status = follow_up_status(ticket, as_of)
         item.follow_up = status
         row.total += 1
         setattr(row, status, getattr(row, status) + 1)
@@ -422,7 +422,9 @@ def bulletin_follow_up(*, bulletin: Bulletin, user, as_of: date | None = None) -
     return FollowUp(items, sorted(progress.values(), key=lambda r: r.town.code), totals)
 
 
-def _status(ticket: RectificationTicket, as_of: date) -> str:
+def follow_up_status(ticket: RectificationTicket, as_of: date) -> str:
+    """closed (销号 or 撤销), overdue, or in_progress: a bulletin item's follow-up (a county's
+    bulletin or a city's)."""
     if ticket.state in RECTIFICATION_DONE_STATES:
         return "closed"
     return "overdue" if ticket.is_overdue(as_of=as_of) else "in_progress"

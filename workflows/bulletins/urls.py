@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from workflows.bulletins import views
+from workflows.bulletins import city_views, views
 
 urlpatterns = [
     path("bulletins/", views.bulletin_list, name="bulletin_list"),
@@ -18,5 +18,22 @@ urlpatterns = [
         "bulletins/<int:pk>/follow-up.pdf",
         views.bulletin_follow_up_pdf,
         name="bulletin_follow_up_pdf",
+    ),
+    # The city's bulletins (市级通报): workflows/bulletins/city_views.py
+    path("city/bulletins/", city_views.city_bulletin_list, name="city_bulletin_list"),
+    path("city/bulletins/new/", city_views.city_bulletin_new, name="city_bulletin_new"),
+    path("city/bulletins/<int:pk>/", city_views.city_bulletin_detail, name="city_bulletin_detail"),
+    path(
+        "city/bulletins/<int:pk>/compose/",
+        city_views.city_bulletin_compose,
+        name="city_bulletin_compose",
+    ),
+    path(
+        "city/bulletins/<int:pk>/issue/", city_views.city_bulletin_issue, name="city_bulletin_issue"
+    ),
+    path(
+        "city/bulletins/<int:pk>/acknowledge/",
+        city_views.city_bulletin_acknowledge,
+        name="city_bulletin_acknowledge",
     ),
 ]

@@ -107,6 +107,7 @@ EVENT_LABELS = {
     "confirm": pgettext_lazy("ticket event", "Callback: confirmed"),
     "reopen": pgettext_lazy("ticket event", "Callback: not done, reopened"),
     "return_for_redispatch": pgettext_lazy("ticket event", "Returned for re-dispatch"),
+    "city_bulletin": pgettext_lazy("ticket event", "Named in a city bulletin"),
 }
 
 

@@ -39,6 +39,8 @@ from workflows.tickets.actions import RECTIFICATION_ACTIONS, TOILET_ACTIONS
 # Sent inside the closing transaction; inspections returns the ticket's water site to
 # 已验收·管护中 (the only use of signals for state: workflows may not import inspections).
 ticket_closed = Signal()  # sender=RectificationTicket, ticket=...
+# The event of a ticket named in a city's bulletin (rectification_named).
+NAMED_BY_CITY = "city_bulletin"
 
 
 # --- numbers ----------------------------------------------------------------------------------
@@ -162,6 +164,29 @@ def _event(
     if photos:
         event.photos.set(photos)
     return event
+
+
+def rectification_named(
+    *, tickets: Sequence[RectificationTicket], by, note: str, data: dict
+) -> list[TicketEvent]:
+    """Records on each ticket that a document from outside its county named it (a city's
+    bulletin, 市级通报): an event row of no transition (the state stays as it is), the only
+    write a city makes into a county. Inside the caller's transaction; the caller checked
+    that `by` may name the tickets (workflows/bulletins/city_services.py)."""
+    now = timezone.now()
+    return TicketEvent.objects.bulk_create(
+        TicketEvent(
+            rectification=ticket,
+            action=NAMED_BY_CITY,
+            from_state=ticket.state,
+            to_state=ticket.state,
+            actor=by,
+            at=now,
+            note=note,
+            data=data,
+        )
+        for ticket in tickets
+    )
 
 
 # --- 整改单 ------------------------------------------------------------------------------------
