@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from inspections.models import Patrol, PatrolMiss, WaterSite
 from inspections.sites.rules import owes_patrols
 from villages.configuration import county_config
 from villages.models import County
+from villages.names import short_name
 from workflows.models import NoticeKind
 from workflows.notices import services as notices
 
@@ -49,9 +50,22 @@ def short_sites(*, month: date, until: date, stage: str) -> QuerySet[WaterSite]:
         .annotate(valid=Coalesce(Subquery(in_month), 0))
         .filter(valid__lt=F("patrols_per_month"))
         .annotate(last_valid=Subquery(last))
-        .select_related("village")
         .order_by("town_id", "code")
     )
+
+
+# What the job reads of a short site: rows, not model instances (10,000 sites on the province
+# benchmark spent 0.8 s building WaterSite and Village objects).
+SHORT_COLUMNS = (
+    "pk",
+    "code",
+    "name",
+    "town_id",
+    "patrols_per_month",
+    "valid",
+    "last_valid",
+    "village__name",
+)
 
 
 def missed_patrols_issue(*, as_of: date) -> dict[str, int]:
@@ -73,11 +87,12 @@ def missed_patrols_issue(*, as_of: date) -> dict[str, int]:
 def _remind(as_of: date, *, counties) -> dict[str, int]:
     month = month_start(as_of)
     short = short_sites(month=month, until=as_of, stage=PatrolMiss.Stage.REMINDER)
-    sites = list(short.filter(town__county__in=counties))
-    _insert(sites, month=month, stage=PatrolMiss.Stage.REMINDER, recorded_on=as_of)
+    short = short.filter(town__county__in=counties)
+    sites = list(short.values(*SHORT_COLUMNS))
+    _insert(short, month=month, stage=PatrolMiss.Stage.REMINDER, recorded_on=as_of)
     lines = defaultdict(list)
     for site in sites:
-        lines[site.town_id].append(_line(site))
+        lines[site["town_id"]].append(_line(site))
     return notices.documents_with_lines_issue(
         kind=NoticeKind.PATROL, as_of=as_of, lines_by_town=dict(lines)
     )
@@ -85,29 +100,38 @@ def _remind(as_of: date, *, counties) -> dict[str, int]:
 
 def _record_month(month: date, *, recorded_on: date) -> int:
     last_day = month_start(recorded_on) - timedelta(days=1)
-    sites = list(short_sites(month=month, until=last_day, stage=PatrolMiss.Stage.MISSED))
-    return _insert(sites, month=month, stage=PatrolMiss.Stage.MISSED, recorded_on=recorded_on)
+    short = short_sites(month=month, until=last_day, stage=PatrolMiss.Stage.MISSED)
+    return _insert(short, month=month, stage=PatrolMiss.Stage.MISSED, recorded_on=recorded_on)
 
 
-def _insert(sites, *, month: date, stage: str, recorded_on: date) -> int:
-    rows = [
-        PatrolMiss(
-            site=site, month=month, stage=stage, valid_patrols=site.valid, recorded_on=recorded_on
-        )
-        for site in sites
-    ]
-    return len(PatrolMiss.objects.bulk_create(rows, ignore_conflicts=True))
+def _insert(short: QuerySet, *, month: date, stage: str, recorded_on: date) -> int:
+    """The `short` sites' records, by one INSERT … SELECT in the database (10,000 rows bound
+    one by one took 0.7 s on the province benchmark); the number of rows added."""
+    select, params = short.order_by().values("pk", "valid").query.sql_with_params()
+    ops = connection.ops
+    table = ops.quote_name(PatrolMiss._meta.db_table)
+    # SQLite reads `ON CONFLICT` after a bare SELECT as a join's ON: hence the WHERE.
+    sql = (
+        f"INSERT INTO {table} (site_id, month, stage, valid_patrols, recorded_on) "
+        f"SELECT s.pk, %s, %s, s.valid, %s FROM ({select}) s WHERE 1 = 1 "
+        "ON CONFLICT DO NOTHING"
+    )
+    day, recorded = ops.adapt_datefield_value(month), ops.adapt_datefield_value(recorded_on)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [day, stage, recorded, *params])
+        return cursor.rowcount
 
 
-def _line(site: WaterSite) -> dict:
+def _line(site: dict) -> dict:
+    """A short site (a row of SHORT_COLUMNS) as a line of its town's notice."""
     detail = _("%(done)d of %(needed)d valid patrols this month; last valid patrol: %(last)s") % {
-        "done": site.valid,
-        "needed": site.patrols_per_month,
-        "last": site.last_valid.isoformat() if site.last_valid else _("never"),
+        "done": site["valid"],
+        "needed": site["patrols_per_month"],
+        "last": site["last_valid"].isoformat() if site["last_valid"] else _("never"),
     }
     return {
-        "code": site.code,
-        "name": site.name,
-        "place": site.village.short_name if site.village else "",
+        "code": site["code"],
+        "name": site["name"],
+        "place": short_name(site["village__name"]) if site["village__name"] else "",
         "detail": detail,
     }

@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.json import UnicodeJSONEncoder
 from villages import access
 from villages.access import ScopedQuerySet
 from villages.models import County, Town
@@ -120,7 +121,9 @@ class NoticeDocument(models.Model):
     # The items of a document about things workflows does not own (water sites missed this
     # month, from inspections), frozen at issue: [{"code", "name", "place", "detail"}]. Ticket
     # notices list their rows through OverdueNotice / SlaNotice instead.
-    lines = models.JSONField(_("listed items"), default=list, blank=True)
+    lines = models.JSONField(
+        _("listed items"), default=list, blank=True, encoder=UnicodeJSONEncoder
+    )
 
     objects = NoticeDocumentQuerySet.as_manager()
 

@@ -209,13 +209,19 @@ def documents_with_lines_issue(
     if not lines_by_town:
         return counts
     with transaction.atomic():
-        new = _documents_create(towns=lines_by_town, kind=kind, as_of=as_of)
-        documents = list(
-            NoticeDocument.objects.filter(kind=kind, issued_on=as_of, town_id__in=lines_by_town)
-        )
-        for document in documents:
-            document.lines = [*document.lines, *lines_by_town[document.town_id]]
-        NoticeDocument.objects.bulk_update(documents, ["lines"])
+        # New documents are written with their lines; only a town's document issued earlier
+        # the same day gets them added (an UPDATE of every document took 1.25 s for 1,486
+        # towns on the province benchmark).
+        new = _documents_create(towns=lines_by_town, kind=kind, as_of=as_of, lines=lines_by_town)
+        created = {document.town_id for document in new}
+        earlier = sorted(set(lines_by_town) - created)
+        if earlier:
+            documents = list(
+                NoticeDocument.objects.filter(kind=kind, issued_on=as_of, town_id__in=earlier)
+            )
+            for document in documents:
+                document.lines = [*document.lines, *lines_by_town[document.town_id]]
+            NoticeDocument.objects.bulk_update(documents, ["lines"])
         counts["notices"] = sum(len(lines) for lines in lines_by_town.values())
         counts["documents"] = len(new)
         counts.update(_recipients_add(new))
@@ -241,9 +247,11 @@ def _lock(name: str) -> None:
     JobLock.objects.select_for_update().get(name=name)
 
 
-def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[NoticeDocument]:
+def _documents_create(
+    *, towns: Iterable[str], kind: str, as_of: date, lines: dict[str, list] | None = None
+) -> list[NoticeDocument]:
     """The documents (town, as_of, kind) that do not exist yet, numbered in one block per county
-    (each county's series: 逾提〔2026〕第N号 counts its own)."""
+    (each county's series: 逾提〔2026〕第N号 counts its own), each with its town's `lines`."""
     existing = set(
         NoticeDocument.objects.filter(kind=kind, issued_on=as_of, town_id__in=towns).values_list(
             "town_id", flat=True
@@ -265,6 +273,7 @@ def _documents_create(*, towns: Iterable[str], kind: str, as_of: date) -> list[N
                 town_id=town,
                 county_id=county,
                 issued_on=as_of,
+                lines=(lines or {}).get(town, []),
             )
             for i, town in enumerate(own)
         ]
