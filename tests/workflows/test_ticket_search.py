@@ -201,3 +201,26 @@ def test_a_lost_trigger_comes_back_with_a_full_index(tickets):
     assert found("违建") == {missed[0].number}
     assert found("垃圾") == substring_reference(list(RectificationTicket.objects.all()), "垃圾")
     assert search_sql.ensure_installed() is False  # nothing missing: nothing done
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL plan choice")
+def test_a_word_rare_in_the_list_is_gathered_first_however_common_elsewhere(huji, monkeypatch):
+    """Rare is told within the rows searched: a word in many tickets of another town but two
+    of this town's is this town's two ids (no walk of the town's list for a page it never
+    fills); common in the town too, it stays the index's subquery. Both find the same rows."""
+    from workflows.tickets import search
+
+    monkeypatch.setattr(search, "RARE_MATCHES", 3)
+    other = Town.objects.exclude(pk=huji.pk).first()
+    RectificationTicket.objects.bulk_create(
+        [make(other, description="村口违建未拆除") for _ in range(6)]
+        + [make(huji, description="村口违建未拆除") for _ in range(2)]
+        + [make(huji, description="河道垃圾") for _ in range(5)]
+    )
+    town = RectificationTicket.objects.filter(town=huji)
+    rare = ticket_search(town, "违建")
+    assert "workflows_ticketsearch" not in str(rare.query)  # the ids, gathered
+    assert rare.count() == 2
+    common = ticket_search(town, "垃圾")
+    assert "workflows_ticketsearch" in str(common.query)  # the subquery
+    assert common.count() == 5
