@@ -424,6 +424,10 @@ def test_the_city_drills_down_to_a_countys_tickets(client, cities):
     )
     assert shown == set(expected.values_list("number", flat=True)) and shown
     assert f'<option value="{JIAXIANG}" selected>' in listed.content.decode()
+    # The toilet service and water site lists offer him the county too.
+    for name in ("toilet_list", "site_list"):
+        page = client.get(reverse(name), {"county": JIAXIANG}).content.decode()
+        assert f'<option value="{JIAXIANG}" selected>' in page, name
     # A county outside his city is no choice of his: a clear 400.
     assert client.get(reverse("ticket_list"), {"county": SANTAI}).status_code == 400
     # Drilled into 金乡县 from the city: the totals link to 金乡县's tickets.
