@@ -84,6 +84,8 @@ class Place:
     users: dict  # role label → user
     site: str  # the code of the most patrolled site of the town officer's town
     village: str  # the first village of that town
+    village_name: str
+    ticket: str  # the number of that town's latest rectification ticket
 
 
 def run() -> None:
@@ -287,14 +289,20 @@ def county_of(code: str) -> Place:
         .values_list("code", flat=True)
         .first()
     )
-    village = Village.objects.filter(town_id=town).order_by("code").first().code
+    village = Village.objects.filter(town_id=town).order_by("code").first()
+    ticket = (
+        RectificationTicket.objects.filter(town_id=town)
+        .order_by("-created_at")
+        .values_list("number", flat=True)
+        .first()
+    )
     users = {
         "task force": User.objects.get(username=f"tf_{county}"),
         "inspector": User.objects.get(username=f"in_{county}"),
         "town officer": User.objects.get(username=f"to_{town[:9]}"),
         "city supervisor": User.objects.get(username=f"cs_{county[:4]}"),
     }
-    return Place(code, users, site, village)
+    return Place(code, users, site, village.code, village.name, ticket)
 
 
 def make_bulletins(county: Place) -> None:
@@ -329,6 +337,10 @@ PAGES = [
     ("home", lambda c: "/", (TF, INSP, TOWN)),
     ("tickets", lambda c: "/tickets/", (TF, INSP, TOWN)),
     ("tickets overdue", lambda c: "/tickets/?overdue=on", (TF, TOWN)),
+    # Search (the bigram index): a word in one ticket of eight, a village's name, a number.
+    ("tickets search, common word", lambda c: "/tickets/?q=违建", (TF, TOWN)),
+    ("tickets search, village name", lambda c: f"/tickets/?q={c.village_name}", (TF, TOWN)),
+    ("tickets search, number", lambda c: f"/tickets/?q={c.ticket}", (TF, TOWN)),
     ("toilet tickets", lambda c: "/toilet/", (TF, TOWN)),
     ("sites", lambda c: "/sites/", (TF, INSP, TOWN)),
     ("site + patrols", lambda c: f"/sites/{c.site}/", (TF, INSP, TOWN)),

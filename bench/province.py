@@ -23,8 +23,8 @@ nine site-months in ten fully, from their registration on.
 The loading follows bench_dashboard: geography and people by COPY / bulk_create, everything big
 by one `INSERT … SELECT` over generate_series joined to a prepared "calendar" of ticket lives, with
 the ticket tables' triggers off (bench_dashboard.triggers_off: the rollups and the search index);
-the rollups are then made by rebuild_rollups, and everything is VACUUM ANALYZEd. The search index
-stays empty (the pages measured do not search). PostgreSQL only.
+the rollups are then made by rebuild_rollups, the search index filled as `search_sql.rebuild` does
+(its GIN index built once after), and everything is VACUUM ANALYZEd. PostgreSQL only.
 
 Run on its own (a database of your own; it must be migrated and empty):
     DATABASE_URL=postgres://…/h_prov .venv/bin/python bench/province.py [full|smoke|tiny]
@@ -637,6 +637,7 @@ def generate(size: Size, *, seed: int = 1, vacuum: bool = True) -> Loaded:
     from django.utils import timezone
 
     from inspections.reporting import rollups
+    from workflows.tickets import search_sql
 
     if connection.vendor != "postgresql":
         raise ValueError("the province generator needs PostgreSQL")
@@ -689,6 +690,8 @@ def generate(size: Size, *, seed: int = 1, vacuum: bool = True) -> Loaded:
     counts["assessments"] = step("grades", lambda: load_grades(now))
     step("helper tables dropped", _drop_helpers)
     step("rebuild_rollups", rollups.rebuild)
+    with indexes_off(["workflows_ticketsearch"], seconds):
+        step("search index", search_sql.rebuild)
     _execute("RESET ALL")
     if vacuum:  # not inside a transaction (a test's): ANALYZE only there
         step("VACUUM ANALYZE", lambda: _execute("VACUUM ANALYZE"))

@@ -144,3 +144,21 @@ def test_rollups_equal_the_tickets(loaded):
     assert toilet == ToiletTicket.objects.count()
     opened = sum(RectificationMonthCount.objects.values_list("n", flat=True))
     assert opened == RectificationTicket.objects.count()
+
+
+def test_search_finds_the_tickets_by_their_words(loaded):
+    from workflows.models import RectificationTicket
+    from workflows.tickets.search import ticket_search
+
+    tickets = RectificationTicket.objects.all()
+    ticket = tickets.order_by("pk").select_related("village").first()
+    assert (
+        ticket_search(tickets, "违建").count()
+        == tickets.filter(description__contains="违建").count()
+        > 0
+    )
+    found = ticket_search(tickets, ticket.village.name)
+    assert ticket in found
+    assert set(found) == set(tickets.filter(village__name__contains=ticket.village.name)) | set(
+        tickets.filter(town__name__contains=ticket.village.name)
+    )
