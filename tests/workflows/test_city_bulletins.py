@@ -286,3 +286,24 @@ def test_the_list_costs_the_same_for_more_bulletins(client, cities):  # noqa: F8
     for _ in range(3):
         _issued(cities.supervisor, _named(cities))
     assert (queries(cities.supervisor), queries(task_force)) == few
+
+
+# --- the PDF --------------------------------------------------------------------------------------
+
+
+def test_the_pdf_prints_the_issued_text_with_the_county_of_each_problem(client, cities):  # noqa: F811
+    import pypdfium2 as pdfium
+
+    ticket = cities.jinxiang.ticket["huji"]
+    bulletin = _issued(cities.supervisor, _named(cities), issuer="济宁市督导组")
+    RectificationTicket.objects.filter(pk=ticket.pk).update(description="改过的描述")
+    client.force_login(cities.jinxiang.users["task_force"])
+    response = client.get(reverse("city_bulletin_pdf", args=[bulletin.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    document = pdfium.PdfDocument(b"".join(response.streaming_content))
+    text = "".join(page.get_textpage().get_text_range() for page in document)
+    text = text.replace("\ufffe", "")
+    assert "济宁市督导组" in text and bulletin.number_label.split("年")[1] in text
+    assert "金乡县胡集镇" in text and "嘉祥县" in text
+    assert ticket.description in text and "改过的描述" not in text
+    assert ticket.number in text

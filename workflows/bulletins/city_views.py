@@ -11,8 +11,6 @@ form's protocol (ticket order, ticked candidates, the pressed button) is the cou
 
 from __future__ import annotations
 
-from datetime import date
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -27,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, Conflict, Forbidden
 from core.forms import TextField
+from core.pdf import render_pdf
 from villages import access
 from villages.http import see_other
 from villages.models import County
@@ -37,11 +36,14 @@ from workflows.bulletins.actions import CITY_BULLETIN_ACTIONS
 from workflows.bulletins.services import IssueTerms, issue_confirmation, official_number
 from workflows.bulletins.views import (
     CANDIDATES_SHOWN,
-    FOLLOW_UP_LABELS,
     PAGE_SIZE,
     ComposeError,
     _new_order,
     _wordings,
+    follow_up_rows,
+    pdf_filename,
+    pdf_response,
+    printable,
 )
 from workflows.models import BulletinState, CityBulletin, RectificationState, RectificationTicket
 from workflows.tickets import selectors as ticket_selectors
@@ -229,35 +231,13 @@ def city_bulletin_compose(request, pk: int):
 # --- the document -----------------------------------------------------------------------------
 
 
-def _date(value) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
 def _document(bulletin: CityBulletin) -> dict:
-    doc = dict(svc.city_bulletin_document(bulletin))
-    # The county bulletins' body (workflows/bulletin_body.html) prints it: the place begins
-    # with the county, the addressees are the named counties, the red header is the issuer.
-    doc["items"] = [
-        {**item, "town": item["county"] + item["town"], "deadline": _date(item.get("deadline"))}
-        for item in doc.get("items", [])
-    ]
-    doc["issued_on"] = _date(doc.get("issued_on"))
-    doc["deadline"] = _date(doc.get("deadline"))
-    doc["official_number"] = official_number(doc.get("number", ""))
-    doc["heading"] = doc.get("issuer", "")
-    return doc
-
-
-def _rows(doc: dict, follow_up) -> list[tuple[dict, object]]:
-    """Each printed item the viewer follows, next to its ticket as it is now."""
-    live = {item.ticket.number: item for item in follow_up.items}
-    rows = []
-    for printed in doc["items"]:
-        item = live.get(printed["ticket"])
-        if item is not None:
-            item.follow_up_label = FOLLOW_UP_LABELS[item.follow_up]
-            rows.append((printed, item))
-    return rows
+    """The county bulletins' body prints it: each place begins with its county, the addressees
+    are the named counties, the red header is the issuer."""
+    doc = svc.city_bulletin_document(bulletin)
+    return printable(
+        doc, heading=doc.get("issuer", ""), place=lambda item: item["county"] + item["town"]
+    )
 
 
 def _detail(request, bulletin: CityBulletin, *, status: int = 200, error: str = ""):
@@ -274,7 +254,7 @@ def _detail(request, bulletin: CityBulletin, *, status: int = 200, error: str = 
         "bulletin": bulletin,
         "doc": doc,
         "follow_up": follow_up,
-        "rows": _rows(doc, follow_up),
+        "rows": follow_up_rows(doc, follow_up),
         "receipts": receipts,
         "may_acknowledge": any(
             r.county_id in counties and r.acknowledged_at is None for r in receipts
@@ -340,3 +320,19 @@ def city_bulletin_acknowledge(request, pk: int):
     else:
         messages.info(request, _("Your county had already acknowledged this bulletin."))
     return see_other(reverse("city_bulletin_detail", args=[bulletin.pk]))
+
+
+# --- the PDF ------------------------------------------------------------------------------------
+
+
+@login_required
+def city_bulletin_pdf(request, pk: int):
+    """The city bulletin as the paper document, in the county bulletins' official layout (red
+    header: the issuer; addressees: the counties named)."""
+    bulletin = _bulletin(request, pk)
+    doc = _document(bulletin)
+    context = {"bulletin": bulletin, "doc": doc, "recipients": doc.get("counties", [])}
+    pdf = render_pdf(
+        template_name="workflows/bulletin_print.html", context=context, request=request
+    )
+    return pdf_response(pdf, pdf_filename(doc))

@@ -23,6 +23,7 @@ urlpatterns = [
     path("city/bulletins/", city_views.city_bulletin_list, name="city_bulletin_list"),
     path("city/bulletins/new/", city_views.city_bulletin_new, name="city_bulletin_new"),
     path("city/bulletins/<int:pk>/", city_views.city_bulletin_detail, name="city_bulletin_detail"),
+    path("city/bulletins/<int:pk>.pdf", city_views.city_bulletin_pdf, name="city_bulletin_pdf"),
     path(
         "city/bulletins/<int:pk>/compose/",
         city_views.city_bulletin_compose,

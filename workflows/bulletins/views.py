@@ -293,21 +293,31 @@ def _date(value) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _document(bulletin: Bulletin, follow_up) -> dict:
-    """What the page and the PDF print (the snapshot, or a draft's preview); dates as dates."""
-    doc = bulletin_selectors.bulletin_document(bulletin, items=follow_up.items)
+def printable(doc: dict, *, heading: str, place=lambda item: item["town"]) -> dict:
+    """A bulletin's text (a snapshot or a draft's preview), county's or city's, as
+    workflows/bulletin_body.html prints it: dates as dates, the official number, the red
+    header, each item's place (`place`)."""
+    doc = dict(doc)
     doc["items"] = [
-        {**item, "deadline": _date(item.get("deadline"))} for item in doc.get("items", [])
+        {**item, "town": place(item), "deadline": _date(item.get("deadline"))}
+        for item in doc.get("items", [])
     ]
     doc["issued_on"] = _date(doc.get("issued_on"))
     doc["deadline"] = _date(doc.get("deadline"))
     doc["official_number"] = official_number(doc.get("number", ""))
-    doc["heading"] = issuer_heading(doc.get("issuer", ""), county=bulletin.county)
+    doc["heading"] = heading
     return doc
 
 
-def _follow_up_rows(doc: dict, follow_up) -> list[tuple[dict, BulletinItem]]:
-    """Each printed item next to its ticket as it is now (a town sees its own towns' rows)."""
+def _document(bulletin: Bulletin, follow_up) -> dict:
+    """What the page and the PDF print (the snapshot, or a draft's preview)."""
+    doc = bulletin_selectors.bulletin_document(bulletin, items=follow_up.items)
+    return printable(doc, heading=issuer_heading(doc.get("issuer", ""), county=bulletin.county))
+
+
+def follow_up_rows(doc: dict, follow_up) -> list[tuple[dict, BulletinItem]]:
+    """Each printed item next to its ticket as it is now (the viewer's own rows: a town its
+    towns', a county its county's)."""
     live = {item.ticket.number: item for item in follow_up.items}
     rows = []
     for printed in doc["items"]:
@@ -331,7 +341,7 @@ def _detail_context(request, bulletin: Bulletin) -> dict:
         "bulletin": bulletin,
         "doc": doc,
         "follow_up": follow_up,
-        "rows": _follow_up_rows(doc, follow_up),
+        "rows": follow_up_rows(doc, follow_up),
         "receipts": receipts,
         "recipients": [receipt.town.name for receipt in receipts],
         "may_acknowledge": any(r.town_id in towns and r.acknowledged_at is None for r in receipts),
@@ -405,11 +415,11 @@ def bulletin_acknowledge(request, pk: int):
 # --- PDFs -------------------------------------------------------------------------------------
 
 
-def _pdf_response(pdf: bytes, name: str) -> FileResponse:
+def pdf_response(pdf: bytes, name: str) -> FileResponse:
     return FileResponse(io.BytesIO(pdf), filename=name, content_type="application/pdf")
 
 
-def _filename(doc: dict, suffix: str = "") -> str:
+def pdf_filename(doc: dict, suffix: str = "") -> str:
     number = doc.get("number") or _("draft")
     return f"{number}-{doc['title'][:40]}{suffix}.pdf"
 
@@ -422,7 +432,7 @@ def bulletin_pdf(request, pk: int):
     pdf = render_pdf(
         template_name="workflows/bulletin_print.html", context=context, request=request
     )
-    return _pdf_response(pdf, _filename(context["doc"]))
+    return pdf_response(pdf, pdf_filename(context["doc"]))
 
 
 def _print_context(request, bulletin: Bulletin) -> dict:
@@ -444,7 +454,7 @@ def bulletin_follow_up_pdf(request, pk: int):
         raise Http404(_("A draft has no follow-up yet."))
     follow_up = svc.bulletin_follow_up(bulletin=bulletin, user=request.user)
     doc = _document(bulletin, follow_up)
-    rows = _follow_up_rows(doc, follow_up)
+    rows = follow_up_rows(doc, follow_up)
     photos = bulletin_selectors.after_photos([item.ticket for _printed, item in rows])
     for _printed, item in rows:
         item.after_photos = photos.get(item.ticket.pk, [])
@@ -458,4 +468,4 @@ def bulletin_follow_up_pdf(request, pk: int):
     pdf = render_pdf(
         template_name="workflows/bulletin_follow_up_print.html", context=context, request=request
     )
-    return _pdf_response(pdf, _filename(doc, suffix=_("-follow-up")))
+    return pdf_response(pdf, pdf_filename(doc, suffix=_("-follow-up")))
