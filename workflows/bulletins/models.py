@@ -49,22 +49,15 @@ class BulletinQuerySet(ScopedQuerySet):
         return self.filter(Q(pk__in=county.values("pk")) | Q(pk__in=towns.values("pk")))
 
 
-class Bulletin(ConcurrentTransitionMixin, models.Model):
-    county = models.ForeignKey(
-        County, on_delete=models.PROTECT, related_name="bulletins", verbose_name=_("county")
-    )
+class IssuedSeries(ConcurrentTransitionMixin, models.Model):
+    """What a county's bulletin and a city's share: a draft until issued, then numbered 第N批 of
+    its series' year, its text frozen in `snapshot` (title, number, issuer, items)."""
+
     year = models.PositiveSmallIntegerField(_("year"))
-    # Assigned on issue, in issue order: 第N批 of the year.
+    # Assigned on issue, in issue order: 第N批 of the series' year.
     batch = models.PositiveSmallIntegerField(_("batch (第N批)"), null=True, blank=True)
-    kind = models.CharField(_("kind"), max_length=12, choices=BulletinKind.choices)
     title = models.CharField(_("title"), max_length=200)
-    # The county's issuer when composed (villages.configuration), renewed and frozen at issue.
-    issuer = models.CharField(_("issuer"), max_length=100, blank=True)
     intro = models.TextField(_("introduction"), blank=True)
-    recipients = models.ManyToManyField(
-        Town, related_name="bulletins", verbose_name=_("recipient towns"), blank=True
-    )
-    default_deadline = models.DateField(_("deadline (整改时限)"), null=True, blank=True)
     state = FSMField(
         _("state"), default=BulletinState.DRAFT, choices=BulletinState.choices, protected=True
     )
@@ -84,17 +77,80 @@ class Bulletin(ConcurrentTransitionMixin, models.Model):
         related_name="+",
         verbose_name=_("issued by"),
     )
-    # Frozen at issue: title, number, items with their wording, places, deadlines and photos.
+    # Frozen at issue: title, number, issuer, items with their places, wording and deadlines.
     snapshot = models.JSONField(_("issued text"), default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-year", "-batch", "-created_at"]
+
+    def __str__(self) -> str:
+        if self.batch:
+            return f"{self.year}年第{self.batch}批 {self.title}"
+        return self.title
+
+    @property
+    def number_label(self) -> str:
+        return f"{self.year}年第{self.batch}批" if self.batch else ""
+
+    # django-fsm collects an abstract model's transitions for each concrete one.
+    @transition(field=state, source=BulletinState.DRAFT, target=BulletinState.ISSUED)
+    def issue(self, *, batch: int, by, snapshot: dict) -> None:
+        self.batch = batch
+        self.issuer = snapshot["issuer"]
+        self.issued_by = by
+        self.issued_at = timezone.now()
+        self.snapshot = snapshot
+
+
+class Acknowledgement(models.Model):
+    """A receipt (回执): its addressee acknowledges the bulletin."""
+
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class BulletinItemBase(models.Model):
+    position = models.PositiveSmallIntegerField(_("position"))
+    wording = models.TextField(_("wording"), blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["bulletin", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.bulletin_id}#{self.position}"
+
+
+class Bulletin(IssuedSeries):
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="bulletins", verbose_name=_("county")
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=BulletinKind.choices)
+    # The county's issuer when composed (villages.configuration), renewed and frozen at issue.
+    issuer = models.CharField(_("issuer"), max_length=100, blank=True)
+    recipients = models.ManyToManyField(
+        Town, related_name="bulletins", verbose_name=_("recipient towns"), blank=True
+    )
+    default_deadline = models.DateField(_("deadline (整改时限)"), null=True, blank=True)
     # Sections another app composed (红黑榜, grade results from inspections), frozen as handed.
     sections = models.JSONField(_("sections"), default=list, blank=True)
 
     objects = BulletinQuerySet.as_manager()
 
-    class Meta:
+    class Meta(IssuedSeries.Meta):
         verbose_name = _("bulletin")
         verbose_name_plural = _("bulletins")
-        ordering = ["-year", "-batch", "-created_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["county", "year", "batch"],
@@ -106,25 +162,8 @@ class Bulletin(ConcurrentTransitionMixin, models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        if self.batch:
-            return f"{self.year}年第{self.batch}批 {self.title}"
-        return self.title
 
-    @property
-    def number_label(self) -> str:
-        return f"{self.year}年第{self.batch}批" if self.batch else ""
-
-    @transition(field=state, source=BulletinState.DRAFT, target=BulletinState.ISSUED)
-    def issue(self, *, batch: int, by, snapshot: dict) -> None:
-        self.batch = batch
-        self.issuer = snapshot["issuer"]
-        self.issued_by = by
-        self.issued_at = timezone.now()
-        self.snapshot = snapshot
-
-
-class BulletinItem(models.Model):
+class BulletinItem(BulletinItemBase):
     bulletin = models.ForeignKey(
         Bulletin, on_delete=models.CASCADE, related_name="items", verbose_name=_("bulletin")
     )
@@ -134,22 +173,16 @@ class BulletinItem(models.Model):
         related_name="bulletin_items",
         verbose_name=_("ticket"),
     )
-    position = models.PositiveSmallIntegerField(_("position"))
-    wording = models.TextField(_("wording"), blank=True)
 
-    class Meta:
+    class Meta(BulletinItemBase.Meta):
         verbose_name = _("bulletin item")
         verbose_name_plural = _("bulletin items")
-        ordering = ["bulletin", "position"]
         constraints = [
             models.UniqueConstraint(fields=["bulletin", "ticket"], name="bulletin_item_once")
         ]
 
-    def __str__(self) -> str:
-        return f"{self.bulletin_id}#{self.position}"
 
-
-class BulletinReceipt(models.Model):
+class BulletinReceipt(Acknowledgement):
     """One per recipient town: the town acknowledges it has received the bulletin (回执)."""
 
     bulletin = models.ForeignKey(
@@ -157,15 +190,6 @@ class BulletinReceipt(models.Model):
     )
     town = models.ForeignKey(
         Town, on_delete=models.PROTECT, related_name="+", verbose_name=_("town")
-    )
-    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("acknowledged by"),
     )
 
     class Meta:
@@ -196,7 +220,8 @@ class BulletinReceipt(models.Model):
 # configuration, and its queries (the ladder's "into the next bulletin", inspections' ranking
 # bulletins, the API) all take a county; a city bulletin writes nothing into a county but one
 # event row per ticket, and is addressed to the counties it names. What the two share —
-# IssueTerms, the counter, the official number, the follow-up's statuses — is code, not rows.
+# IssueTerms, the counter, the official number, the follow-up's statuses, the abstract models
+# above (IssuedSeries, BulletinItemBase, Acknowledgement) — is code, not rows.
 
 
 class CityBulletinQuerySet(models.QuerySet):
@@ -215,49 +240,22 @@ class CityBulletinQuerySet(models.QuerySet):
         return self.filter(Q(city_id__in=sorted(cities)) | readable)
 
 
-class CityBulletin(ConcurrentTransitionMixin, models.Model):
+class CityBulletin(IssuedSeries):
     city = models.ForeignKey(
         City, on_delete=models.PROTECT, related_name="bulletins", verbose_name=_("city")
     )
-    year = models.PositiveSmallIntegerField(_("year"))
-    # Assigned on issue, in issue order: 第N批 of the city's year.
-    batch = models.PositiveSmallIntegerField(_("batch (第N批)"), null=True, blank=True)
-    title = models.CharField(_("title"), max_length=200)
     # 发文机关: "<city>农村人居环境整治工作专班" unless the supervisor writes another; frozen when
     # issued.
     issuer = models.CharField(_("issuer"), max_length=100)
-    intro = models.TextField(_("introduction"), blank=True)
     # By when the named counties report their tickets rectified (a ticket's own deadline is
     # its county's: the city bulletin does not change it).
     deadline = models.DateField(_("deadline (整改时限)"), null=True, blank=True)
-    state = FSMField(
-        _("state"), default=BulletinState.DRAFT, choices=BulletinState.choices, protected=True
-    )
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("created by"),
-    )
-    issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("issued by"),
-    )
-    # Frozen at issue: title, number, issuer, items with their county, wording and deadline.
-    snapshot = models.JSONField(_("issued text"), default=dict, blank=True)
 
     objects = CityBulletinQuerySet.as_manager()
 
-    class Meta:
+    class Meta(IssuedSeries.Meta):
         verbose_name = _("city bulletin")
         verbose_name_plural = _("city bulletins")
-        ordering = ["-year", "-batch", "-created_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["city", "year", "batch"],
@@ -270,24 +268,8 @@ class CityBulletin(ConcurrentTransitionMixin, models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        if self.batch:
-            return f"{self.year}年第{self.batch}批 {self.title}"
-        return self.title
 
-    @property
-    def number_label(self) -> str:
-        return f"{self.year}年第{self.batch}批" if self.batch else ""
-
-    @transition(field=state, source=BulletinState.DRAFT, target=BulletinState.ISSUED)
-    def issue(self, *, batch: int, by, snapshot: dict) -> None:
-        self.batch = batch
-        self.issued_by = by
-        self.issued_at = timezone.now()
-        self.snapshot = snapshot
-
-
-class CityBulletinItem(models.Model):
+class CityBulletinItem(BulletinItemBase):
     bulletin = models.ForeignKey(
         CityBulletin, on_delete=models.CASCADE, related_name="items", verbose_name=_("bulletin")
     )
@@ -297,24 +279,18 @@ class CityBulletinItem(models.Model):
         related_name="city_bulletin_items",
         verbose_name=_("ticket"),
     )
-    position = models.PositiveSmallIntegerField(_("position"))
-    wording = models.TextField(_("wording"), blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
-    class Meta:
+    class Meta(BulletinItemBase.Meta):
         verbose_name = _("city bulletin item")
         verbose_name_plural = _("city bulletin items")
-        ordering = ["bulletin", "position"]
         constraints = [
             models.UniqueConstraint(fields=["bulletin", "ticket"], name="city_bulletin_item_once")
         ]
 
-    def __str__(self) -> str:
-        return f"{self.bulletin_id}#{self.position}"
 
-
-class CityBulletinReceipt(models.Model):
+class CityBulletinReceipt(Acknowledgement):
     """One per named county: its task force acknowledges the city's bulletin (回执)."""
 
     bulletin = models.ForeignKey(
@@ -322,15 +298,6 @@ class CityBulletinReceipt(models.Model):
     )
     county = models.ForeignKey(
         County, on_delete=models.PROTECT, related_name="+", verbose_name=_("county")
-    )
-    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("acknowledged by"),
     )
 
     class Meta:
