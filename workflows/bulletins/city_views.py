@@ -20,10 +20,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from core.errors import ApplicationError, Conflict, Forbidden
+from core.errors import ApplicationError, Conflict
 from core.forms import TextField
 from core.pdf import render_pdf
 from villages import access
@@ -38,8 +38,7 @@ from workflows.bulletins.views import (
     CANDIDATES_SHOWN,
     PAGE_SIZE,
     ComposeError,
-    _new_order,
-    _wordings,
+    compose,
     follow_up_rows,
     pdf_filename,
     pdf_response,
@@ -199,33 +198,15 @@ def city_bulletin_compose(request, pk: int):
     _require_city(request)
     if not _may_compose(request.user, bulletin):  # a named county's reader: not his to change
         raise PermissionDenied(_("Only the city supervisor may compose and issue city bulletins."))
-    if bulletin.state != BulletinState.DRAFT:
-        return _refused(request, bulletin, Conflict(_("The bulletin was issued.")))
-    if request.method != "POST":
-        return _compose_page(request, bulletin)
-    try:
-        order = _new_order(request.POST)
-        wordings = _wordings(request.POST, order)
-        tickets = _tickets(request.user, order)
-    except ComposeError as error:
-        return _compose_page(request, bulletin, status=400, error=str(error))
-    try:
-        svc.city_bulletin_items_set(
-            bulletin=bulletin, by=request.user, tickets=tickets, wordings=wordings
-        )
-    except ApplicationError as error:
-        bulletin.refresh_from_db()
-        if bulletin.state != BulletinState.DRAFT:
-            return _refused(request, bulletin, Conflict(error.message))
-        if isinstance(error, Forbidden):
-            return _refused(request, bulletin, error)
-        return _compose_page(request, bulletin, status=400, error=error.message)
-    count = len(tickets)
-    saved = ngettext("Saved: %(n)d problem.", "Saved: %(n)d problems.", count)
-    messages.success(request, saved % {"n": count})
-    url = reverse("city_bulletin_compose", args=[bulletin.pk])
-    query = request.GET.urlencode()
-    return see_other(f"{url}?{query}#chosen" if query else f"{url}#chosen")
+    return compose(
+        request,
+        bulletin,
+        page=_compose_page,
+        refused=_refused,
+        tickets=_tickets,
+        items_set=svc.city_bulletin_items_set,
+        url_name="city_bulletin_compose",
+    )
 
 
 # --- the document -----------------------------------------------------------------------------

@@ -249,31 +249,43 @@ def _tickets(user, order: list[int]) -> list[RectificationTicket]:
 def bulletin_compose(request, pk: int):
     bulletin = _bulletin(request, pk)
     _require_task_force(request, _("compose a bulletin"))
+    return compose(
+        request,
+        bulletin,
+        page=_compose_page,
+        refused=_refused,
+        tickets=_tickets,
+        items_set=svc.bulletin_items_set,
+        url_name="bulletin_compose",
+    )
+
+
+def compose(request, bulletin, *, page, refused, tickets, items_set, url_name: str):
+    """A draft's compose page (GET) or its items saved (POST), county's or city's: `page` and
+    `refused` render, `tickets` reads the posted ones the user may name, `items_set` writes."""
     if bulletin.state != BulletinState.DRAFT:
-        return _refused(request, bulletin, Conflict(_("The bulletin was issued.")))
+        return refused(request, bulletin, Conflict(_("The bulletin was issued.")))
     if request.method != "POST":
-        return _compose_page(request, bulletin)
+        return page(request, bulletin)
     try:
         order = _new_order(request.POST)
         wordings = _wordings(request.POST, order)
-        tickets = _tickets(request.user, order)
+        chosen = tickets(request.user, order)
     except ComposeError as error:
-        return _compose_page(request, bulletin, status=400, error=str(error))
+        return page(request, bulletin, status=400, error=str(error))
     try:
-        svc.bulletin_items_set(
-            bulletin=bulletin, by=request.user, tickets=tickets, wordings=wordings
-        )
+        items_set(bulletin=bulletin, by=request.user, tickets=chosen, wordings=wordings)
     except ApplicationError as error:
         bulletin.refresh_from_db()
         if bulletin.state != BulletinState.DRAFT:
-            return _refused(request, bulletin, Conflict(error.message))
+            return refused(request, bulletin, Conflict(error.message))
         if isinstance(error, Forbidden):
-            return _refused(request, bulletin, error)
-        return _compose_page(request, bulletin, status=400, error=error.message)
-    count = len(tickets)
+            return refused(request, bulletin, error)
+        return page(request, bulletin, status=400, error=error.message)
+    count = len(chosen)
     saved = ngettext("Saved: %(n)d problem.", "Saved: %(n)d problems.", count)
     messages.success(request, saved % {"n": count})
-    url = reverse("bulletin_compose", args=[bulletin.pk])
+    url = reverse(url_name, args=[bulletin.pk])
     query = request.GET.urlencode()
     return see_other(f"{url}?{query}#chosen" if query else f"{url}#chosen")
 
