@@ -73,6 +73,7 @@ FORMS = ["ticket_new", "toilet_new", "bulletin_new", "person_new", "person_list"
 # His city's bulletins (市级通报), drafts too, and their forms: the city's own pages.
 READS += ["city_bulletin_list", "city_bulletin_list[unissued]", "city_bulletin_new"]
 READS += ["city_bulletin_detail", "city_bulletin_detail[unissued]", "city_bulletin_compose"]
+READS += ["city_bulletin_pdf", "city_bulletin_pdf[unissued]"]
 # His only writes: his city's bulletins, each answered so to him (tests/workflows/
 # test_city_bulletins.py follows them); a county's objects change through them only by an event
 # row on a named ticket.

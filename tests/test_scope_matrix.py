@@ -1112,7 +1112,7 @@ CASES: dict[str, Case] = {
         mark=city_bulletin_mark("city_draft"),
     ),
     "city_bulletin_pdf": Case(CITY_BULLETIN_READERS, kwargs=of("city_bulletin"), content_type=PDF),
-    "city_bulletin_pdf[draft]": Case(NOT_A_COUNTYS, kwargs=of("city_draft"), content_type=PDF),
+    "city_bulletin_pdf[unissued]": Case(NOT_A_COUNTYS, kwargs=of("city_draft"), content_type=PDF),
     "city_bulletin_compose": Case(NOT_A_COUNTYS, kwargs=of("city_draft")),
     "city_bulletin_compose[post]": Case(
         NOT_A_COUNTYS,

@@ -307,3 +307,25 @@ def test_the_pdf_prints_the_issued_text_with_the_county_of_each_problem(client, 
     assert "金乡县胡集镇" in text and "嘉祥县" in text
     assert ticket.description in text and "改过的描述" not in text
     assert ticket.number in text
+
+
+def test_the_header_badge_counts_the_countys_unacknowledged_city_bulletins(client, cities):  # noqa: F811
+    task_force = cities.jinxiang.users["task_force"]
+    client.force_login(task_force)
+
+    def badge() -> int:
+        page = client.get(reverse("bulletin_list")).content.decode()
+        found = re.search(r'data-unacknowledged="(\d+)"', page)
+        return int(found[1]) if found else 0
+
+    before = badge()
+    client.force_login(cities.jiaxiang.users["jiaxiang_tf"])
+    jiaxiang_before = badge()
+    bulletin = _issued(cities.supervisor, _named(cities))
+    assert badge() == jiaxiang_before + 1  # 嘉祥县 is named too
+    client.force_login(task_force)
+    assert badge() == before + 1
+    client.post(reverse("city_bulletin_acknowledge", args=[bulletin.pk]))
+    assert badge() == before
+    client.force_login(cities.jiaxiang.users["jiaxiang_tf"])
+    assert badge() == jiaxiang_before + 1  # its own receipt is still open

@@ -44,6 +44,7 @@ from workflows.models import (
     BulletinItem,
     BulletinReceipt,
     BulletinState,
+    CityBulletinReceipt,
     EvidencePhoto,
     RectificationState,
     RectificationTicket,
@@ -370,12 +371,20 @@ def bulletin_acknowledge(*, bulletin: Bulletin, by) -> int:
 
 
 def unacknowledged_count(user) -> int:
+    """The header's badge: the county bulletins the user's towns have not acknowledged, and the
+    city bulletins his county (a task force) has not."""
     if user is None or not user.is_authenticated:
         return 0
-    towns = access.scope(user, "bulletin.acknowledge").town_codes
-    if not towns:
-        return 0
-    return BulletinReceipt.objects.filter(town_id__in=towns, acknowledged_at=None).count()
+    count = 0
+    if towns := access.scope(user, "bulletin.acknowledge").town_codes:
+        receipts = BulletinReceipt.objects.filter(town_id__in=sorted(towns), acknowledged_at=None)
+        count += receipts.count()
+    if counties := access.scope(user, "city_bulletin.acknowledge").county_codes:
+        receipts = CityBulletinReceipt.objects.filter(
+            county_id__in=sorted(counties), acknowledged_at=None
+        )
+        count += receipts.count()
+    return count
 
 
 # --- following up -----------------------------------------------------------------------------
