@@ -55,7 +55,32 @@ class ReceiptOut(Schema):
         return display_name(user) if user else None
 
 
-class BulletinOut(Schema):
+class SeriesCounts(Schema):
+    """The resolvers both bulletin series' list rows share (their selectors annotate the
+    counts): the county's here, the city's in city_api."""
+
+    @staticmethod
+    def resolve_number(bulletin) -> str:
+        return bulletin.number_label
+
+    @staticmethod
+    def resolve_items(bulletin) -> int:
+        return bulletin.item_count
+
+    @staticmethod
+    def resolve_closed(bulletin) -> int:
+        return bulletin.closed_count
+
+    @staticmethod
+    def resolve_receipts(bulletin) -> int:
+        return bulletin.receipt_count
+
+    @staticmethod
+    def resolve_acknowledged(bulletin) -> int:
+        return bulletin.acknowledged_count
+
+
+class BulletinOut(SeriesCounts):
     id: int
     year: int
     county_code: str = Field(description="The county whose bulletin it is (12 digits)")
@@ -78,26 +103,6 @@ class BulletinOut(Schema):
     @staticmethod
     def resolve_county_code(bulletin) -> str:
         return bulletin.county_id
-
-    @staticmethod
-    def resolve_number(bulletin) -> str:
-        return bulletin.number_label
-
-    @staticmethod
-    def resolve_items(bulletin) -> int:
-        return bulletin.item_count
-
-    @staticmethod
-    def resolve_closed(bulletin) -> int:
-        return bulletin.closed_count
-
-    @staticmethod
-    def resolve_receipts(bulletin) -> int:
-        return bulletin.receipt_count
-
-    @staticmethod
-    def resolve_acknowledged(bulletin) -> int:
-        return bulletin.acknowledged_count
 
     @staticmethod
     def resolve_acknowledged_by_my_towns(bulletin) -> bool | None:
