@@ -55,11 +55,13 @@ from django.utils import timezone
 from core.dates import local_midnight, month_start, previous_month
 from inspections.jobs import issue_missed_patrol_notices
 from inspections.models import PatrolMiss, Round, WaterSite
-from villages.models import County, Town, Village
+from villages.models import County, Membership, Town, Village
 from workflows.jobs import issue_overdue_notices, issue_sla_notices
 from workflows.models import (
     TOILET_PENDING_STATES,
     NoticeDocument,
+    Notification,
+    Outbox,
     OverdueNotice,
     RectificationTicket,
     SlaNotice,
@@ -97,9 +99,9 @@ def run() -> None:
         # output of that run removed first) and the pages, as they stand once maintenance has
         # run (the jobs' notices analyzed).
         print("a province is already in the database (BENCH_KEEPDB=1): its jobs and pages")
-        overdue_reset()
         PatrolMiss.objects.all().delete()
-        SlaNotice.objects.all().delete()
+        SlaNotice.objects.all().delete()  # first: they hold their documents (PROTECT)
+        overdue_reset()
         jobs()
         analyze()
         pages(county_of(province.middle_county()), county_of(province.smallest_county()))
@@ -242,11 +244,16 @@ def sla_floor(today) -> tuple[float, int]:
 
 
 def missed_floor(as_of) -> tuple[float, int]:
-    """Both stages of the missed-patrol job by two INSERT … SELECT … GROUP BY (the sites that
-    owe patrols with fewer valid ones than they need); then deleted again."""
+    """What the missed-patrol job writes, by hand-written SQL: both stages' records by two
+    INSERT … SELECT … GROUP BY (the sites that owe patrols with fewer valid ones than they
+    need), then the reminders' notices as the job issues them — a document per town holding one
+    line per short site (its count and last valid patrol), its town officers' notifications and
+    their e-mail outbox rows — by one INSERT … SELECT each; then all deleted again. (Until
+    2026-12-07 the floor wrote the records alone: the notices' lines, most of the job's output,
+    were not in it.)"""
     month = month_start(as_of)
     last = previous_month(as_of)
-    sql = f"""
+    records = f"""
         INSERT INTO {_table(PatrolMiss)} (site_id, month, stage, valid_patrols, recorded_on)
         SELECT s.id, %s, %s, COUNT(p.id), %s
         FROM {_table(WaterSite)} s
@@ -256,6 +263,38 @@ def missed_floor(as_of) -> tuple[float, int]:
         GROUP BY s.id HAVING COUNT(p.id) < MIN(s.patrols_per_month)
         ON CONFLICT DO NOTHING
     """
+    documents = f"""
+        INSERT INTO {_table(NoticeDocument)} (number, kind, town_id, county_id, issued_on,
+                                             created_at, lines)
+        SELECT 'floor-patrol-' || s.town_id, 'patrol_miss', s.town_id, w.county_id, %s, now(),
+            jsonb_agg(jsonb_build_object(
+                'code', s.code, 'name', s.name, 'place', coalesce(v.name, ''),
+                'detail', m.valid_patrols || ' / ' || s.patrols_per_month || ', ' || coalesce(
+                    (SELECT max(p.local_date) FROM inspections_patrol p
+                     WHERE p.site_id = s.id AND NOT p.flagged AND p.local_date <= %s)::text,
+                    '-')
+            ) ORDER BY s.code)
+        FROM {_table(PatrolMiss)} m
+        JOIN {_table(WaterSite)} s ON s.id = m.site_id
+        JOIN {_table(Town)} w ON w.code = s.town_id
+        LEFT JOIN {_table(Village)} v ON v.code = s.village_id
+        WHERE m.month = %s AND m.stage = 'reminder'
+        GROUP BY s.town_id, w.county_id
+    """
+    notifications = f"""
+        INSERT INTO {_table(Notification)} (user_id, document_id, created_at)
+        SELECT m.user_id, d.id, now() FROM {_table(NoticeDocument)} d
+        JOIN {_table(Membership)} m ON m.town_id = d.town_id AND m.role = 'town_officer'
+        WHERE d.kind = 'patrol_miss' AND d.issued_on = %s
+    """
+    outbox = f"""
+        INSERT INTO {_table(Outbox)}
+            (document_id, channel, recipient, created_at, claimed_by, attempts, last_error)
+        SELECT n.document_id, 'email', u.email, now(), '', 0, ''
+        FROM {_table(Notification)} n JOIN {_table(get_user_model())} u ON u.id = n.user_id
+        JOIN {_table(NoticeDocument)} d ON d.id = n.document_id
+        WHERE u.email <> '' AND d.kind = 'patrol_miss' AND d.issued_on = %s
+    """
     started = time.perf_counter()
     rows = 0
     with connection.cursor() as cursor:
@@ -263,9 +302,16 @@ def missed_floor(as_of) -> tuple[float, int]:
             ("reminder", month, as_of),
             ("missed", last, month - timedelta(days=1)),
         ):
-            cursor.execute(sql, [first, stage, as_of, first, until, local_midnight(first)])
+            cursor.execute(records, [first, stage, as_of, first, until, local_midnight(first)])
             rows += cursor.rowcount
+        cursor.execute(documents, [as_of, as_of, month])
+        cursor.execute(notifications, [as_of])
+        cursor.execute(outbox, [as_of])
     elapsed = time.perf_counter() - started
+    patrol_documents = NoticeDocument.objects.filter(kind="patrol_miss", issued_on=as_of)
+    Outbox.objects.filter(document__in=patrol_documents).delete()
+    Notification.objects.filter(document__in=patrol_documents).delete()
+    patrol_documents.delete()
     PatrolMiss.objects.all().delete()
     return elapsed, rows
 

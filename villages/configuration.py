@@ -10,6 +10,7 @@ the county (金乡县农村人居环境整治工作专班).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -75,7 +76,19 @@ def county_config(county: County | str) -> CountyConfig:
     environment's defaults. The one function every use reads these values through."""
     if not isinstance(county, County):
         county = County.objects.only("code", "name").get(code=county)
-    row = CountySettings.objects.filter(county=county).first()
+    return _config(county, CountySettings.objects.filter(county=county).first())
+
+
+def county_configs(counties: Iterable[County]) -> dict[str, CountyConfig]:
+    """county_config of each of `counties` (County objects) by its code, in one query: what a
+    daily job over every county reads (100 counties one by one took 0.1 s)."""
+    counties = list(counties)
+    rows = CountySettings.objects.filter(county__in=[c.code for c in counties])
+    by_county = {row.county_id: row for row in rows}
+    return {c.code: _config(c, by_county.get(c.code)) for c in counties}
+
+
+def _config(county: County, row: CountySettings | None) -> CountyConfig:
     values = default_values(county)
     if row is not None:
         for name in values:

@@ -40,7 +40,7 @@ from core.counters import counter_take
 from core.dates import local_midnight
 from core.errors import Forbidden
 from villages import access
-from villages.configuration import county_config
+from villages.configuration import county_configs
 from villages.models import County, Membership, Town
 from workflows.models import (
     JobLock,
@@ -169,8 +169,8 @@ def _extension_pending(as_of: date) -> Q:
     job's INSERT … SELECT compiles: the county is told by the town code's first 6 digits (the
     town_code_in_county constraint), the counties grouped by their hold."""
     by_days: dict[int, list[str]] = {}
-    for county in County.objects.only("code", "name"):
-        by_days.setdefault(county_config(county).extension_hold_days, []).append(county.code)
+    for code, config in county_configs(County.objects.only("code", "name")).items():
+        by_days.setdefault(config.extension_hold_days, []).append(code)
     held = Q(pk__in=[])
     for days, codes in by_days.items():
         since = local_midnight(as_of - timedelta(days=days - 1))
