@@ -87,14 +87,16 @@ class Scope:
             return Q()
         villages = (village,) if isinstance(village, str) else tuple(village)
         clauses = []
-        county = county or county_lookup(town)
         if self.county_codes:
-            if county is None:
+            if county:
+                clauses.append(Q(**{f"{county}__in": sorted(self.county_codes)}))
+            elif town:
+                clauses.append(town_code_ranges(town, self.county_codes))
+            else:
                 # A model placed by no town is not yet the county's own (bulletins: issue 20's
                 # next slice; campaigns and rounds narrow by Scope.tenant_codes); a county-wide
                 # grant keeps seeing it all.
                 return Q()
-            clauses.append(Q(**{f"{county}__in": sorted(self.county_codes)}))
         if town and self.town_codes:
             clauses.append(Q(**{f"{town}__in": sorted(self.town_codes)}))
         if self.village_codes:
@@ -105,6 +107,20 @@ class Scope:
         for clause in clauses[1:]:
             combined |= clause
         return combined
+
+
+def town_code_ranges(town: str, county_codes: Iterable[str]) -> Q:
+    """The towns of `county_codes` by the range of their codes on the lookup `town`, not by a
+    join to the town's county: a town's code begins with its county's 6 digits (the
+    town_code_in_county constraint), so `town_id` between 370828000000 and 370828999999 is
+    金乡县's towns. A range on the model's own column leaves the planner free to walk the
+    list's sort index; the join made SQLite sort every ticket of the county for a page (a task
+    force's list of 1,000,000 tickets: 519 ms against 108 ms)."""
+    condition = Q()
+    for county in sorted(county_codes):
+        prefix = county[:6]
+        condition |= Q(**{f"{town}__gte": f"{prefix}000000", f"{town}__lte": f"{prefix}999999"})
+    return condition
 
 
 def county_lookup(town: str | None) -> str | None:

@@ -341,3 +341,20 @@ def test_a_superuser_scope_needs_no_query(divisions, django_assert_num_queries):
 
     with django_assert_num_queries(0):
         assert scope_of(admin).county_wide
+
+
+def test_a_county_wide_scope_is_a_range_of_town_codes_not_a_join(task_force, households):
+    """The task force's tickets are those whose town code lies in its county's range (codes
+    nest: town_code_in_county), read on the ticket's own column: no join to the towns, which
+    made SQLite sort a whole county's tickets for one page."""
+    from workflows.models import RectificationTicket
+
+    visible = RectificationTicket.objects.visible_to(task_force)
+    sql = str(visible.query)
+    assert "villages_town" not in sql
+    assert f"{COUNTY_CODE[:6]}000000" in sql and f"{COUNTY_CODE[:6]}999999" in sql
+    # The range is exactly the county's towns: every town of the county and no other.
+    towns = Town.objects.scoped(task_force, town="code", perm="ticket.view")
+    assert set(towns.values_list("code", flat=True)) == set(
+        Town.objects.filter(county_id=COUNTY_CODE).values_list("code", flat=True)
+    )
