@@ -637,7 +637,13 @@ def notifications_of(user) -> QuerySet:
 
 
 def unread_count(user) -> int:
+    """The header's badge on every page. Most users on most pages have nothing unread: that is
+    asked first, on the partial index of unread notifications, before the query of what the
+    user may still open (building it cost ~10 CPU-ms of every page, most of a bare page's)."""
     if user is None or not user.is_authenticated:
+        return 0
+    unread = Notification.objects.filter(user=user, read_at=None)
+    if not unread.exists():
         return 0
     return _notifications(user).filter(read_at=None).count()
 

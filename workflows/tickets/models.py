@@ -245,6 +245,13 @@ class RectificationTicket(TicketBase):
                 name="rect_town_state_deadline",
             ),
             models.Index(fields=["state", "deadline", "number", "id"], name="rect_state_deadline"),
+            # A county's list, counts and inbox tabs: its states, then its towns' code range
+            # (villages.scope.town_code_ranges), read from the index alone. With the town first
+            # SQLite read every ticket of the county's range for a state's few (1,000,000
+            # tickets: the task force's list 498 ms; 300,000: 195 → 65 ms with this index).
+            models.Index(
+                fields=["state", "town", "deadline", "number", "id"], name="rect_state_town"
+            ),
             # Overdue scan: running tickets whose deadline has passed, county-wide.
             models.Index(
                 fields=["deadline"],
