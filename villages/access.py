@@ -35,7 +35,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from villages.scope import NO_SCOPE, Grant, Scope, county_lookup, scope_from
+from villages.scope import NO_SCOPE, Grant, Scope, scope_from
 
 # A city's code is its first 4 digits and 8 zeros (villages.models.city_code_of).
 CITY_DIGITS = 4
@@ -391,12 +391,12 @@ class ScopedQuerySet(models.QuerySet):
         """Rows inside the part of `user`'s jurisdiction that carries `perm` (his whole
         jurisdiction without one: the geography every role works in); `town` and `village` are
         the lookups from this model to a town code and to village codes, `county` to its county
-        code (by default the town's: villages.scope.county_lookup)."""
+        code (without it, a county-wide grant is a range of town codes on `town`:
+        villages.scope.town_code_ranges)."""
         granted = scope(user, perm) if perm else scope_of(user)
         condition = granted.q(town=town, village=village, county=county)
         if condition is None:
             return self.none()
-        county = county or county_lookup(town)
         if condition and _crosses_many(self.model, town, village, county):
             # A path across a to-many relation (town → villages) goes into a subquery, not a
             # join: a join repeats rows, and a later annotate(Count("villages")) would reuse the
