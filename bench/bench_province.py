@@ -393,7 +393,7 @@ TF, INSP, TOWN, CITY = "task force", "inspector", "town officer", "city supervis
 PAGES = [
     ("home", lambda c: "/", (TF, INSP, TOWN)),
     ("tickets", lambda c: "/tickets/", (TF, INSP, TOWN)),
-    ("tickets overdue", lambda c: "/tickets/?overdue=on", (TF, TOWN)),
+    ("tickets overdue", lambda c: "/tickets/?overdue=true", (TF, TOWN)),
     # Search (the bigram index): a word in one ticket of eight, a village's name, a number.
     ("tickets search, common word", lambda c: "/tickets/?q=违建", (TF, TOWN)),
     ("tickets search, village name", lambda c: f"/tickets/?q={c.village_name}", (TF, TOWN)),

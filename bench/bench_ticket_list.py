@@ -64,7 +64,7 @@ def run() -> None:
     floor = median_ms(lambda: render_floor(officer), REPEAT)
     for label, short, user, params, limit in [
         ("town officer inbox (default)", "town inbox", officer, {}, None),
-        ("town officer, overdue only", "overdue inbox", officer, {"overdue": "on"}, None),
+        ("town officer, overdue only", "overdue inbox", officer, {"overdue": "true"}, None),
         ("task force county list", "county list", county, {}, None),
         # Searches (the bigram index): a word in a third of the tickets, one in 0.5 %, a whole
         # ticket number, a part of one (1 ticket and the few whose number holds it), a word of
