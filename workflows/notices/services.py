@@ -36,7 +36,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from core.counters import counter_take
+from core.counters import counters_take
 from core.dates import local_midnight
 from core.errors import Forbidden
 from villages import access
@@ -262,10 +262,14 @@ def _documents_create(
         return []
     counties = dict(Town.objects.filter(code__in=missing).values_list("code", "county_id"))
     documents = []
-    for county in sorted(set(counties.values())):  # each county numbers its own documents
-        own = [town for town in missing if counties[town] == county]
-        key = {"prefix": COUNTER_PREFIX[kind], "year": as_of.year, "county": county}
-        first = counter_take(TicketCounter, key=key, count=len(own))
+    # Each county numbers its own documents: every county's block taken in one statement.
+    by_county: dict[str, list[str]] = {}
+    for town in missing:
+        by_county.setdefault(counties[town], []).append(town)
+    by_county = dict(sorted(by_county.items()))
+    keys = [{"prefix": COUNTER_PREFIX[kind], "year": as_of.year, "county": c} for c in by_county]
+    firsts = counters_take(TicketCounter, keys=keys, counts=[len(t) for t in by_county.values()])
+    for (county, own), first in zip(by_county.items(), firsts, strict=True):
         documents += [
             NoticeDocument(
                 number=document_number(kind=kind, year=as_of.year, value=first + i),
