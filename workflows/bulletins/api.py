@@ -35,11 +35,21 @@ from workflows.models import (
 router = Router(tags=["bulletins"])
 
 
-class ReceiptOut(Schema):
-    town_code: str
-    town_name: str
+class AcknowledgementOut(Schema):
+    """A receipt (回执) of either series: when and by whom it was acknowledged."""
+
     acknowledged_at: datetime.datetime | None
     acknowledged_by: str | None
+
+    @staticmethod
+    def resolve_acknowledged_by(receipt) -> str | None:
+        user = receipt.acknowledged_by
+        return display_name(user) if user else None
+
+
+class ReceiptOut(AcknowledgementOut):
+    town_code: str
+    town_name: str
 
     @staticmethod
     def resolve_town_code(receipt) -> str:
@@ -48,11 +58,6 @@ class ReceiptOut(Schema):
     @staticmethod
     def resolve_town_name(receipt) -> str:
         return receipt.town.name
-
-    @staticmethod
-    def resolve_acknowledged_by(receipt) -> str | None:
-        user = receipt.acknowledged_by
-        return display_name(user) if user else None
 
 
 class SeriesCounts(Schema):

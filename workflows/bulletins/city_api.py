@@ -23,11 +23,10 @@ from pydantic import Field
 
 from core.api import ERRORS, READ_ERRORS, Page, cursor_page
 from villages import access
-from villages.people.services import display_name
 from villages.scope import get_visible_or_404
 from workflows.bulletins import city_selectors as selectors
 from workflows.bulletins import city_services as svc
-from workflows.bulletins.api import SeriesCounts
+from workflows.bulletins.api import AcknowledgementOut, SeriesCounts
 from workflows.bulletins.selectors import mark_all_closed
 from workflows.bulletins.services import official_number
 from workflows.models import (
@@ -40,11 +39,9 @@ from workflows.models import (
 router = Router(tags=["city bulletins"])
 
 
-class CityReceiptOut(Schema):
+class CityReceiptOut(AcknowledgementOut):
     county_code: str
     county_name: str
-    acknowledged_at: datetime.datetime | None
-    acknowledged_by: str | None
 
     @staticmethod
     def resolve_county_code(receipt) -> str:
@@ -53,11 +50,6 @@ class CityReceiptOut(Schema):
     @staticmethod
     def resolve_county_name(receipt) -> str:
         return receipt.county.name
-
-    @staticmethod
-    def resolve_acknowledged_by(receipt) -> str | None:
-        user = receipt.acknowledged_by
-        return display_name(user) if user else None
 
 
 class CityBulletinOut(SeriesCounts):
