@@ -164,8 +164,14 @@ def test_issuing_notes_it_on_each_ticket_and_changes_nothing_else(client, cities
     bulletin = CityBulletin.objects.latest("pk")
     assert bulletin.issuer == "济宁市农村人居环境整治工作专班"  # the default
     compose = reverse("city_bulletin_compose", args=[bulletin.pk])
+    # The compose page: the city's links, each candidate's county before its town, its deadline.
+    page = client.get(compose).content.decode()
+    assert "编排市级通报" in page and reverse("city_bulletin_detail", args=[bulletin.pk]) in page
+    assert f'action="{compose}"' in page and "金乡县 · 胡集镇" in page and "嘉祥县 · " in page
     body = {"add": [t.pk for t in named], "op": "add", f"wording_{named[0].pk}": "河道垃圾未清"}
     assert client.post(compose, body).status_code == 303
+    chosen = client.get(compose).content.decode()
+    assert chosen.count("金乡县 · 胡集镇") >= 1 and 'name="wording_' in chosen
     terms = svc.city_bulletin_issue_terms(bulletin)
     issue = reverse("city_bulletin_issue", args=[bulletin.pk])
     assert client.post(issue).status_code == 400  # no confirmation: nothing issued
