@@ -238,6 +238,12 @@ def test_a_named_county_acknowledges_its_receipt(client, cities):  # noqa: F811
     assert client.post(url).status_code == 303
     receipts = dict(bulletin.receipts.values_list("county_id", "acknowledged_by"))
     assert receipts == {"370828000000": task_force.pk, "370829000000": None}
+    # The list: the city's name, and the county's own receipt, acknowledged.
+    listed = client.get(reverse("city_bulletin_list")).content.decode()
+    assert "济宁市" in listed and "金乡县:" in listed and "已确认" in listed
+    client.force_login(cities.supervisor)
+    listed = client.get(reverse("city_bulletin_list")).content.decode()
+    assert "1/2 个县" in listed
     client.force_login(cities.jinxiang.users["hj_officer"])
     assert client.post(url).status_code == 403
 

@@ -76,7 +76,7 @@ def city_bulletin_list(request):
     context = {
         "page": page,
         "is_city": access.allows(user, "city_bulletin.compose"),
-        "is_county": access.allows(user, "city_bulletin.acknowledge"),
+        "acknowledges": access.allows(user, "city_bulletin.acknowledge"),
     }
     return render(request, "workflows/city_bulletin_list.html", context)
 

@@ -89,7 +89,7 @@ def bulletin_list(request):
     context = {
         "page": page,
         "is_task_force": access.allows(user, "bulletin.compose"),
-        "is_town": access.allows(user, "bulletin.acknowledge"),
+        "acknowledges": access.allows(user, "bulletin.acknowledge"),
     }
     return render(request, "workflows/bulletin_list.html", context)
 
