@@ -28,6 +28,13 @@ class InspectionsConfig(AppConfig):
 
         photo_holders.register()
 
+        # The tickets per state of the inbox's tabs and of a list narrowed by states alone, from
+        # the dashboard's rollups instead of counting tickets (workflows.tickets.selectors).
+        from inspections.reporting.dashboard import state_counts
+        from workflows.tickets.selectors import register_state_counts
+
+        register_state_counts(state_counts)
+
         # The dashboard's rollup triggers, again if a migration dropped them (SQLite drops a
         # table's triggers when it rebuilds the table to alter it).
         post_migrate.connect(_ensure_rollup_triggers, sender=self)

@@ -282,6 +282,19 @@ def rectification_counts(scope: DashboardScope, stats: dict[str, TownStats]) -> 
     return by_state, by_source
 
 
+def state_counts(condition: Q, states: tuple[str, ...]) -> dict[str, int]:
+    """The rectification tickets in each of `states` of the towns `condition` (a filter on
+    town_id) names, from the rollup: workflows' inbox tabs and list counts read these
+    (workflows.tickets.selectors.state_counts; registered by InspectionsConfig.ready())."""
+    rows = (
+        RectificationMonthCount.objects.filter(condition, state__in=states)
+        .values_list("state")
+        .annotate(n=Sum("n"))
+        .order_by()
+    )
+    return dict(rows)
+
+
 def overdue_by_town(scope: DashboardScope, *, as_of: date) -> dict[str, int]:
     """RectificationTicket.objects.overdue(as_of) per town: the running tickets whose deadline
     is before as_of (the rollup counts running tickets per deadline)."""

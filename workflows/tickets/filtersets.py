@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.constants import EMPTY_VALUES
 
 from villages import access
 from villages.models import County, Town, Village
@@ -47,7 +48,7 @@ class NullsLastOrdering(django_filters.OrderingFilter):
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
-        if value in django_filters.constants.EMPTY_VALUES:
+        if value in EMPTY_VALUES:
             return qs
         ordering = []
         for param in value:
@@ -179,6 +180,10 @@ def _subset_or_rest(queryset, subset, value: bool):
     return subset if value else queryset.exclude(pk__in=subset.values("pk"))
 
 
+# A list narrowed by these alone is the sum of its states (only_states).
+STATES_AND_ORDER = frozenset({"state", "o"})
+
+
 class RectificationFilterSet(SearchedListFilters):
     state = state_filter(RectificationState.choices)
     source_kind = django_filters.ChoiceFilter(
@@ -207,6 +212,17 @@ class RectificationFilterSet(SearchedListFilters):
     def search(self, queryset, name, value):
         # The bigram index over number, description, site, village and town (search.py).
         return ticket_search(queryset, value)
+
+    def only_states(self) -> tuple[str, ...] | None:
+        """The states the list shows (every state when none is chosen) when nothing else
+        narrows it — the order is no filter; None when another filter is set or one is bad."""
+        if self.errors:
+            return None
+        data = self.form.cleaned_data
+        others = (value for name, value in data.items() if name not in STATES_AND_ORDER)
+        if any(value not in EMPTY_VALUES for value in others):
+            return None
+        return tuple(data.get("state") or RectificationState.values)
 
     def filter_overdue(self, queryset, name, value):
         # Derived, never stored: deadline passed in local (Beijing) dates, work still owed.

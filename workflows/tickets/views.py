@@ -55,7 +55,10 @@ def conflict_message() -> str:
 @login_required
 def ticket_list(request):
     filterset, status = _filter(request, RectificationFilterSet, selectors.rectification_list)
-    page = _page(request, filterset.qs)
+    # Narrowed by states alone (the inbox's tabs, the default list): counted from the counts per
+    # state, not over the tickets.
+    count = selectors.count_in_states(user=request.user, states=filterset.only_states())
+    page = _page(request, filterset.qs, count=count)
     selectors.mark_overdue(page, as_of=timezone.localdate())
     context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
     context["can_create"] = access.allows(request.user, "ticket.open")
@@ -139,12 +142,14 @@ def _filter(request, filterset_class, selector):
     return filterset, 400 if filterset.errors else 200
 
 
-def _page(request, queryset):
+def _page(request, queryset, *, count: int | None = None):
     # A search's matches are counted up to SEARCH_COUNT_CAP ("1,000+"): counting every match of
     # a common word costs more than the page itself.
     searching = bool(request.GET.get("q", "").strip())
     cap = SEARCH_COUNT_CAP if searching else None
-    return selectors.paginate(queryset, request.GET.get("page"), per_page=PAGE_SIZE, cap=cap)
+    return selectors.paginate(
+        queryset, request.GET.get("page"), per_page=PAGE_SIZE, cap=cap, count=count
+    )
 
 
 def _list_context(filterset, page, *, sorts) -> dict:
