@@ -124,7 +124,7 @@ def test_a_failure_making_the_print_copy_leaves_nothing(settings, tmp_path, monk
     def broken(display):
         raise OSError("encoder failed")
 
-    monkeypatch.setattr(evidence, "print_copy_jpeg", broken)
+    monkeypatch.setattr(evidence, "print_copy", broken)
 
     with pytest.raises(OSError):
         evidence_photo_create(file=sample("Apple_iPhone_4.jpg"), uploaded_by=None)

@@ -493,14 +493,15 @@ def evidence_photo_prepare(file: IO[bytes]) -> PreparedPhoto:
     del source
     width, height = display.size
     display_jpeg = _jpeg(display)
-    # Both from the display copy (upright, sRGB, ≤ 1600 px), not the source.
-    print_jpeg = print_copy_jpeg(display)
-    # In place, as the display copy is already encoded. reducing_gap=1: mostly Image.reduce's
-    # integer area average (1600 → 320 is exactly 5×).
+    # From the display copy (upright, sRGB, ≤ 1600 px), not the source.
+    print_image = print_copy(display)
+    del display  # its pixels go now
+    print_jpeg = _jpeg(print_image, quality=PRINT_JPEG_QUALITY)
+    # The thumbnail from the print copy, a seventh of the display's pixels to average (1.2 ms
+    # instead of 2.4 for a 1600 px copy); in place, as the print copy is already encoded.
     box = (THUMBNAIL_MAX_PX, THUMBNAIL_MAX_PX)
-    display.thumbnail(box, Image.Resampling.BOX, reducing_gap=1.0)
-    thumbnail_jpeg = _jpeg(display)
-    display.close()
+    print_image.thumbnail(box, Image.Resampling.BOX, reducing_gap=1.0)
+    thumbnail_jpeg = _jpeg(print_image)
     return PreparedPhoto(
         original_name=name[:255],
         content_type=content_type,
@@ -718,9 +719,9 @@ def _display_copy(source: Image.Image, file: IO[bytes]) -> Image.Image:
     if orientation in UPRIGHT:
         # Turned after shrinking, not before: a third fewer pixels to move (~10 ms on 12 MP).
         image = image.transpose(UPRIGHT[orientation])
-    image = _to_srgb(_flattened(_eight_bit(image)), source.info.get("icc_profile"))
-    # The copy must not be the source itself: the caller drops the source and closes the copy.
-    return source.copy() if image is source else image
+    # May be the source itself (a photo already upright and small enough): leaving the `with`
+    # of Image.open() keeps its pixels (only the file is let go), so no copy is made (1.5 ms).
+    return _to_srgb(_flattened(_eight_bit(image)), source.info.get("icc_profile"))
 
 
 def _heif_shrunk(file: IO[bytes], size: tuple[int, int]) -> Image.Image:
@@ -812,12 +813,17 @@ def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
         return image  # a broken profile: the pixels as they are beat no photo
 
 
-def print_copy_jpeg(display: Image.Image) -> bytes:
-    """The print copy of a display copy (upright, sRGB, no metadata already): ≤ PRINT_MAX_PX on
-    the long side, JPEG at PRINT_JPEG_QUALITY. `display` is left as it was."""
+def print_copy(display: Image.Image) -> Image.Image:
+    """The print copy's pixels from a display copy (upright, sRGB, no metadata already):
+    ≤ PRINT_MAX_PX on the long side. `display` is left as it was."""
     size = _fitted(display.size, PRINT_MAX_PX)
     # BOX with reducing_gap: an integer reduce() first (1600 → 800), then one small resize.
-    image = display.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+    return display.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+
+
+def print_copy_jpeg(display: Image.Image) -> bytes:
+    """The print copy of a display copy as a JPEG at PRINT_JPEG_QUALITY."""
+    image = print_copy(display)
     try:
         return _jpeg(image, quality=PRINT_JPEG_QUALITY)
     finally:
