@@ -10,10 +10,12 @@ from itertools import count
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from villages.models import Town, Village
 from workflows.models import RectificationTicket, TicketSearch
+from workflows.tickets import selectors
 from workflows.tickets.search import bigrams, grams, runs, ticket_search
 
 _numbers = count(1)
@@ -203,6 +205,18 @@ def test_a_lost_trigger_comes_back_with_a_full_index(tickets):
     assert search_sql.ensure_installed() is False  # nothing missing: nothing done
 
 
+def words_in_towns(town, *, elsewhere: int, here: int, common_here: int):
+    """违建 in `elsewhere` tickets of another town and `here` of `town`, 垃圾 in `common_here` of
+    `town`'s; `town`'s tickets."""
+    other = Town.objects.exclude(pk=town.pk).first()
+    RectificationTicket.objects.bulk_create(
+        [make(other, description="村口违建未拆除") for _ in range(elsewhere)]
+        + [make(town, description="村口违建未拆除") for _ in range(here)]
+        + [make(town, description="河道垃圾") for _ in range(common_here)]
+    )
+    return RectificationTicket.objects.filter(town=town)
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL plan choice")
 def test_a_word_rare_in_the_list_is_gathered_first_however_common_elsewhere(huji, monkeypatch):
     """Rare is told within the rows searched: a word in many tickets of another town but two
@@ -211,16 +225,42 @@ def test_a_word_rare_in_the_list_is_gathered_first_however_common_elsewhere(huji
     from workflows.tickets import search
 
     monkeypatch.setattr(search, "RARE_MATCHES", 3)
-    other = Town.objects.exclude(pk=huji.pk).first()
-    RectificationTicket.objects.bulk_create(
-        [make(other, description="村口违建未拆除") for _ in range(6)]
-        + [make(huji, description="村口违建未拆除") for _ in range(2)]
-        + [make(huji, description="河道垃圾") for _ in range(5)]
-    )
-    town = RectificationTicket.objects.filter(town=huji)
+    monkeypatch.setattr(search, "RARE_IN_INDEX", 3)  # both words are common in the index
+    town = words_in_towns(huji, elsewhere=6, here=2, common_here=5)
     rare = ticket_search(town, "违建")
     assert "workflows_ticketsearch" not in str(rare.query)  # the ids, gathered
     assert rare.count() == 2
     common = ticket_search(town, "垃圾")
     assert "workflows_ticketsearch" in str(common.query)  # the subquery
     assert common.count() == 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL plan choice")
+def test_a_word_rare_in_the_whole_index_filters_the_list_by_an_array_of_its_matches(
+    huji, monkeypatch
+):
+    """Rare in the whole index (≤ RARE_IN_INDEX matches): one query on the index alone gathers
+    them, and the list is filtered by them as one array parameter — exact under any other
+    filter, no walk of the list; the page does not apply that array again to its 50 rows."""
+    from workflows.tickets import search
+
+    monkeypatch.setattr(search, "RARE_IN_INDEX", 10)
+    town = words_in_towns(huji, elsewhere=6, here=3, common_here=12)
+    cancelled = town.filter(description="村口违建未拆除").values_list("pk", flat=True)[:2]
+    RectificationTicket.objects.filter(pk__in=list(cancelled)).update(state="cancelled")
+    rare = ticket_search(town, "违建")
+    assert "workflows_ticketsearch" not in str(rare.query) and "ANY" in str(rare.query)
+    assert rare.count() == 3
+    assert ticket_search(town.exclude(state="cancelled"), "违建").count() == 1
+    assert set(rare.values_list("number", flat=True)) == substring_reference(list(town), "违建")
+    common = ticket_search(town, "垃圾")  # 12 > 10 in the index: as before
+    assert "ANY" not in str(common.query)
+    assert common.count() == 12
+
+    with CaptureQueriesContext(connection) as captured:
+        page = selectors.paginate(rare.order_by("-id"), 1, per_page=2)
+    assert [t.number for t in page] == sorted(
+        substring_reference(list(town), "违建"), reverse=True
+    )[:2]
+    rows = [q["sql"] for q in captured if '"workflows_rectificationticket"."number"' in q["sql"]]
+    assert len(rows) == 1 and "ANY" not in rows[0], rows

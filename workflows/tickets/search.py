@@ -37,6 +37,7 @@ NUMBER = re.compile(r"[A-Za-z]{2}-\d{4}-\d{6,}")
 SQL_FUNCTION = "renju_bigrams"
 FTS5_TABLE = "workflows_ticketsearch_fts"
 RARE_MATCHES = 2000  # PostgreSQL: up to this many matches, filter by their ids (_postgres_matches)
+RARE_IN_INDEX = 10_000  # PostgreSQL: up to this many in the whole index, the same (an array)
 
 
 def runs(text: str | None) -> list[str]:
@@ -125,6 +126,13 @@ def _postgres_matches(queryset: QuerySet, sql: str, params: list[str]) -> QueryS
     Rare is told within the list, not the whole deployment: a word in 45,000 of a province's 9
     million tickets but in a few hundred of one county's made the county's list walk every one
     of its tickets for a page it never filled (1.19 s)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} LIMIT %s", [*params, RARE_IN_INDEX + 1])
+        found = [ticket for (ticket,) in cursor.fetchall()]
+    if len(found) <= RARE_IN_INDEX:
+        # Rare in the whole index: its matches, one array parameter, filter the list.
+        table = queryset.model._meta.db_table
+        return queryset.extra(where=[f'"{table}"."id" = ANY(%s)'], params=[found])
     matching = queryset.filter(pk__in=RawSQL(sql, params))
     ids = list(matching.order_by().values_list("pk", flat=True)[: RARE_MATCHES + 1])
     if len(ids) <= RARE_MATCHES:

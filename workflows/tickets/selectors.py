@@ -16,6 +16,7 @@ from datetime import date, datetime
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.sql.where import WhereNode
 from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -298,9 +299,16 @@ def paginate(
         paginator.count = count  # the cached_property's value, set before anything reads it
     page = paginator.get_page(number)
     ids = list(page.object_list)
-    # The same queryset (joins, deferred columns) limited to the page's ids; the filters are
-    # re-applied to 50 rows by primary key, which costs nothing.
-    rows = queryset.filter(pk__in=ids).order_by()
+    # The same queryset (joins, deferred columns) limited to the page's ids, which its filters
+    # chose a moment ago: they are not applied again. Again they cost nothing on 50 rows by
+    # primary key, except a search's array of matches (PostgreSQL), which the planner joined to
+    # the 50 ids in the index condition: 5,000 probes for 50 rows (32 ms). A table joined by
+    # extra() (SQLite's search index) keeps its condition, without which it would be a cross
+    # join.
+    rows = queryset.all()
+    if not rows.query.extra_tables:
+        rows.query.where = WhereNode()
+    rows = rows.filter(pk__in=ids).order_by()
     by_id = {row.pk: row for row in rows}
     page.object_list = [by_id[pk] for pk in ids if pk in by_id]
     return page
