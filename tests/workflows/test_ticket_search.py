@@ -264,3 +264,11 @@ def test_a_word_rare_in_the_whole_index_filters_the_list_by_an_array_of_its_matc
     )[:2]
     rows = [q["sql"] for q in captured if '"workflows_rectificationticket"."number"' in q["sql"]]
     assert len(rows) == 1 and "ANY" not in rows[0], rows
+
+    # A word the planner estimates surely common is not gathered from the index: the list's
+    # own gathering finds the same rows.
+    monkeypatch.setattr(search, "COMMON_ESTIMATE", -1)
+    with CaptureQueriesContext(connection) as captured:
+        estimated = ticket_search(town, "违建")
+    assert "ANY" not in str(estimated.query) and estimated.count() == 3
+    assert not [q for q in captured if q["sql"].startswith("SELECT ticket_id")], captured
