@@ -372,9 +372,9 @@ def inbox(*, user) -> Inbox:
 
 # Reads the rectification tickets per state of whole towns from counts kept exact by database
 # triggers (the dashboard's rollups): `reader(condition, states)`, where `condition` is a filter
-# on a `town_id` column, gives {state: count} of those states. inspections registers it from
-# InspectionsConfig.ready() (inspections.reporting.rollups.register_state_counts), as workflows
-# may not import inspections; None: counted from the tickets. Counting a county's open tickets
+# on a `town_id` column, gives {state: count} of those states. InspectionsConfig.ready()
+# registers inspections.reporting.dashboard.state_counts, as workflows may not import
+# inspections; None: counted from the tickets. Counting a county's open tickets
 # for the inbox's tabs read ~300,000 index entries at 1,000,000 tickets (53 ms on PostgreSQL,
 # in every page of the task force's list); the rollups hold a few thousand rows.
 StateCountReader = Callable[[Q, tuple[str, ...]], dict[str, int]]
