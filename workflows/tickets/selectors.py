@@ -352,11 +352,15 @@ def inbox_states(*, user) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return mine, waiting
 
 
-def inbox(*, user) -> Inbox:
-    """The split and the count of the user's visible open tickets in each state (one query)."""
+def inbox(*, user, counts: dict[str, int] | None = None) -> Inbox:
+    """The split and the count of the user's visible open tickets in each state (one query;
+    none when the page has read the user's `counts` per state already: state_counts)."""
     mine, waiting = inbox_states(user=user)
-    counts = state_counts(user=user, states=RECTIFICATION_OPEN_STATES)
     if counts is None:
+        counts = state_counts(user=user, states=RECTIFICATION_OPEN_STATES)
+    if counts is not None:
+        counts = {state: n for state, n in counts.items() if state in RECTIFICATION_OPEN_STATES}
+    else:
         rows = (
             RectificationTicket.objects.visible_to(user)
             .filter(state__in=RECTIFICATION_OPEN_STATES)
@@ -401,11 +405,10 @@ def state_counts(*, user, states: Iterable[str]) -> dict[str, int] | None:
     return _state_count_reader(condition, tuple(sorted(set(states))))
 
 
-def count_in_states(*, user, states: Iterable[str] | None) -> int | None:
-    """How many rectification tickets `user` may see in `states`, from the counts per state;
-    None when `states` is None (the list is narrowed by more than states) or state_counts has
-    no answer: the caller counts the rows."""
-    if states is None:
+def count_in_states(counts: dict[str, int] | None, states: Iterable[str] | None) -> int | None:
+    """How many tickets are in `states`, by the `counts` per state (state_counts); None when
+    `states` is None (the list is narrowed by more than states) or there are no counts: the
+    caller counts the rows."""
+    if counts is None or states is None:
         return None
-    counts = state_counts(user=user, states=states)
-    return None if counts is None else sum(counts.values())
+    return sum(counts.get(state, 0) for state in set(states))

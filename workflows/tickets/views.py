@@ -31,7 +31,7 @@ from villages import access
 from villages.http import json_done, json_refused, opens_result, see_other, wants_json
 from villages.scope import get_visible_or_404
 from workflows.evidence.services import EvidenceError, evidence_record
-from workflows.models import RectificationTicket, ToiletTicket
+from workflows.models import RectificationState, RectificationTicket, ToiletTicket
 from workflows.tickets import exports, forms, selectors, services
 from workflows.tickets.filtersets import RectificationFilterSet, ToiletFilterSet
 
@@ -55,20 +55,21 @@ def conflict_message() -> str:
 @login_required
 def ticket_list(request):
     filterset, status = _filter(request, RectificationFilterSet, selectors.rectification_list)
-    # Narrowed by states alone (the inbox's tabs, the default list): counted from the counts per
-    # state, not over the tickets.
-    count = selectors.count_in_states(user=request.user, states=filterset.only_states())
+    # Every state's count read once, for the tabs and for a list narrowed by states alone (the
+    # tabs, the default list): not counted over the tickets.
+    counts = selectors.state_counts(user=request.user, states=RectificationState.values)
+    count = selectors.count_in_states(counts, filterset.only_states())
     page = _page(request, filterset.qs, count=count)
     selectors.mark_overdue(page, as_of=timezone.localdate())
     context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
     context["can_create"] = access.allows(request.user, "ticket.open")
-    context["inbox"] = _inbox(request.user, filterset)
+    context["inbox"] = _inbox(request.user, filterset, counts)
     return render(request, "workflows/ticket_list.html", context, status=status)
 
 
-def _inbox(user, filterset) -> dict | None:
+def _inbox(user, filterset, counts) -> dict | None:
     """The two desks' tabs of the list, with their counts and links; which one is shown."""
-    inbox = selectors.inbox(user=user)
+    inbox = selectors.inbox(user=user, counts=counts)
     if not inbox.mine:
         return None  # acts on no ticket (an inspector): one list
     shown = sorted(filterset.data.getlist("state"))
