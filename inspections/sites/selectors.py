@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.db.models.expressions import RawSQL
 
+from core.prepared import Prepared
 from inspections.models import Patrol, RetiredToken, WaterSite
 from inspections.sites.services import site_open_tickets, site_tickets
+from villages import access
 from workflows.models import EvidencePhoto, RectificationTicket
 
 RECENT_PATROLS = 5
@@ -33,17 +35,15 @@ def site_by_token(token: str) -> WaterSite | None:
 def scan_site(*, user, token: str) -> WaterSite | None:
     """The site a QR label names, if `user` may see it, with the versions of what its scan page
     shows beside it (inspections.sites.scan_page keys its cached parts by them), in one query.
-    None for an unknown token and for a site outside the user's scope."""
-    return (
-        site_page_queryset()
-        .visible_to(user)
-        .filter(token=token)
-        .annotate(
-            patrols_version=RawSQL(_PATROLS_VERSION, ()),
-            tickets_version=RawSQL(_TICKETS_VERSION, ()),
-        )
-        .first()
-    )
+    None for an unknown token and for a site outside the user's scope.
+
+    Whether the user may see it is asked of the site (access.allows: the rule of visible_to,
+    on the row's town and village), so that the query is the same for everyone and compiled
+    once (core.prepared: 2.2 of a scan's 6.6 ms went to this query, 0.8 of them compiling it)."""
+    site = _SCAN_SITE.first(token)
+    if site is None or not access.allows(user, "site.view", site):
+        return None
+    return site
 
 
 # Written as SQL, not as Subquery(): the ORM took 1 ms to compile the same subqueries, 25 times
@@ -60,6 +60,18 @@ _TICKETS_VERSION = f"""
     FROM {Patrol._meta.db_table} p JOIN {RectificationTicket._meta.db_table} t ON t.id = p.ticket_id
     WHERE p.site_id = {WaterSite._meta.db_table}.id
 """  # table names only: nothing from a request
+
+
+_SCAN_SITE = Prepared(
+    lambda token: (
+        site_page_queryset()
+        .filter(token=token)
+        .annotate(
+            patrols_version=RawSQL(_PATROLS_VERSION, ()),
+            tickets_version=RawSQL(_TICKETS_VERSION, ()),
+        )
+    )
+)
 
 
 def retired_token(token: str) -> RetiredToken | None:

@@ -43,6 +43,8 @@ PAGE_SIZE = 50
 @login_required
 def scan(request, token: str):
     """What a signboard's QR code opens (after login, login returns here)."""
+    if "\x00" in token:  # no label has it, and PostgreSQL refuses it in a query (a 500)
+        raise Http404(_("This QR code is not a label of this system."))
     site = selectors.scan_site(user=request.user, token=token)
     if site is None:
         return _not_visible(request, token)
