@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -183,7 +184,9 @@ def test_every_site_takes_the_same_cached_form_fields(
     client, huji_site, jishu_site, inspector, policy
 ):
     """A site's page is opened a few times a month, the form is on every one: its fields are
-    rendered once for all sites; the form's own tag, naming the site, for each page."""
+    rendered once for all sites, in each process; the form's own tag, naming the site, for
+    each page."""
+    scan_page._FIELDS.clear()  # this process has shown the form before: as when it started
     client.force_login(inspector)
     first = client.get(scan_url(huji_site))
     assert scan_page.FIELDS_TEMPLATE in rendered(first)
@@ -193,6 +196,14 @@ def test_every_site_takes_the_same_cached_form_fields(
     shown = other.content.decode()
     assert f'action="{scan_url(jishu_site)}"' in shown
     assert f'data-title="{jishu_site.name}"' in shown and 'name="photos"' in shown
+    cache.clear()  # the shared cache emptied (a Redis restart): the process still has them
+    assert scan_page.FIELDS_TEMPLATE not in rendered(client.get(scan_url(huji_site)))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # another language: its own fields
+    english = client.get(scan_url(huji_site))
+    assert (
+        scan_page.FIELDS_TEMPLATE in rendered(english)
+        and "Record a patrol" in english.content.decode()
+    )
 
 
 def test_a_refused_patrol_keeps_what_was_typed(client, huji_site, inspector, policy):
