@@ -1,5 +1,5 @@
-"""A query the ORM compiles once per process and then runs with new values, for the pages opened
-most often whose query never changes but for one value (a QR label's token).
+"""A query the ORM compiles once per process (and thread) and then runs with new values, for the
+pages opened most often whose query never changes but for one value (a QR label's token).
 
 Compiling a queryset to SQL is the ORM's dearest step for a small query: the scan page's site
 with its town, its village and two version subqueries took 0.78 ms to compile, 0.11 ms to run
@@ -7,10 +7,12 @@ and 0.25 ms to turn into objects (SQLite, in-process, 2026-12-07) — on every s
 query compiles with a marker in place of the value, finds the marker among the parameters, and
 from then on only swaps the value in: the rows become model instances, related objects and
 annotations exactly as the queryset would give them (tests compare the two field by field).
+What turns a row into objects is worked out once too (0.2 ms of the 0.25).
 
-It leans on the compiler's own row handling (results_iter: the database's converters;
-klass_info, select and annotation_col_map: what ModelIterable reads), stable since Django 1.8;
-a change there fails those tests, not a user's page.
+It leans on the compiler's own row handling (get_converters and apply_converters: the
+database's and the fields' conversions; klass_info, select and annotation_col_map: what
+ModelIterable reads), stable since Django 1.8; a change there fails those tests, not a user's
+page.
 """
 
 from __future__ import annotations
@@ -32,41 +34,54 @@ class Prepared:
 
     def __init__(self, build: Callable[[str], QuerySet]):
         self._build = build
-        self._compiled: dict[str, tuple] = {}  # by database alias
-        self._lock = threading.Lock()
+        self._local = threading.local()  # compiled per thread, as Django's connections are
 
     def first(self, value: str, *, using: str = "default") -> Model | None:
-        compiler, sql, params, at = self._compile(using)
-        params = [*params[:at], value, *params[at + 1 :]]
+        compiled = self._compile(using)
+        params = [*compiled.params[: compiled.at], value, *compiled.params[compiled.at + 1 :]]
         with connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(compiled.sql, params)
             rows = cursor.fetchmany(1)
         if not rows:
             return None
-        row = next(iter(compiler.results_iter([rows])))
-        return self._instance(compiler, row, using)
+        return compiled.instance(rows[0], using)
 
-    def _compile(self, using: str) -> tuple:
-        compiled = self._compiled.get(using)
+    def _compile(self, using: str) -> _Compiled:
+        compiled = getattr(self._local, using, None)
         if compiled is None:
-            with self._lock:
-                queryset = self._build(MARKER).using(using)[:1]
-                compiler = queryset.query.get_compiler(using=using)
-                sql, params = compiler.as_sql()
-                if list(params).count(MARKER) != 1:
-                    raise ImproperlyConfigured("A prepared query takes its value exactly once.")
-                compiled = (compiler, sql, tuple(params), list(params).index(MARKER))
-                self._compiled[using] = compiled
+            compiled = _Compiled(self._build(MARKER).using(using)[:1], using)
+            setattr(self._local, using, compiled)
         return compiled
 
-    @staticmethod
-    def _instance(compiler, row, using: str) -> Model:
+
+class _Compiled:
+    """The SQL, its parameters and what turns a row into objects, worked out once: the
+    converters of each column (the database's and the fields'), the model's columns and the
+    populators of the related objects, as ModelIterable works them out for every query."""
+
+    def __init__(self, queryset: QuerySet, using: str):
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        if list(params).count(MARKER) != 1:
+            raise ImproperlyConfigured("A prepared query takes its value exactly once.")
+        self.sql, self.params, self.at = sql, tuple(params), list(params).index(MARKER)
         select, klass_info = compiler.select, compiler.klass_info
+        fields = [column[0] for column in select[: compiler.col_count]]
+        if getattr(compiler, "has_composite_fields", lambda _f: False)(fields):
+            raise ImproperlyConfigured("A prepared query reads no composite primary key.")
+        self.compiler, self.converters = compiler, compiler.get_converters(fields)
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        names = [column[0].target.attname for column in select[start:end]]
-        obj = klass_info["model"].from_db(using, names, row[start:end])
-        for populator in get_related_populators(klass_info, select, using):
+        self.model, self.start, self.end = klass_info["model"], start, end
+        self.names = [column[0].target.attname for column in select[start:end]]
+        self.populators = get_related_populators(klass_info, select, using)
+        self.annotations = list(compiler.annotation_col_map.items())
+
+    def instance(self, row, using: str) -> Model:
+        if self.converters:
+            row = next(self.compiler.apply_converters([row], self.converters))
+        obj = self.model.from_db(using, self.names, row[self.start : self.end])
+        for populator in self.populators:
             populator.populate(row, obj)
-        for name, position in compiler.annotation_col_map.items():
+        for name, position in self.annotations:
             setattr(obj, name, row[position])
         return obj
