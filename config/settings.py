@@ -158,6 +158,10 @@ TEMPLATES = [
     },
 ]
 
+# Django's form renderer, but selects and lists of checkboxes written in Python, not through a
+# template per option (core/form_renderer.py: the list pages' filters have hundreds of options).
+FORM_RENDERER = "core.form_renderer.FormRenderer"
+
 # --- Database ---------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
