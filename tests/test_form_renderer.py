@@ -25,7 +25,7 @@ CHOICES = [
     ("a", "A & B <c>"),
     (1, 2024),
     ("safe", mark_safe("<b>bold</b>")),
-    ("quote", 'say "hi" \'there\''),
+    ("quote", "say \"hi\" 'there'"),
     (
         gettext_lazy("Grouped"),
         [("g1", gettext_lazy("Closed")), ("g2", "二")],
