@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from core.choices import ChoiceLabels
 from villages.access import ScopedQuerySet
 from villages.models import County, Town, Village
 from workflows.models import EvidencePhoto, RectificationTicket
@@ -73,7 +74,7 @@ class WaterSiteQuerySet(ScopedQuerySet):
         return self.exclude(state=S.DELISTED)
 
 
-class WaterSite(ConcurrentTransitionMixin, models.Model):
+class WaterSite(ChoiceLabels, ConcurrentTransitionMixin, models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     town = models.ForeignKey(
@@ -437,7 +438,7 @@ class PatrolQuerySet(ScopedQuerySet):
         return self.filter(flagged=False)
 
 
-class Patrol(models.Model):
+class Patrol(ChoiceLabels, models.Model):
     site = models.ForeignKey(
         WaterSite, on_delete=models.PROTECT, related_name="patrols", verbose_name=_("site")
     )

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from core.choices import ChoiceLabels
 from villages.access import ScopedQuerySet
 from villages.models import Household, Town, Village
 from workflows.evidence.models import EvidencePhoto
@@ -49,7 +50,7 @@ class Category(models.TextChoices):
     OTHER = "other", _("other")
 
 
-class TicketBase(ConcurrentTransitionMixin, models.Model):
+class TicketBase(ChoiceLabels, ConcurrentTransitionMixin, models.Model):
     """What both kinds of ticket share: number, place, description, origin."""
 
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
