@@ -136,9 +136,12 @@ def _postgres_matches(queryset: QuerySet, sql: str, params: list[str]) -> QueryS
             cursor.execute(f"{sql} LIMIT %s", [*params, RARE_IN_INDEX + 1])
             found = [ticket for (ticket,) in cursor.fetchall()]
         if len(found) <= RARE_IN_INDEX:
-            # Rare in the whole index: its matches, one array parameter, filter the list.
+            # Rare in the whole index: its matches, one array parameter, filter the list. The
+            # array is sent as the text of one literal: as a list, the driver quoted each id
+            # into the query on every use (~10 ms of Python for 5,000 ids, twice a page).
             table = queryset.model._meta.db_table
-            return queryset.extra(where=[f'"{table}"."id" = ANY(%s)'], params=[found])
+            literal = "{" + ",".join(map(str, found)) + "}"
+            return queryset.extra(where=[f'"{table}"."id" = ANY(%s::bigint[])'], params=[literal])
     matching = queryset.filter(pk__in=RawSQL(sql, params))
     ids = list(matching.order_by().values_list("pk", flat=True)[: RARE_MATCHES + 1])
     if len(ids) <= RARE_MATCHES:
