@@ -20,7 +20,7 @@ from common import analyze, median_ms, record, short_count, users
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client, RequestFactory
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from villages.models import Village
@@ -187,7 +187,6 @@ def generate(total: int) -> None:
         RectificationTicket.objects.bulk_create(rows)
 
 
-@override_settings(DEBUG=False)
 def render_floor(user):
     from bench.floor_views import ticket_list_floor
 
