@@ -63,3 +63,12 @@ def test_a_page_renders_the_menu_once_per_kind_of_user(client, task_force, hj_of
     assert layout.NAV_TEMPLATE not in [t.name for t in again.templates]
     client.force_login(hj_officer)  # other permissions: its own menu
     assert layout.NAV_TEMPLATE in [t.name for t in client.get("/").templates]
+
+
+def test_a_page_rendered_without_its_request_still_has_its_menu(task_force):
+    from django.template.loader import render_to_string
+
+    html = render_to_string("base.html", {"user": task_force})
+    assert '<nav class="nav"' in html
+    assert render_to_string("layout/field_strings.html")  # and the phone strings alone
+    assert layout.main_nav({}, 0) == ""  # no user at all: no menu, no error

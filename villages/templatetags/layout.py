@@ -34,7 +34,10 @@ NAV_PERMS = (
 
 @register.simple_tag(takes_context=True)
 def main_nav(context, unacked=0) -> str:
-    user = context["request"].user
+    # The user base.html shows (the auth context processor's), or the request's.
+    user = context.get("user") or getattr(context.get("request"), "user", None)
+    if user is None:
+        return ""
     held = tuple(perm for perm in NAV_PERMS if access.allows(user, perm))
     return _nav(_place(), held, bool(user.is_staff), int(unacked or 0))
 
