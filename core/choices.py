@@ -10,6 +10,7 @@ Django.
 
 from __future__ import annotations
 
+from django.utils.choices import CallableChoiceIterator
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
@@ -22,7 +23,7 @@ class ChoiceLabels:
     def _get_FIELD_display(self, field):
         labels = _LABELS.get(field)
         if labels is None:
-            if callable(getattr(field.choices, "func", None)):  # CallableChoiceIterator
+            if isinstance(field.choices, CallableChoiceIterator):  # read anew each time
                 return super()._get_FIELD_display(field)
             # The values alone are made hashable: make_hashable(flatchoices) hashed the labels
             # too, translating each.

@@ -41,3 +41,13 @@ def test_the_label_is_in_the_language_of_the_moment():
     with translation.override("zh-hans"):
         chinese = ticket.get_state_display()
     assert (english, chinese) == ("closed (已销号)", "已销号")
+
+
+def test_choices_from_a_callable_are_read_anew():
+    offered = [("a", "first")]
+    field = models.CharField(choices=lambda: offered)
+    field.set_attributes_from_name("state")
+    ticket = RectificationTicket(state="a")
+    assert ticket._get_FIELD_display(field) == "first"
+    offered[:] = [("a", "changed")]
+    assert ticket._get_FIELD_display(field) == "changed"
