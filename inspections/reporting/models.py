@@ -19,6 +19,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from core.indexes import CoveringIndex
 from villages.models import Town
 
 
@@ -39,9 +40,9 @@ def _zero_rows(name: str) -> models.Index:
 
 def _covering(name: str, *fields: str) -> models.Index:
     # A town's rows summed over every month (the city dashboard, a county's open and overdue
-    # counts) read from the index alone: the count rides in it (INCLUDE: PostgreSQL only,
-    # other databases get the plain index).
-    return models.Index(fields=list(fields), include=["n"], name=name)
+    # counts, the ticket list's counts per state) read from the index alone: the count rides in
+    # it (INCLUDE on PostgreSQL, the key's last column on SQLite).
+    return CoveringIndex(fields=list(fields), include=["n"], name=name)
 
 
 class RectificationMonthCount(models.Model):

@@ -217,6 +217,32 @@ class TestRectificationList:
         assert numbers(get(client, task_force, url, o="-town"))[0] == jishu_officer_ticket.number
         assert get(client, task_force, url, o="-created").status_code == 200
 
+    def test_without_an_order_the_list_is_by_deadline_as_its_sort_select_shows(
+        self, client, build, hj_officer
+    ):
+        """A dashboard's link (?overdue=true, no order): the most overdue first, and the sort
+        select says so; not newest first under a select saying "deadline". A search without
+        an order keeps its own: newest match first."""
+        today = timezone.localdate()
+        late = {}
+        for days in (3, 30, 10):  # made in this order: the newest is 10 days late
+            ticket = build("assigned")
+            RectificationTicket.objects.filter(pk=ticket.pk).update(
+                deadline=today - timedelta(days=days), description="坑塘漂浮物"
+            )
+            late[days] = ticket.number
+        url = reverse("ticket_list")
+        response = get(client, hj_officer, url, overdue="true")
+        assert numbers(response) == [late[30], late[10], late[3]]
+        assert response.context["sorted_by"] == "deadline"
+        assert 'value="deadline" selected' in body(response)
+        assert numbers(get(client, hj_officer, url, overdue="true", o="-deadline")) == [
+            late[3],
+            late[10],
+            late[30],
+        ]
+        assert numbers(get(client, hj_officer, url, q="坑塘")) == [late[10], late[30], late[3]]
+
     def test_pagination_keeps_the_filters(self, client, build, task_force, monkeypatch):
         monkeypatch.setattr(views, "PAGE_SIZE", 2)
         for _ in range(3):

@@ -185,6 +185,7 @@ STATES_AND_ORDER = frozenset({"state", "o"})
 
 
 class RectificationFilterSet(SearchedListFilters):
+    order = "deadline"  # the list's own order: its sort select's first choice
     state = state_filter(RectificationState.choices)
     source_kind = django_filters.ChoiceFilter(
         choices=Source.choices, label=_("Source"), empty_label=_("Any source")
@@ -233,10 +234,11 @@ class RectificationFilterSet(SearchedListFilters):
         """An empty query: what is the user's to do (selectors.inbox_states) by deadline — a
         town officer's inbox; every open ticket for a user who acts on none (an inspector)."""
         mine, _waiting = inbox_states(user=user)
-        return list_defaults(mine or RECTIFICATION_OPEN_STATES, "deadline")
+        return list_defaults(mine or RECTIFICATION_OPEN_STATES, RectificationFilterSet.order)
 
 
 class ToiletFilterSet(SearchedListFilters):
+    order = "due"
     state = state_filter(ToiletState.choices)
     kind = django_filters.ChoiceFilter(
         choices=ToiletTicket.Kind.choices, label=_("Kind"), empty_label=_("Any kind")
@@ -283,7 +285,7 @@ class ToiletFilterSet(SearchedListFilters):
     @staticmethod
     def defaults(*, user) -> QueryDict:
         """Open jobs by due time; a service worker's default is "my jobs" on his phone."""
-        data = list_defaults(TOILET_OPEN_STATES, "due")
+        data = list_defaults(TOILET_OPEN_STATES, ToiletFilterSet.order)
         if access.allows(user, "toilet.work"):
             data["mine"] = "true"
         return data

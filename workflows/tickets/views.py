@@ -138,6 +138,12 @@ def _filter(request, filterset_class, selector):
     by deadline), shown in the form like any other filter. Bad values → 400, shown."""
     filters = [key for key in request.GET if key != "page"]
     data = request.GET if filters else filterset_class.defaults(user=request.user)
+    if filters and not data.get("o") and not data.get("q", "").strip():
+        # No order asked for (a dashboard's link to a town's overdue tickets): the list's own,
+        # the one its sort select shows — most overdue first, not newest first. A search keeps
+        # its order, newest match first.
+        data = data.copy()
+        data["o"] = filterset_class.order
     user = request.user
     filterset = filterset_class(data, queryset=selector(user=user), user=user)
     return filterset, 400 if filterset.errors else 200
