@@ -147,9 +147,11 @@ class TestRectificationList:
         build("draft")
         with CaptureQueriesContext(connection) as queries:
             get(client, task_force, reverse("ticket_list"), state=["submitted", "draft"])
+        # On PostgreSQL the page's ids are each state's first rows, one state a part
+        # (test_list_by_state.py): that query names them one by one by design.
         sqls = [q["sql"] for q in queries.captured_queries]
         state = '"workflows_rectificationticket"."state"'
-        assert not [sql for sql in sqls if f"{state} = 'draft'" in sql]
+        assert not [s for s in sqls if f"{state} = 'draft'" in s and "UNION ALL" not in s]
         assert [sql for sql in sqls if f"{state} IN ('draft', 'submitted')" in sql]
 
     def test_filter_overdue_in_local_dates(self, client, build, hj_officer):

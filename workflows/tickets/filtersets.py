@@ -185,7 +185,7 @@ STATES_AND_ORDER = frozenset({"state", "o"})
 
 
 class RectificationFilterSet(SearchedListFilters):
-    order = "deadline"  # the list's own order: its sort select's first choice
+    default_order = "deadline"  # the list's own order: its sort select's first choice
     state = state_filter(RectificationState.choices)
     source_kind = django_filters.ChoiceFilter(
         choices=Source.choices, label=_("Source"), empty_label=_("Any source")
@@ -225,6 +225,10 @@ class RectificationFilterSet(SearchedListFilters):
             return None
         return tuple(data.get("state") or RectificationState.values)
 
+    def sorted_by(self) -> list[str] | None:
+        """The `?o=` sort asked for, as its parameters (["deadline"]); None when bad."""
+        return None if self.errors else self.form.cleaned_data.get("o")
+
     def filter_overdue(self, queryset, name, value):
         # Derived, never stored: deadline passed in local (Beijing) dates, work still owed.
         return _subset_or_rest(queryset, queryset.overdue(as_of=timezone.localdate()), value)
@@ -234,11 +238,13 @@ class RectificationFilterSet(SearchedListFilters):
         """An empty query: what is the user's to do (selectors.inbox_states) by deadline — a
         town officer's inbox; every open ticket for a user who acts on none (an inspector)."""
         mine, _waiting = inbox_states(user=user)
-        return list_defaults(mine or RECTIFICATION_OPEN_STATES, RectificationFilterSet.order)
+        return list_defaults(
+            mine or RECTIFICATION_OPEN_STATES, RectificationFilterSet.default_order
+        )
 
 
 class ToiletFilterSet(SearchedListFilters):
-    order = "due"
+    default_order = "due"
     state = state_filter(ToiletState.choices)
     kind = django_filters.ChoiceFilter(
         choices=ToiletTicket.Kind.choices, label=_("Kind"), empty_label=_("Any kind")
@@ -285,7 +291,7 @@ class ToiletFilterSet(SearchedListFilters):
     @staticmethod
     def defaults(*, user) -> QueryDict:
         """Open jobs by due time; a service worker's default is "my jobs" on his phone."""
-        data = list_defaults(TOILET_OPEN_STATES, ToiletFilterSet.order)
+        data = list_defaults(TOILET_OPEN_STATES, ToiletFilterSet.default_order)
         if access.allows(user, "toilet.work"):
             data["mine"] = "true"
         return data

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.sql.where import WhereNode
 from django.utils.functional import Promise, cached_property
@@ -276,6 +277,44 @@ class CappedPaginator(Paginator):
         return min(counted, self.cap)
 
 
+class ByStateByDeadline:
+    """The ids of a list of several states sorted by deadline (then number), read as each
+    state's first rows in that order, in one query (UNION ALL), merged by the database: a
+    desk's default list. PostgreSQL otherwise gathers every row of the states (the county's
+    list at 1,000,000 tickets: 130,000 index entries, top-N sorted, 40–45 ms) where an index on
+    (state, deadline, number) gives each state's first rows in order (≤ 1 ms each). Only the
+    databases that take ORDER BY and LIMIT inside a compound query (not SQLite, whose planner
+    sorts each state's rows anyway: NULLS LAST is no index order there), and only for the first
+    pages: a page deep in the list costs each state its rows up to there."""
+
+    MAX_DEPTH = 1000  # rows before the page; deeper, the list's own query
+
+    def __init__(self, queryset: QuerySet, states: Iterable[str]):
+        self.queryset = queryset
+        self.states = sorted(set(states))
+
+    @classmethod
+    def applies(cls, states: Iterable[str] | None) -> bool:
+        return (
+            states is not None
+            and len(set(states)) > 1
+            and connection.features.supports_slicing_ordering_in_compound
+        )
+
+    def __getitem__(self, page: slice) -> list[int]:
+        if page.stop > self.MAX_DEPTH:
+            return list(self.queryset.values_list("pk", flat=True)[page])
+        if page.stop <= page.start or self.queryset.query.is_empty():
+            return []  # an empty list's page; a user who may see no ticket (none())
+        firsts = [
+            self.queryset.filter(state=state).values_list("deadline", "number", "pk")[: page.stop]
+            for state in self.states
+        ]
+        # ASC is NULLS LAST on the databases that get here (PostgreSQL): the list's own order.
+        merged = firsts[0].union(*firsts[1:], all=True).order_by("deadline", "number")
+        return [pk for _deadline, _number, pk in merged[page]]
+
+
 def paginate(
     queryset: QuerySet,
     number,
@@ -283,6 +322,7 @@ def paginate(
     per_page: int,
     cap: int | None = None,
     count: int | None = None,
+    by_deadline_in: Iterable[str] | None = None,
 ) -> Page:
     """One page of `queryset`, fetched as a deferred join.
 
@@ -291,9 +331,12 @@ def paginate(
     sort otherwise drags every matching row and its joins through a temporary B-tree); then
     only the page's rows are read, with their joins, by primary key. With a `cap`, the count
     stops there (CappedPaginator). A `count` known already (the list's states summed from the
-    counts per state, state_counts) is taken as it is: no COUNT query.
+    counts per state, state_counts) is taken as it is: no COUNT query. `by_deadline_in`: the
+    list is these states alone, sorted by deadline then number (ByStateByDeadline).
     """
     ids = queryset.values_list("pk", flat=True)
+    if count is not None and ByStateByDeadline.applies(by_deadline_in):
+        ids = ByStateByDeadline(queryset, by_deadline_in)
     paginator = Paginator(ids, per_page) if cap is None else CappedPaginator(ids, per_page, cap=cap)
     if count is not None:
         paginator.count = count  # the cached_property's value, set before anything reads it

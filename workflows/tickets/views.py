@@ -58,8 +58,10 @@ def ticket_list(request):
     # Every state's count read once, for the tabs and for a list narrowed by states alone (the
     # tabs, the default list): not counted over the tickets.
     counts = selectors.state_counts(user=request.user, states=RectificationState.values)
-    count = selectors.count_in_states(counts, filterset.only_states())
-    page = _page(request, filterset.qs, count=count)
+    states = filterset.only_states()
+    count = selectors.count_in_states(counts, states)
+    by_deadline = states if filterset.sorted_by() == ["deadline"] else None
+    page = _page(request, filterset.qs, count=count, by_deadline_in=by_deadline)
     selectors.mark_overdue(page, as_of=timezone.localdate())
     context = _list_context(filterset, page, sorts=("number", "town", "deadline", "created"))
     context["can_create"] = access.allows(request.user, "ticket.open")
@@ -143,19 +145,24 @@ def _filter(request, filterset_class, selector):
         # the one its sort select shows — most overdue first, not newest first. A search keeps
         # its order, newest match first.
         data = data.copy()
-        data["o"] = filterset_class.order
+        data["o"] = filterset_class.default_order
     user = request.user
     filterset = filterset_class(data, queryset=selector(user=user), user=user)
     return filterset, 400 if filterset.errors else 200
 
 
-def _page(request, queryset, *, count: int | None = None):
+def _page(request, queryset, *, count: int | None = None, by_deadline_in=None):
     # A search's matches are counted up to SEARCH_COUNT_CAP ("1,000+"): counting every match of
     # a common word costs more than the page itself.
     searching = bool(request.GET.get("q", "").strip())
     cap = SEARCH_COUNT_CAP if searching else None
     return selectors.paginate(
-        queryset, request.GET.get("page"), per_page=PAGE_SIZE, cap=cap, count=count
+        queryset,
+        request.GET.get("page"),
+        per_page=PAGE_SIZE,
+        cap=cap,
+        count=count,
+        by_deadline_in=by_deadline_in,
     )
 
 
