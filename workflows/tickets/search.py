@@ -136,15 +136,19 @@ def _postgres_matches(queryset: QuerySet, sql: str, params: list[str]) -> QueryS
     million tickets but in a few hundred of one county's made the county's list walk every one
     of its tickets for a page it never filled (1.19 s)."""
     if _estimated_matches(sql, params) <= COMMON_ESTIMATE:
+        # The matches as one text, not a row each: 5,000 rows made 10,000 Python objects,
+        # and a page that allocates them pays for the garbage collector's passes too (up to
+        # 12 ms of a 60 ms page).
+        gather = f"SELECT count(*), string_agg(ticket_id::text, ',') FROM ({sql} LIMIT %s) found"
         with connection.cursor() as cursor:
-            cursor.execute(f"{sql} LIMIT %s", [*params, RARE_IN_INDEX + 1])
-            found = [ticket for (ticket,) in cursor.fetchall()]
-        if len(found) <= RARE_IN_INDEX:
+            cursor.execute(gather, [*params, RARE_IN_INDEX + 1])
+            found, ids = cursor.fetchone()
+        if found <= RARE_IN_INDEX:
             # Rare in the whole index: its matches, one array parameter, filter the list. The
             # array is sent as the text of one literal: as a list, the driver quoted each id
             # into the query on every use (~10 ms of Python for 5,000 ids, twice a page).
             table = queryset.model._meta.db_table
-            literal = "{" + ",".join(map(str, found)) + "}"
+            literal = "{" + (ids or "") + "}"
             return queryset.extra(where=[f'"{table}"."id" = ANY(%s::bigint[])'], params=[literal])
     matching = queryset.filter(pk__in=RawSQL(sql, params))
     ids = list(matching.order_by().values_list("pk", flat=True)[: RARE_MATCHES + 1])
