@@ -14,7 +14,8 @@ from django.db import models
 
 class CoveringIndex(models.Index):
     def create_sql(self, model, schema_editor, using="", **kwargs):
-        if not self.include or schema_editor.connection.features.supports_covering_indexes:
+        covers = schema_editor.connection.features.supports_covering_indexes
+        if covers or not self.include or self.expressions or self.opclasses:
             return super().create_sql(model, schema_editor, using=using, **kwargs)
         keyed = models.Index(
             fields=[*self.fields, *self.include],
