@@ -141,10 +141,7 @@ def _open_and_overdue(codes: list[str], stats: dict[str, CountyStats], *, as_of:
 def _coverage(user, codes: list[str], stats: dict[str, CountyStats], *, as_of: date) -> None:
     """This month's coverage as the county dashboard counts it, town by town, added up."""
     towns = list(Town.objects.filter(county_id__in=codes).only("code", "name", "county_id"))
-    result = coverage_selectors.site_coverage(
-        user=user, month=as_of, today=as_of, towns=towns, per_page=1
-    )
-    for line in result.towns:
+    for line in coverage_selectors.town_tallies(user=user, month=as_of, today=as_of, towns=towns):
         row = stats[line.town.county_id]
         row.sites_listed += line.tally.listed
         row.sites_done += line.tally.done

@@ -46,7 +46,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from core.dates import months_ending
+from core.dates import month_start, months_ending
 from inspections.grading.grades import GRADES, Tally
 from inspections.models import (
     Assessment,
@@ -465,16 +465,13 @@ def median(values: list[float]) -> float | None:
 
 
 def coverage_by_town(user, towns: list[Town], *, as_of: date, stats: dict[str, TownStats]):
-    """This month's coverage from inspections.sites.coverage (the same numbers as /sites/coverage/):
-    one page of one site keeps its matrix to nothing; the town totals cover every site."""
-    result = coverage_selectors.site_coverage(
-        user=user, month=as_of, today=as_of, towns=towns, per_page=1
-    )
-    for line in result.towns:
+    """This month's coverage from inspections.sites.coverage (the same numbers as the town
+    totals of /sites/coverage/), counted per town by the database."""
+    for line in coverage_selectors.town_tallies(user=user, month=as_of, today=as_of, towns=towns):
         if line.town.code in stats:
             stats[line.town.code].sites_listed = line.tally.listed
             stats[line.town.code].sites_done = line.tally.done
-    return result.month
+    return month_start(as_of)
 
 
 def latest_published_round(

@@ -7,6 +7,7 @@ earlier are over. Sites are registered long before unless a test says otherwise.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -23,7 +24,7 @@ from inspections.reporting import dashboard
 from inspections.sites import coverage as selectors
 from inspections.sites.coverage import CellStatus
 from inspections.sites.misses import missed_patrols_issue
-from tests.inspections.conftest import JISHU_SITE, make_patrol, make_site
+from tests.inspections.conftest import HUJI_SITE, JISHU_SITE, make_patrol, make_site
 
 TODAY = date(2025, 6, 15)
 LONG_AGO = timezone.make_aware(datetime(2023, 1, 1))
@@ -180,6 +181,44 @@ def test_totals_per_town_and_for_the_county(client, task_force, inspector, huji,
     assert "<strong data-total>2/4</strong>" in body
     assert "Patrolled in 2025-05" in body
     assert f"?month=2025-05&amp;town={huji.code}" in body  # the town links to its own view
+
+
+def test_the_towns_totals_counted_by_the_database_equal_the_pages(
+    task_force, hj_officer, inspector, huji, jishu
+):
+    """coverage.town_tallies (the dashboard's) writes cell_status as SQL: on sites of every
+    status — done, partial, flagged, missed or due, not owing yet, delisted — in the current
+    month and in past ones, for the county and for a town officer, its totals are the page's."""
+    rng = random.Random(7)
+    for n in range(40):
+        town, position = (huji, HUJI_SITE) if n % 3 else (jishu, JISHU_SITE)
+        registered = rng.choice([LONG_AGO, timezone.make_aware(datetime(2025, 5, 10))])
+        pond = site(
+            town,
+            position=position,
+            patrols_per_month=rng.choice([1, 2, 3]),
+            state=rng.choice(["maintained"] * 5 + ["delisted"]),
+            created_at=registered,
+        )
+        for _patrol in range(rng.randint(0, 4)):
+            on = date(2025, rng.choice([4, 5, 6]), rng.randint(1, 15))
+            make_patrol(pond, inspector, on=on, flagged=rng.random() < 0.3)
+
+    statuses = set()
+    for user in (task_force, hj_officer):
+        towns = selectors.coverage_towns(user=user)
+        for month in (date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1)):
+            page = selectors.site_coverage(user=user, month=month, today=TODAY, towns=towns)
+            counted = selectors.town_tallies(user=user, month=month, today=TODAY, towns=towns)
+            assert counted == page.towns, (user, month)
+            statuses |= {
+                status
+                for line in page.towns
+                for status in ("done", "partial", "flagged", "missed", "due")
+                if getattr(line.tally, status)
+            }
+    # Every status was met, so the comparison covered each branch of the CASE.
+    assert {"done", "partial", "flagged", "missed", "due"} <= statuses
 
 
 def test_the_current_month_counts_not_yet_patrolled_sites_as_due(
