@@ -18,8 +18,10 @@ Cost: openpyxl makes a Cell object per value and writes each through lxml's incr
 ~8 µs a cell — 100,000 rows × 17 columns took longer than the 10 s a ledger may take. The data
 rows are therefore written by `_FastRows`: a row's XML is made as one string (the same elements
 and attributes openpyxl writes for the same values: inline strings, numbers, dates as serial
-numbers with openpyxl's own date styles) and handed to the same incremental writer, ~2 µs a
-cell. A row holding anything else (a Cell, a bool, a time…) goes through openpyxl as before.
+numbers with openpyxl's own date styles) and written to the sheet's file as it is, after
+openpyxl's incremental writer has flushed what it holds (`_StreamWriter`): no Cell, no element
+to parse and serialise again. A row holding anything else (a Cell, a bool, a time…) goes
+through openpyxl as before.
 The title and header rows are openpyxl's. A cell's value is rendered with as little as possible
 around it too — choice labels translated once per ledger, times converted with a zone looked up
 once, and the rows read with values_list in chunks.
